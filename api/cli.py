@@ -1,0 +1,175 @@
+"""The `modelcatalog` command line (a Flask CLI group, so `routes` and `shell` work too)."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+from flask.cli import FlaskGroup
+
+from api.app import create_app
+from api.database import engine, new_session
+from catalog.checks import check_models
+from catalog.db import upgrade_schema
+from catalog.errors import CatalogError, LicenseNotFound
+from catalog.licenses import CATEGORIES, knowledge_base
+from catalog.policies import USES, load_policy
+from catalog.registry import sync_licenses
+from catalog.verdicts import refresh_verdicts
+from ingest.snapshot import bundled_snapshot_lines, export_snapshot, import_snapshot
+
+
+@click.group(
+    cls=FlaskGroup, create_app=create_app, add_default_commands=True, add_version_option=False
+)
+def main() -> None:
+    """modelcatalog: search open models and check their licenses, lineage included."""
+
+
+@main.command()
+@click.option(
+    "--no-seed", is_flag=True, help="Do not load the bundled snapshot of models and datasets."
+)
+def init(no_seed: bool) -> None:
+    """Create or upgrade the database, load the license knowledge base and the bundled snapshot."""
+    upgrade_schema(engine())
+    with new_session() as session:
+        sync_licenses(session, knowledge_base())
+        session.commit()
+        if not no_seed:
+            report = import_snapshot(session, bundled_snapshot_lines())
+            click.echo(
+                f"Loaded the bundled snapshot: {sum(report.models.counts.values())} models, "
+                f"{sum(report.datasets.counts.values())} datasets."
+            )
+        else:
+            refresh_verdicts(session)
+            session.commit()
+    click.echo(f"Database ready: {engine().url.render_as_string(hide_password=True)}")
+
+
+@main.group()
+def ingest() -> None:
+    """Get models and datasets into the catalog."""
+
+
+@ingest.command("snapshot")
+@click.argument("file", type=click.File("r", encoding="utf-8"))
+def ingest_snapshot(file: click.utils.LazyFile) -> None:
+    """Import a JSON-lines snapshot (Hub API objects; "kind": "dataset" marks datasets)."""
+    with new_session() as session:
+        report = import_snapshot(session, file)
+    for number, message in report.bad_lines:
+        click.echo(f"line {number}: skipped: {message}", err=True)
+    for kind, result in (("models", report.models), ("datasets", report.datasets)):
+        counts = result.counts
+        click.echo(
+            f"{kind}: {counts['new']} new, {counts['updated']} updated, {counts['unchanged']} unchanged"
+        )
+    if report.card_errors:
+        click.echo(f"{report.card_errors} records had card errors (kept, see card_errors)")
+    if report.bad_lines:
+        click.echo(f"{len(report.bad_lines)} bad lines skipped", err=True)
+
+
+@main.command("export")
+@click.argument("file", type=click.File("w", encoding="utf-8"))
+def export(file: click.utils.LazyFile) -> None:
+    """Export models and datasets as JSON lines, in the format `ingest snapshot` reads."""
+    count = 0
+    with new_session() as session:
+        for line in export_snapshot(session):
+            file.write(line + "\n")
+            count += 1
+    click.echo(f"Exported {count} records.", err=True)
+
+
+def _main_reason(verdict: dict) -> str:
+    if verdict["reasons"]:
+        return verdict["reasons"][0]["text"]
+    return (
+        "no restrictions found"
+        if not verdict["obligations"]
+        else "notices only (attribution, license text)"
+    )
+
+
+@main.command()
+@click.argument("repo_ids", nargs=-1, required=True)
+@click.option(
+    "--use",
+    type=click.Choice(USES),
+    default="commercial",
+    show_default=True,
+    help="What you want to do.",
+)
+@click.option(
+    "--policy",
+    "policy_name",
+    default="default",
+    show_default=True,
+    help="default, strict, or a path to your own policy file.",
+)
+@click.option("--json", "as_json", is_flag=True, help="One verdict object per line.")
+def check(repo_ids: tuple[str, ...], use: str, policy_name: str, as_json: bool) -> None:
+    """Check models for a use. Exit 0 if all are allowed or conditional, 1 if any is forbidden or unknown."""
+    try:
+        policy = load_policy(policy_name)
+    except CatalogError as exc:
+        raise click.UsageError(str(exc)) from None
+    with new_session() as session:
+        verdicts = [
+            v.to_dict() for v in check_models(session, list(repo_ids), use=use, policy=policy)
+        ]
+    for verdict in verdicts:
+        if as_json:
+            click.echo(json.dumps(verdict))
+        else:
+            click.echo(
+                f"{verdict['model']:<45} {verdict['verdict']:<12} "
+                f"{verdict['effective_license']['category']:<15} {_main_reason(verdict)}"
+            )
+    if any(v["verdict"] in ("forbidden", "unknown") for v in verdicts):
+        sys.exit(1)
+
+
+@main.group()
+def licenses() -> None:
+    """The license knowledge base."""
+
+
+@licenses.command("list")
+@click.option("--category", type=click.Choice(CATEGORIES), help="Only this category.")
+def licenses_list(category: str | None) -> None:
+    """List licenses with their category."""
+    for entry in sorted(knowledge_base().licenses.values(), key=lambda e: e.id):
+        if category is None or entry.category == category:
+            click.echo(f"{entry.id:<40} {entry.category:<15} {entry.name}")
+
+
+@licenses.command("show")
+@click.argument("license_id")
+def licenses_show(license_id: str) -> None:
+    """Show one license: terms and sources."""
+    try:
+        entry = knowledge_base().get(license_id)
+    except LicenseNotFound as exc:
+        raise click.UsageError(str(exc)) from None
+    click.echo(f"{entry.name} ({entry.id})")
+    click.echo(f"category: {entry.category}")
+    for label, value in (("SPDX", entry.spdx), ("text", entry.url), ("source", entry.source)):
+        if value:
+            click.echo(f"{label}: {value}")
+    for label, terms in (
+        ("permissions", entry.permissions),
+        ("conditions", entry.conditions),
+        ("limitations", entry.limitations),
+    ):
+        if terms:
+            click.echo(f"{label}:")
+            for term in terms:
+                click.echo(f"  - {term.code}: {term.text}")
+    for label, value in (("note", entry.note), ("differs from ScanCode/DPI", entry.differs)):
+        if value:
+            click.echo(f"{label}: {value}")

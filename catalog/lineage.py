@@ -1,0 +1,110 @@
+"""Load the facts the compliance engine needs: each model's licenses, bases and datasets, in bulk."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+from sqlmodel import Session, select
+
+from catalog.models import Dataset, Model, ModelBase, ModelDataset
+from catalog.provenance import model_generated_datasets
+
+# SQLite's bound-parameter limit is generous today, but PostgreSQL plans short IN lists better.
+_CHUNK = 500
+
+
+@dataclass(frozen=True)
+class RepoFacts:
+    """What the engine knows about one model or dataset."""
+
+    id: str
+    license_ids: tuple[str, ...] = ("unknown",)
+    declared_license: str | None = None
+    present: bool = True  # False: referenced, but not in the catalog or not on the Hub
+    bases: tuple[tuple[str, str], ...] = ()  # (base id, relation)
+    datasets: tuple[str, ...] = ()
+    model_generated_by: str | None = None
+
+
+@dataclass
+class Lineage:
+    models: dict[str, RepoFacts] = field(default_factory=dict)
+    datasets: dict[str, RepoFacts] = field(default_factory=dict)
+
+
+def _chunks(ids: Iterable[str]) -> Iterator[list[str]]:
+    batch: list[str] = []
+    for repo_id in ids:
+        batch.append(repo_id)
+        if len(batch) == _CHUNK:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _load_model_level(session: Session, ids: set[str], lineage: Lineage) -> set[str]:
+    """Load one level of models; return the base ids the next level needs."""
+    bases: dict[str, list[tuple[str, str]]] = {i: [] for i in ids}
+    trained_on: dict[str, list[str]] = {i: [] for i in ids}
+    rows: dict[str, tuple[list[str] | None, str | None, bool]] = {}
+    for chunk in _chunks(sorted(ids)):
+        for model_id, license_ids, declared, missing in session.exec(
+            select(Model.id, Model.license_ids, Model.declared_license, Model.missing).where(
+                Model.id.in_(chunk)  # type: ignore[attr-defined]
+            )
+        ):
+            rows[model_id] = (license_ids, declared, missing)
+        for edge in session.exec(select(ModelBase).where(ModelBase.model_id.in_(chunk))):  # type: ignore[attr-defined]
+            bases[edge.model_id].append((edge.base_id, edge.relation))
+        for dataset_edge in session.exec(
+            select(ModelDataset).where(ModelDataset.model_id.in_(chunk))  # type: ignore[attr-defined]
+        ):
+            trained_on[dataset_edge.model_id].append(dataset_edge.dataset_id)
+    for model_id in ids:
+        license_ids, declared, missing = rows.get(model_id, (None, None, True))
+        lineage.models[model_id] = RepoFacts(
+            id=model_id,
+            license_ids=tuple(license_ids or ["unknown"]),
+            declared_license=declared,
+            present=model_id in rows and not missing,
+            bases=tuple(sorted(bases[model_id])),
+            datasets=tuple(sorted(trained_on[model_id])),
+        )
+    return {base for edges in bases.values() for base, _ in edges}
+
+
+def _load_datasets(session: Session, ids: set[str], lineage: Lineage) -> None:
+    generated = model_generated_datasets()
+    rows: dict[str, tuple[list[str] | None, str | None, bool]] = {}
+    for chunk in _chunks(sorted(ids)):
+        for dataset_id, license_ids, declared, missing in session.exec(
+            select(
+                Dataset.id, Dataset.license_ids, Dataset.declared_license, Dataset.missing
+            ).where(
+                Dataset.id.in_(chunk)  # type: ignore[attr-defined]
+            )
+        ):
+            rows[dataset_id] = (license_ids, declared, missing)
+    for dataset_id in ids:
+        license_ids, declared, missing = rows.get(dataset_id, (None, None, True))
+        lineage.datasets[dataset_id] = RepoFacts(
+            id=dataset_id,
+            license_ids=tuple(license_ids or ["unknown"]),
+            declared_license=declared,
+            present=dataset_id in rows and not missing,
+            model_generated_by=generated.get(dataset_id),
+        )
+
+
+def load_lineage(session: Session, root_ids: Iterable[str]) -> Lineage:
+    """Load the models, their whole base-model graph and every node's datasets: one query per level."""
+    lineage = Lineage()
+    frontier = set(root_ids)
+    while frontier:
+        next_ids = _load_model_level(session, frontier, lineage)
+        frontier = next_ids - lineage.models.keys()
+    dataset_ids = {d for facts in lineage.models.values() for d in facts.datasets}
+    _load_datasets(session, dataset_ids, lineage)
+    return lineage

@@ -1,0 +1,140 @@
+"""The registry's tables (SQLModel). Migrations in catalog/migrations follow these definitions."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, Text
+from sqlmodel import Field, SQLModel
+
+
+def _json(**kwargs: Any) -> Any:
+    return Field(default=None, sa_column=Column(JSON, **kwargs))
+
+
+class License(SQLModel, table=True):
+    """A knowledge-base license, mirrored into the database so queries can join and count."""
+
+    id: str = Field(primary_key=True)
+    name: str
+    category: str = Field(index=True)
+    spdx: str | None = None
+    url: str | None = None
+
+
+class Task(SQLModel, table=True):
+    """A use-case: a Hub pipeline tag such as text-generation."""
+
+    id: str = Field(primary_key=True)
+    name: str
+
+
+class Model(SQLModel, table=True):
+    id: str = Field(primary_key=True)  # the Hub repo id, owner/name
+    author: str | None = Field(default=None, index=True)
+    sha: str | None = None
+    last_modified: datetime | None = None
+    created_at: datetime | None = None
+    downloads: int = 0
+    likes: int = 0
+    pipeline_tag: str | None = Field(default=None, index=True)
+    library_name: str | None = Field(default=None, index=True)
+    languages: list[str] | None = _json()
+    tags: list[str] | None = _json()
+    gated: str | None = None  # false | auto | manual, as the Hub says
+    disabled: bool = False
+    private: bool = False
+    declared_license: str | None = None  # the card's own value, verbatim (a list is joined by ", ")
+    license_name: str | None = None
+    license_link: str | None = None
+    license_ids: list[str] | None = _json()  # resolved through the knowledge base
+    license_category: str | None = Field(default=None, index=True)
+    card_data: dict[str, Any] | None = _json()
+    card_errors: list[str] | None = _json()
+    summary: str | None = Field(default=None, sa_column=Column(Text))
+    # A model referenced as a base but not found on the Hub: kept so verdicts can say so.
+    missing: bool = False
+    ingested_at: datetime | None = None
+
+
+class Dataset(SQLModel, table=True):
+    id: str = Field(primary_key=True)
+    author: str | None = Field(default=None, index=True)
+    sha: str | None = None
+    last_modified: datetime | None = None
+    created_at: datetime | None = None
+    downloads: int = 0
+    likes: int = 0
+    languages: list[str] | None = _json()
+    tags: list[str] | None = _json()
+    task_categories: list[str] | None = _json()
+    gated: str | None = None
+    disabled: bool = False
+    declared_license: str | None = None
+    license_name: str | None = None
+    license_link: str | None = None
+    license_ids: list[str] | None = _json()
+    license_category: str | None = Field(default=None, index=True)
+    card_data: dict[str, Any] | None = _json()
+    card_errors: list[str] | None = _json()
+    missing: bool = False
+    ingested_at: datetime | None = None
+
+
+class ModelBase(SQLModel, table=True):
+    """An edge from a model to one of its base models."""
+
+    __tablename__ = "model_base"
+    model_id: str = Field(primary_key=True, foreign_key="model.id", ondelete="CASCADE")
+    base_id: str = Field(primary_key=True, index=True)  # may name a model not (yet) in the catalog
+    relation: str = "finetune"  # finetune | adapter | quantized | merge
+
+
+class ModelDataset(SQLModel, table=True):
+    """An edge from a model to a dataset it was trained on."""
+
+    __tablename__ = "model_dataset"
+    model_id: str = Field(primary_key=True, foreign_key="model.id", ondelete="CASCADE")
+    dataset_id: str = Field(primary_key=True, index=True)
+
+
+class LicenseObservation(SQLModel, table=True):
+    """A declared license seen on a repo between two times; a change starts a new row."""
+
+    __tablename__ = "license_observation"
+    __table_args__ = (Index("ix_license_observation_repo", "repo_kind", "repo_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    repo_kind: str  # model | dataset
+    repo_id: str
+    sha: str | None = None
+    declared_license: str | None = None
+    license_ids: list[str] | None = _json()
+    first_seen: datetime
+    last_seen: datetime
+
+
+class ModelVerdict(SQLModel, table=True):
+    """A verdict computed when data changed, so search can filter and count by it."""
+
+    __tablename__ = "model_verdict"
+    __table_args__ = (Index("ix_model_verdict_lookup", "use", "policy", "verdict"),)
+    model_id: str = Field(primary_key=True, foreign_key="model.id", ondelete="CASCADE")
+    use: str = Field(primary_key=True)
+    policy: str = Field(primary_key=True)
+    verdict: str
+    effective_category: str | None = None
+
+
+class CrawlState(SQLModel, table=True):
+    """Where a Hub crawl stands, so a killed run resumes and the next run is incremental."""
+
+    __tablename__ = "crawl_state"
+    key: str = Field(primary_key=True)  # one per (endpoint, kind, query)
+    cursor_url: str | None = None  # the next page of the run in progress
+    high_water: datetime | None = (
+        None  # lastModified of the newest item seen in the run in progress
+    )
+    completed_through: datetime | None = None  # high_water of the last completed run
+    started_at: datetime | None = None
+    completed_at: datetime | None = None

@@ -1,0 +1,70 @@
+"""Normalised repo records: what ingest produces and the registry stores."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+RELATIONS = ("finetune", "adapter", "quantized", "merge")
+
+
+@dataclass
+class ModelRecord:
+    id: str
+    author: str | None = None
+    sha: str | None = None
+    last_modified: datetime | None = None
+    created_at: datetime | None = None
+    downloads: int = 0
+    likes: int = 0
+    pipeline_tag: str | None = None
+    library_name: str | None = None
+    languages: list[str] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
+    gated: str | None = None
+    disabled: bool = False
+    private: bool = False
+    declared_license: str | None = None
+    license_name: str | None = None
+    license_link: str | None = None
+    license_ids: list[str] = field(default_factory=lambda: ["unknown"])
+    license_category: str = "unknown"
+    card_data: dict[str, Any] | None = None
+    card_errors: list[str] = field(default_factory=list)
+    summary: str | None = None
+    bases: list[tuple[str, str]] = field(default_factory=list)  # (base id, relation)
+    datasets: list[str] = field(default_factory=list)
+
+    def columns(self) -> dict[str, Any]:
+        """The values of the model table's columns."""
+        values = asdict(self)
+        values.pop("bases")
+        values.pop("datasets")
+        return values
+
+
+@dataclass
+class DatasetRecord:
+    id: str
+    author: str | None = None
+    sha: str | None = None
+    last_modified: datetime | None = None
+    created_at: datetime | None = None
+    downloads: int = 0
+    likes: int = 0
+    languages: list[str] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
+    task_categories: list[str] = field(default_factory=list)
+    gated: str | None = None
+    disabled: bool = False
+    declared_license: str | None = None
+    license_name: str | None = None
+    license_link: str | None = None
+    license_ids: list[str] = field(default_factory=lambda: ["unknown"])
+    license_category: str = "unknown"
+    card_data: dict[str, Any] | None = None
+    card_errors: list[str] = field(default_factory=list)
+
+    def columns(self) -> dict[str, Any]:
+        return asdict(self)

@@ -1,0 +1,238 @@
+"""Writing to the registry: bulk upserts of models and datasets, lineage edges, license history."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import delete, func, insert, update
+from sqlmodel import Session, select
+
+from catalog.licenses import KnowledgeBase
+from catalog.models import (
+    Dataset,
+    License,
+    LicenseObservation,
+    Model,
+    ModelBase,
+    ModelDataset,
+    Task,
+)
+from catalog.records import DatasetRecord, ModelRecord
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def sync_licenses(session: Session, kb: KnowledgeBase) -> None:
+    """Mirror the knowledge base into the license table."""
+    existing = {row.id: row for row in session.exec(select(License))}
+    for entry in kb.licenses.values():
+        row = existing.get(entry.id) or License(
+            id=entry.id, name=entry.name, category=entry.category
+        )
+        row.name, row.category, row.spdx, row.url = (
+            entry.name,
+            entry.category,
+            entry.spdx,
+            entry.url,
+        )
+        session.add(row)
+
+
+def _same(old: datetime | None, new: datetime | None) -> bool:
+    if old is None or new is None:
+        return old is new
+    as_utc = [d if d.tzinfo else d.replace(tzinfo=UTC) for d in (old, new)]
+    return as_utc[0] == as_utc[1]
+
+
+def _partition(
+    existing: dict[str, Any], records: Sequence[ModelRecord | DatasetRecord]
+) -> dict[str, list]:
+    groups: dict[str, list] = {"new": [], "updated": [], "unchanged": []}
+    for record in records:
+        old = existing.get(record.id)
+        if old is None:
+            groups["new"].append(record)
+        elif (
+            old.missing
+            or old.sha != record.sha
+            or not _same(old.last_modified, record.last_modified)
+        ):
+            groups["updated"].append(record)
+        else:
+            groups["unchanged"].append(record)
+    return groups
+
+
+def _observe(
+    session: Session, kind: str, groups: dict[str, list], existing: dict[str, Any], now: datetime
+) -> None:
+    """Record license observations: a new row when the declared license changed, else touch last_seen."""
+    fresh, touched = [], []
+    for record in groups["new"] + groups["updated"]:
+        old = existing.get(record.id)
+        if old is None or old.missing or old.declared_license != record.declared_license:
+            fresh.append(
+                {
+                    "repo_kind": kind,
+                    "repo_id": record.id,
+                    "sha": record.sha,
+                    "declared_license": record.declared_license,
+                    "license_ids": record.license_ids,
+                    "first_seen": now,
+                    "last_seen": now,
+                }
+            )
+        else:
+            touched.append(record.id)
+    touched += [r.id for r in groups["unchanged"]]
+    if fresh:
+        session.execute(insert(LicenseObservation), fresh)
+    if touched:
+        latest = (
+            select(func.max(LicenseObservation.id))
+            .where(LicenseObservation.repo_kind == kind, LicenseObservation.repo_id.in_(touched))  # type: ignore[attr-defined]
+            .group_by(LicenseObservation.repo_id)
+        )
+        session.execute(
+            update(LicenseObservation)
+            .where(LicenseObservation.id.in_(latest))
+            .values(last_seen=now)  # type: ignore[union-attr]
+        )
+
+
+def _existing(
+    session: Session, table: type[Model] | type[Dataset], ids: list[str]
+) -> dict[str, Any]:
+    rows = session.exec(
+        select(
+            table.id, table.sha, table.last_modified, table.missing, table.declared_license
+        ).where(
+            table.id.in_(ids)  # type: ignore[attr-defined]
+        )
+    )
+    return {row.id: row for row in rows}
+
+
+@dataclass
+class UpsertResult:
+    counts: Counter[str] = field(default_factory=Counter)
+    changed_ids: list[str] = field(default_factory=list)
+
+    def __iadd__(self, other: UpsertResult) -> UpsertResult:
+        self.counts.update(other.counts)
+        self.changed_ids.extend(other.changed_ids)
+        return self
+
+
+def _result(groups: dict[str, list]) -> UpsertResult:
+    counts = Counter({k: len(v) for k, v in groups.items()})
+    return UpsertResult(counts, [r.id for r in groups["new"] + groups["updated"]])
+
+
+def upsert_models(
+    session: Session, records: Sequence[ModelRecord], now: datetime | None = None
+) -> UpsertResult:
+    """Insert or update a batch of models with their edges; return counts of new/updated/unchanged."""
+    now = now or utcnow()
+    records = list({r.id: r for r in records}.values())
+    existing = _existing(session, Model, [r.id for r in records])
+    groups = _partition(existing, records)
+    changed = groups["new"] + groups["updated"]
+    if groups["new"]:
+        session.execute(
+            insert(Model),
+            [{**r.columns(), "missing": False, "ingested_at": now} for r in groups["new"]],
+        )
+    if groups["updated"]:
+        session.execute(
+            update(Model),
+            [{**r.columns(), "missing": False, "ingested_at": now} for r in groups["updated"]],
+        )
+    if changed:
+        changed_ids = [r.id for r in changed]
+        session.execute(delete(ModelBase).where(ModelBase.model_id.in_(changed_ids)))  # type: ignore[attr-defined]
+        session.execute(delete(ModelDataset).where(ModelDataset.model_id.in_(changed_ids)))  # type: ignore[attr-defined]
+        base_rows = [
+            {"model_id": r.id, "base_id": b, "relation": rel}
+            for r in changed
+            for b, rel in dict(r.bases).items()
+        ]
+        dataset_rows = [
+            {"model_id": r.id, "dataset_id": d} for r in changed for d in dict.fromkeys(r.datasets)
+        ]
+        if base_rows:
+            session.execute(insert(ModelBase), base_rows)
+        if dataset_rows:
+            session.execute(insert(ModelDataset), dataset_rows)
+    _observe(session, "model", groups, existing, now)
+    _ensure_tasks(session, {r.pipeline_tag for r in changed if r.pipeline_tag})
+    return _result(groups)
+
+
+def upsert_datasets(
+    session: Session, records: Sequence[DatasetRecord], now: datetime | None = None
+) -> UpsertResult:
+    now = now or utcnow()
+    records = list({r.id: r for r in records}.values())
+    existing = _existing(session, Dataset, [r.id for r in records])
+    groups = _partition(existing, records)
+    if groups["new"]:
+        session.execute(
+            insert(Dataset),
+            [{**r.columns(), "missing": False, "ingested_at": now} for r in groups["new"]],
+        )
+    if groups["updated"]:
+        session.execute(
+            update(Dataset),
+            [{**r.columns(), "missing": False, "ingested_at": now} for r in groups["updated"]],
+        )
+    _observe(session, "dataset", groups, existing, now)
+    return _result(groups)
+
+
+def _ensure_tasks(session: Session, task_ids: set[str]) -> None:
+    if not task_ids:
+        return
+    known = set(session.exec(select(Task.id).where(Task.id.in_(task_ids))))  # type: ignore[attr-defined]
+    rows = [{"id": t, "name": t.replace("-", " ").capitalize()} for t in sorted(task_ids - known)]
+    if rows:
+        session.execute(insert(Task), rows)
+
+
+def mark_missing(session: Session, kind: str, repo_ids: Iterable[str]) -> int:
+    """Record referenced repos that the Hub does not have, so verdicts can say so."""
+    table: type[Model] | type[Dataset] = Model if kind == "model" else Dataset
+    ids = sorted(set(repo_ids))
+    if not ids:
+        return 0
+    known = set(session.exec(select(table.id).where(table.id.in_(ids))))  # type: ignore[attr-defined]
+    rows = [
+        {"id": i, "missing": True, "license_ids": ["unknown"], "license_category": "unknown"}
+        for i in ids
+        if i not in known
+    ]
+    if rows:
+        session.execute(insert(table), rows)
+    return len(rows)
+
+
+def referenced_but_absent(session: Session) -> tuple[set[str], set[str]]:
+    """Base models and datasets that catalog edges name but the catalog lacks."""
+    bases = set(
+        session.exec(select(ModelBase.base_id).where(ModelBase.base_id.not_in(select(Model.id))))
+    )  # type: ignore[attr-defined]
+    datasets = set(
+        session.exec(
+            select(ModelDataset.dataset_id).where(
+                ModelDataset.dataset_id.not_in(select(Dataset.id))
+            )
+        )  # type: ignore[attr-defined]
+    )
+    return bases, datasets

@@ -1,0 +1,1 @@
+"""Getting data in: the Hub crawler, card normalisation, snapshot import and export."""
