@@ -49,6 +49,30 @@ def init(no_seed: bool) -> None:
     click.echo(f"Database ready: {engine().url.render_as_string(hide_password=True)}")
 
 
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--port",
+    default=5000,
+    show_default=True,
+    type=click.IntRange(1, 65535),
+    help="Port to listen on.",
+)
+@click.option(
+    "--workers", default=8, show_default=True, type=click.IntRange(1, 256), help="Request threads."
+)
+def serve(host: str, port: int, workers: int) -> None:
+    """Serve the web pages and the REST API with a production WSGI server (waitress)."""
+    # waitress: one process with a thread pool. Demo jobs and loaded models live in the process,
+    # so every request must reach the same one; SQLite and CTranslate2 release the GIL while working.
+    from flask import current_app
+    from waitress import serve as waitress_serve
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    click.echo(f"modelcatalog on http://{host}:{port}/ (API: http://{host}:{port}/api/v1/docs)")
+    waitress_serve(app, host=host, port=port, threads=workers, ident="modelcatalog")
+
+
 @main.group()
 def ingest() -> None:
     """Get models and datasets into the catalog."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from sqlalchemy import delete, insert
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from catalog.checks import check_models
 from catalog.models import Model, ModelBase, ModelVerdict
@@ -31,11 +31,13 @@ def descendants(session: Session, model_ids: Iterable[str]) -> set[str]:
 def refresh_verdicts(session: Session, model_ids: Iterable[str] | None = None) -> int:
     """Recompute stored verdicts for these models and their descendants (all models if None)."""
     if model_ids is None:
-        targets = sorted(session.exec(select(Model.id).where(Model.missing == False)))  # noqa: E712
+        targets = sorted(session.exec(select(Model.id).where(col(Model.missing).is_(False))))
     else:
         affected = descendants(session, model_ids)
         targets = sorted(
-            session.exec(select(Model.id).where(Model.id.in_(affected), Model.missing == False))
+            session.exec(
+                select(Model.id).where(Model.id.in_(affected), col(Model.missing).is_(False))
+            )
         )  # type: ignore[attr-defined]
     policies = [load_policy(name) for name in BUILTIN_POLICIES]
     for start in range(0, len(targets), _BATCH):

@@ -9,7 +9,7 @@ from datetime import datetime
 from importlib import resources
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from catalog.licenses import knowledge_base
 from catalog.models import Dataset, Model, ModelBase, ModelDataset
@@ -130,7 +130,7 @@ def _card_for_export(
 def export_snapshot(session: Session) -> Iterator[str]:
     """Yield JSON lines for every dataset and model in the catalog (not the missing placeholders)."""
     for dataset in session.exec(
-        select(Dataset).where(Dataset.missing == False).order_by(Dataset.id)
+        select(Dataset).where(col(Dataset.missing).is_(False)).order_by(Dataset.id)
     ):
         line = {"kind": "dataset", **_common(dataset)}
         line["cardData"] = _card_for_export(line["cardData"], dataset, {})
@@ -141,7 +141,9 @@ def export_snapshot(session: Session) -> Iterator[str]:
     trained: dict[str, list[str]] = {}
     for ds_edge in session.exec(select(ModelDataset)):
         trained.setdefault(ds_edge.model_id, []).append(ds_edge.dataset_id)
-    for model in session.exec(select(Model).where(Model.missing == False).order_by(Model.id)):  # noqa: E712
+    for model in session.exec(
+        select(Model).where(col(Model.missing).is_(False)).order_by(Model.id)
+    ):
         line = {
             **_common(model),
             "pipeline_tag": model.pipeline_tag,

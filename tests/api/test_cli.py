@@ -1,0 +1,142 @@
+"""The command line as a user runs it: init, check (exit codes, JSON), licenses, snapshot in and out."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from api.cli import main
+
+
+@pytest.fixture
+def cli(tmp_path: Path):
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}"}
+    runner = CliRunner()
+
+    def run(*args: str):
+        return runner.invoke(main, list(args), env=env, catch_exceptions=False)
+
+    assert run("init").exit_code == 0
+    return run
+
+
+def test_check_exits_zero_when_every_model_is_allowed_or_conditional(cli) -> None:
+    result = cli("check", "tiiuae/falcon-40b", "meta-llama/Llama-2-7b-hf")
+    assert result.exit_code == 0
+    assert "allowed" in result.output and "conditional" in result.output
+
+
+def test_check_exits_one_when_any_model_is_forbidden(cli) -> None:
+    result = cli("check", "tiiuae/falcon-40b", "mosaicml/mpt-30b-chat")
+    assert result.exit_code == 1
+    assert "forbids commercial use" in result.output
+
+
+def test_check_reports_an_unknown_repo_id_without_crashing(cli) -> None:
+    result = cli("check", "nobody/nothing")
+    assert result.exit_code == 1
+    assert "not in the catalog" in result.output
+
+
+def test_check_json_prints_one_verdict_per_line(cli) -> None:
+    result = cli("check", "--json", "mosaicml/mpt-30b-chat", "bigscience/bloom")
+    verdicts = [json.loads(line) for line in result.output.splitlines()]
+    assert [v["model"] for v in verdicts] == ["mosaicml/mpt-30b-chat", "bigscience/bloom"]
+    assert verdicts[0]["reasons"][0]["code"] == "license-non-commercial"
+
+
+def test_check_with_a_bad_policy_is_a_usage_error(cli) -> None:
+    result = cli("check", "--policy", "lenient", "bigscience/bloom")
+    assert result.exit_code == 2
+    assert "unknown policy" in result.output
+
+
+def test_check_with_a_bad_use_is_a_usage_error(cli) -> None:
+    assert cli("check", "--use", "resell", "bigscience/bloom").exit_code == 2
+
+
+def test_check_accepts_a_policy_file(cli, tmp_path: Path) -> None:
+    policy = (Path(__file__).parents[2] / "catalog/data/policies/default.yaml").read_text()
+    path = tmp_path / "mine.yaml"
+    path.write_text(
+        policy.replace("deny: []", "deny: [open-rail]").replace("name: default", "name: mine")
+    )
+    result = cli("check", "--json", "--policy", str(path), "bigscience/bloom")
+    assert result.exit_code == 1
+    assert json.loads(result.output)["policy"] == "mine"
+
+
+def test_check_strict_policy_blocks_non_commercial_training_data(cli, tmp_path: Path) -> None:
+    snapshot = tmp_path / "extra.jsonl"
+    snapshot.write_text(
+        json.dumps(
+            {
+                "id": "acme/alpaca-tune",
+                "cardData": {"license": "apache-2.0", "datasets": ["tatsu-lab/alpaca"]},
+            }
+        )
+        + "\n"
+    )
+    assert cli("ingest", "snapshot", str(snapshot)).exit_code == 0
+    assert cli("check", "acme/alpaca-tune").exit_code == 0  # conditional under default
+    strict = cli("check", "--policy", "strict", "--json", "acme/alpaca-tune")
+    assert strict.exit_code == 1
+    assert json.loads(strict.output)["verdict"] == "forbidden"
+
+
+def test_licenses_list_filters_by_category(cli) -> None:
+    result = cli("licenses", "list", "--category", "community")
+    ids = {line.split()[0] for line in result.output.splitlines()}
+    assert {"llama2", "llama3", "gemma"} <= ids
+    assert "mit" not in ids
+
+
+def test_licenses_show_prints_terms_and_source(cli) -> None:
+    result = cli("licenses", "show", "llama2")
+    assert "700 million" in result.output
+    assert "source: https://" in result.output
+
+
+def test_licenses_show_unknown_id_is_a_usage_error(cli) -> None:
+    assert cli("licenses", "show", "nope").exit_code == 2
+
+
+def test_snapshot_import_reports_bad_lines_and_keeps_the_rest(cli, tmp_path: Path) -> None:
+    snapshot = tmp_path / "s.jsonl"
+    snapshot.write_text(
+        "\n".join(
+            [
+                json.dumps({"id": "acme/good", "cardData": {"license": "mit"}}),
+                "{not json",
+                json.dumps(["a", "list"]),
+                json.dumps({"kind": "space", "id": "acme/x"}),
+                json.dumps(
+                    {"id": "acme/typed", "cardData": {"license": 5, "base_model": {"a": 1}}}
+                ),
+            ]
+        )
+    )
+    result = cli("ingest", "snapshot", str(snapshot))
+    assert result.exit_code == 0
+    assert "line 2: skipped" in result.output
+    assert "line 3: skipped" in result.output
+    assert "line 4: skipped" in result.output
+    assert "models: 2 new" in result.output
+    assert cli("check", "acme/good").exit_code == 0
+
+
+def test_export_then_import_round_trips(cli, tmp_path: Path) -> None:
+    first, second = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    assert cli("export", str(first)).exit_code == 0
+    other = CliRunner().invoke(
+        main, ["init", "--no-seed"], env={"DATABASE_URL": f"sqlite:///{tmp_path / 'other.db'}"}
+    )
+    assert other.exit_code == 0
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'other.db'}"}
+    assert CliRunner().invoke(main, ["ingest", "snapshot", str(first)], env=env).exit_code == 0
+    assert CliRunner().invoke(main, ["export", str(second)], env=env).exit_code == 0
+    assert first.read_text() == second.read_text()
+    assert len(first.read_text().splitlines()) == 39

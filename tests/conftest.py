@@ -1,0 +1,82 @@
+"""Shared fixtures: a real database per test (SQLite always, PostgreSQL when TEST_POSTGRES_URL is set)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, SQLModel
+
+from catalog.db import make_engine, upgrade_schema
+from catalog.licenses import knowledge_base
+from catalog.registry import sync_licenses
+
+DATA = Path(__file__).parent / "data"
+BACKENDS = ["sqlite", "postgres"]
+
+
+def _postgres_url() -> str | None:
+    return os.environ.get("TEST_POSTGRES_URL")
+
+
+@pytest.fixture(scope="session")
+def postgres_engine() -> Iterator[Engine]:
+    url = _postgres_url()
+    if not url:
+        pytest.skip("TEST_POSTGRES_URL is not set; .ci/run starts PostgreSQL and sets it")
+    engine = make_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text("DROP SCHEMA public CASCADE"))
+        connection.execute(text("CREATE SCHEMA public"))
+    upgrade_schema(engine)
+    yield engine
+    engine.dispose()
+
+
+def _empty(engine: Engine) -> None:
+    tables = [t.name for t in reversed(SQLModel.metadata.sorted_tables)]
+    with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            connection.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        else:
+            for table in tables:
+                connection.execute(text(f"DELETE FROM {table}"))
+
+
+@pytest.fixture(params=BACKENDS)
+def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """An empty, migrated database with the license knowledge base loaded."""
+    if request.param == "postgres":
+        engine = request.getfixturevalue("postgres_engine")
+        _empty(engine)
+    else:
+        engine = make_engine(f"sqlite:///{tmp_path / 'catalog.db'}")
+        upgrade_schema(engine)
+    with Session(engine) as session:
+        sync_licenses(session, knowledge_base())
+        session.commit()
+    yield engine
+    if request.param == "sqlite":
+        engine.dispose()
+
+
+@pytest.fixture
+def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
+    """A migrated SQLite database, for tests where the backend does not matter."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'catalog.db'}")
+    upgrade_schema(engine)
+    with Session(engine) as session:
+        sync_licenses(session, knowledge_base())
+        session.commit()
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def session(sqlite_engine: Engine) -> Iterator[Session]:
+    with Session(sqlite_engine) as session:
+        yield session
