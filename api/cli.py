@@ -97,6 +97,64 @@ def ingest_snapshot(file: click.utils.LazyFile) -> None:
         click.echo(f"{len(report.bad_lines)} bad lines skipped", err=True)
 
 
+@ingest.command("hub")
+@click.option("--author", help="Only repos of this user or organisation.")
+@click.option("--search", help="Only repos whose id contains this text.")
+@click.option(
+    "--filter",
+    "filters",
+    multiple=True,
+    help="A Hub tag filter (license:mit, text-generation, dataset:X); repeatable.",
+)
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    help="Stop after this many models (and as many datasets).",
+)
+@click.option(
+    "--datasets/--no-datasets", default=True, show_default=True, help="Crawl datasets after models."
+)
+@click.option(
+    "--resync", is_flag=True, help="A full pass, ignoring where the last completed run stopped."
+)
+@click.option("--since", type=click.DateTime(), help="Only repos modified since this date.")
+@click.option("--page-size", default=1000, show_default=True, type=click.IntRange(1, 1000))
+def ingest_hub(author, filters, search, limit, datasets, resync, since, page_size) -> None:  # type: ignore[no-untyped-def]
+    """Crawl the Hub (HF_ENDPOINT, HF_TOKEN) into the catalog: incremental by default, resumable."""
+    import os
+
+    from ingest.errors import HubUnavailable
+    from ingest.hub import Crawler, CrawlOptions
+    from ingest.progress import crawl_progress
+
+    options = CrawlOptions(
+        author=author,
+        search=search,
+        filters=tuple(filters),
+        limit=limit,
+        datasets=datasets,
+        resync=resync,
+        since=since,
+        page_size=page_size,
+        endpoint=os.environ.get("HF_ENDPOINT"),
+        token=os.environ.get("HF_TOKEN"),
+    )
+    with crawl_progress() as progress:
+        crawler = Crawler(engine(), options, progress)
+        try:
+            summary = crawler.run()
+        except HubUnavailable as exc:
+            click.echo(f"\nError: {exc}", err=True)
+            click.echo(
+                f"Kept what was fetched so far: {crawler.summary.line()}. Run again to resume.",
+                err=True,
+            )
+            sys.exit(3)
+    for message in summary.error_messages[:20]:
+        click.echo(f"skipped: {message}", err=True)
+    click.echo(f"Crawl finished: {summary.line()}")
+
+
 @main.command("export")
 @click.argument("file", type=click.File("w", encoding="utf-8"))
 def export(file: click.utils.LazyFile) -> None:
@@ -197,3 +255,7 @@ def licenses_show(license_id: str) -> None:
     for label, value in (("note", entry.note), ("differs from ScanCode/DPI", entry.differs)):
         if value:
             click.echo(f"{label}: {value}")
+
+
+if __name__ == "__main__":
+    main()
