@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from catalog.models import Dataset, Model, ModelBase, ModelDataset
 from catalog.provenance import model_generated_datasets
@@ -56,12 +56,17 @@ def _load_model_level(session: Session, ids: set[str], lineage: Lineage) -> set[
             )
         ):
             rows[model_id] = (license_ids, declared, missing)
-        for edge in session.exec(select(ModelBase).where(ModelBase.model_id.in_(chunk))):  # type: ignore[attr-defined]
-            bases[edge.model_id].append((edge.base_id, edge.relation))
-        for dataset_edge in session.exec(
-            select(ModelDataset).where(ModelDataset.model_id.in_(chunk))  # type: ignore[attr-defined]
+        # Column tuples, not ORM objects: this runs for every level of every batch.
+        edges = select(ModelBase.model_id, ModelBase.base_id, ModelBase.relation)
+        for model_id, base_id, relation in session.exec(
+            edges.where(col(ModelBase.model_id).in_(chunk))
         ):
-            trained_on[dataset_edge.model_id].append(dataset_edge.dataset_id)
+            bases[model_id].append((base_id, relation))
+        trained = select(ModelDataset.model_id, ModelDataset.dataset_id)
+        for model_id, dataset_id in session.exec(
+            trained.where(col(ModelDataset.model_id).in_(chunk))
+        ):
+            trained_on[model_id].append(dataset_id)
     for model_id in ids:
         license_ids, declared, missing = rows.get(model_id, (None, None, True))
         lineage.models[model_id] = RepoFacts(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
@@ -38,10 +38,12 @@ class ModelRecord:
 
     def columns(self) -> dict[str, Any]:
         """The values of the model table's columns."""
-        values = asdict(self)
-        values.pop("bases")
-        values.pop("datasets")
-        return values
+        # Shallow on purpose: asdict() would deep-copy every card.
+        return {
+            f.name: getattr(self, f.name)
+            for f in fields(self)
+            if f.name not in ("bases", "datasets")
+        }
 
 
 @dataclass
@@ -67,4 +69,4 @@ class DatasetRecord:
     card_errors: list[str] = field(default_factory=list)
 
     def columns(self) -> dict[str, Any]:
-        return asdict(self)
+        return {f.name: getattr(self, f.name) for f in fields(self)}

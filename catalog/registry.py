@@ -93,7 +93,10 @@ def _observe(
             touched.append(record.id)
     touched += [r.id for r in groups["unchanged"]]
     if fresh:
-        session.execute(insert(LicenseObservation), fresh)
+        session.execute(
+            LicenseObservation.__table__.insert(),  # type: ignore[attr-defined]
+            fresh,
+        )
     if touched:
         latest = (
             select(func.max(LicenseObservation.id))
@@ -147,7 +150,7 @@ def upsert_models(
     changed = groups["new"] + groups["updated"]
     if groups["new"]:
         session.execute(
-            insert(Model),
+            Model.__table__.insert(),  # type: ignore[attr-defined]
             [{**r.columns(), "missing": False, "ingested_at": now} for r in groups["new"]],
         )
     if groups["updated"]:
@@ -168,9 +171,15 @@ def upsert_models(
             {"model_id": r.id, "dataset_id": d} for r in changed for d in dict.fromkeys(r.datasets)
         ]
         if base_rows:
-            session.execute(insert(ModelBase), base_rows)
+            session.execute(
+                ModelBase.__table__.insert(),  # type: ignore[attr-defined]
+                base_rows,
+            )
         if dataset_rows:
-            session.execute(insert(ModelDataset), dataset_rows)
+            session.execute(
+                ModelDataset.__table__.insert(),  # type: ignore[attr-defined]
+                dataset_rows,
+            )
     _observe(session, "model", groups, existing, now)
     _ensure_tasks(session, {r.pipeline_tag for r in changed if r.pipeline_tag})
     return _result(groups)
@@ -185,7 +194,7 @@ def upsert_datasets(
     groups = _partition(existing, records)
     if groups["new"]:
         session.execute(
-            insert(Dataset),
+            Dataset.__table__.insert(),  # type: ignore[attr-defined]
             [{**r.columns(), "missing": False, "ingested_at": now} for r in groups["new"]],
         )
     if groups["updated"]:

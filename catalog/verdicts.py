@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import delete, insert
+from sqlalchemy import delete
 from sqlmodel import Session, col, select
 
-from catalog.checks import check_models
-from catalog.models import Model, ModelBase, ModelVerdict
+from catalog.compliance import evaluate
+from catalog.licenses import knowledge_base
+from catalog.lineage import load_lineage
+from catalog.models import Model, ModelBase, ModelDataset, ModelVerdict
 from catalog.policies import BUILTIN_POLICIES, load_policy
 
 STORED_USES = ("commercial",)
@@ -28,6 +30,14 @@ def descendants(session: Session, model_ids: Iterable[str]) -> set[str]:
     return found
 
 
+def models_trained_on(session: Session, dataset_ids: list[str]) -> list[str]:
+    """Models whose training datasets include any of these."""
+    if not dataset_ids:
+        return []
+    query = select(ModelDataset.model_id).where(col(ModelDataset.dataset_id).in_(dataset_ids))
+    return sorted(set(session.exec(query)))
+
+
 def refresh_verdicts(session: Session, model_ids: Iterable[str] | None = None) -> int:
     """Recompute stored verdicts for these models and their descendants (all models if None)."""
     if model_ids is None:
@@ -40,22 +50,25 @@ def refresh_verdicts(session: Session, model_ids: Iterable[str] | None = None) -
             )
         )  # type: ignore[attr-defined]
     policies = [load_policy(name) for name in BUILTIN_POLICIES]
+    kb = knowledge_base()
     for start in range(0, len(targets), _BATCH):
         batch = targets[start : start + _BATCH]
+        lineage = load_lineage(session, batch)  # once for every use and policy
         rows = []
         for use in STORED_USES:
             for policy in policies:
-                for verdict in check_models(session, batch, use=use, policy=policy):
+                for model_id in batch:
+                    verdict = evaluate(model_id, lineage, use=use, policy=policy, kb=kb)
                     rows.append(
                         {
-                            "model_id": verdict.model,
+                            "model_id": model_id,
                             "use": use,
                             "policy": policy.name,
                             "verdict": verdict.verdict,
                             "effective_category": verdict.effective_category,
                         }
                     )
-        session.execute(delete(ModelVerdict).where(ModelVerdict.model_id.in_(batch)))  # type: ignore[attr-defined]
+        session.execute(delete(ModelVerdict).where(col(ModelVerdict.model_id).in_(batch)))
         if rows:
-            session.execute(insert(ModelVerdict), rows)
+            session.execute(ModelVerdict.__table__.insert(), rows)  # type: ignore[attr-defined]
     return len(targets)

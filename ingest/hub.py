@@ -34,7 +34,7 @@ from catalog.registry import (
     upsert_models,
     utcnow,
 )
-from catalog.verdicts import refresh_verdicts
+from catalog.verdicts import models_trained_on, refresh_verdicts
 from ingest.cards import dataset_record, model_record, parse_datetime
 from ingest.errors import BadRecord, HubUnavailable
 
@@ -70,7 +70,6 @@ class CrawlSummary:
     pages: int = 0
     seen: int = 0
     error_messages: list[str] = field(default_factory=list)
-    changed_model_ids: list[str] = field(default_factory=list)
 
     def line(self) -> str:
         return (
@@ -280,9 +279,6 @@ class Crawler:
             self._close_lineage()
         finally:
             self.client.close()
-        with Session(self.engine) as session:
-            refresh_verdicts(session, self.summary.changed_model_ids)
-            session.commit()
         return self.summary
 
     def _load_state(self, session: Session, kind: str) -> CrawlState:
@@ -358,7 +354,7 @@ class Crawler:
         return fresh, len(fresh) < len(items)
 
     def _record(self, kind: str, item: dict[str, Any]) -> ModelRecord | DatasetRecord | None:
-        if item.get("cardData") is None and not item.get("disabled"):
+        if item.get("cardData") is None and not item.get("disabled") and _has_readme(item):
             item = dict(item)
             try:
                 item["cardData"] = self.client.card_data(kind, item["id"])
@@ -382,9 +378,16 @@ class Crawler:
         self.summary.errors += sum(1 for r in records if r.card_errors)
         if kind == "model":
             result = upsert_models(session, records)  # type: ignore[arg-type]
-            self.summary.changed_model_ids += result.changed_ids
         else:
             result = upsert_datasets(session, records)  # type: ignore[arg-type]
+        # Verdicts of this page and of anything built on it, in the page's transaction.
+        affected = (
+            result.changed_ids
+            if kind == "model"
+            else models_trained_on(session, result.changed_ids)
+        )
+        if affected:
+            refresh_verdicts(session, affected)
         self.summary.new += result.counts["new"]
         self.summary.updated += result.counts["updated"]
         self.summary.unchanged += result.counts["unchanged"]
@@ -407,6 +410,14 @@ class Crawler:
                     self.summary.missing += mark_missing(session, kind, absent)
                 session.commit()
                 self.progress("lineage", len(bases) + len(datasets), self.summary)
+
+
+def _has_readme(item: dict[str, Any]) -> bool:
+    """Whether a listed repo has a card to read (the listing's siblings say; unknown counts as yes)."""
+    siblings = item.get("siblings")
+    if not isinstance(siblings, list):
+        return True
+    return any(isinstance(s, dict) and s.get("rfilename") == "README.md" for s in siblings)
 
 
 def _aware(value: datetime) -> datetime:

@@ -15,7 +15,7 @@ from catalog.licenses import knowledge_base
 from catalog.models import Dataset, Model, ModelBase, ModelDataset
 from catalog.records import DatasetRecord, ModelRecord
 from catalog.registry import UpsertResult, upsert_datasets, upsert_models
-from catalog.verdicts import refresh_verdicts
+from catalog.verdicts import models_trained_on, refresh_verdicts
 from ingest.cards import dataset_record, model_record
 from ingest.errors import BadRecord
 
@@ -74,18 +74,10 @@ def import_snapshot(session: Session, lines: Iterable[str]) -> ImportReport:
     _flush(session, report, batch)
     refresh_verdicts(
         session,
-        report.models.changed_ids + _models_trained_on(session, report.datasets.changed_ids),
+        report.models.changed_ids + models_trained_on(session, report.datasets.changed_ids),
     )
     session.commit()
     return report
-
-
-def _models_trained_on(session: Session, dataset_ids: list[str]) -> list[str]:
-    if not dataset_ids:
-        return []
-    return list(
-        session.exec(select(ModelDataset.model_id).where(ModelDataset.dataset_id.in_(dataset_ids)))
-    )  # type: ignore[attr-defined]
 
 
 def bundled_snapshot_lines() -> list[str]:

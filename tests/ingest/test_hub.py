@@ -326,7 +326,7 @@ def test_a_crawl_killed_midway_resumes_to_the_same_catalog(tmp_path: Path) -> No
     ]
     records.write_text("\n".join(json.dumps(i) for i in infos) + "\n")
     server = subprocess.Popen(
-        [sys.executable, "-m", "tests.fakehub.server", str(records), "0", "0.3"],
+        [sys.executable, "-m", "tests.fakehub", str(records), "0", "0.3"],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         text=True,
