@@ -138,3 +138,17 @@ class CrawlState(SQLModel, table=True):
     completed_through: datetime | None = None  # high_water of the last completed run
     started_at: datetime | None = None
     completed_at: datetime | None = None
+
+
+class ModelLicense(SQLModel, table=True):
+    """A model's resolved license ids, one row each, so search can filter and count by license."""
+
+    __tablename__ = "model_license"
+    model_id: str = Field(primary_key=True, foreign_key="model.id", ondelete="CASCADE")
+    license_id: str = Field(primary_key=True, index=True)
+
+
+class ModelLanguage(SQLModel, table=True):
+    __tablename__ = "model_language"
+    model_id: str = Field(primary_key=True, foreign_key="model.id", ondelete="CASCADE")
+    language: str = Field(primary_key=True, index=True)

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import delete, func, insert, update
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from catalog.licenses import KnowledgeBase
 from catalog.models import (
@@ -19,6 +19,8 @@ from catalog.models import (
     Model,
     ModelBase,
     ModelDataset,
+    ModelLanguage,
+    ModelLicense,
     Task,
 )
 from catalog.records import DatasetRecord, ModelRecord
@@ -175,6 +177,22 @@ def upsert_models(
                 ModelBase.__table__.insert(),  # type: ignore[attr-defined]
                 base_rows,
             )
+        session.execute(delete(ModelLicense).where(col(ModelLicense.model_id).in_(changed_ids)))
+        session.execute(delete(ModelLanguage).where(col(ModelLanguage.model_id).in_(changed_ids)))
+        license_rows = [
+            {"model_id": r.id, "license_id": i}
+            for r in changed
+            for i in dict.fromkeys(r.license_ids)
+        ]
+        language_rows = [
+            {"model_id": r.id, "language": lang}
+            for r in changed
+            for lang in dict.fromkeys(r.languages)
+        ]
+        if license_rows:
+            session.execute(ModelLicense.__table__.insert(), license_rows)  # type: ignore[attr-defined]
+        if language_rows:
+            session.execute(ModelLanguage.__table__.insert(), language_rows)  # type: ignore[attr-defined]
         if dataset_rows:
             session.execute(
                 ModelDataset.__table__.insert(),  # type: ignore[attr-defined]

@@ -1,0 +1,101 @@
+"""The one error handler: every API error is application/problem+json; pages get an HTML page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, Response, json, render_template, request
+from flask_smorest import Api
+from werkzeug.exceptions import HTTPException, NotFound
+
+from catalog.errors import (
+    CatalogError,
+    DatasetNotFound,
+    LicenseNotFound,
+    ModelNotFound,
+    PolicyError,
+    UnknownUse,
+)
+
+PROBLEM_TYPE = "about:blank"
+
+# Catalog exceptions and the HTTP status each means.
+CATALOG_STATUS: dict[type[CatalogError], int] = {
+    ModelNotFound: 404,
+    DatasetNotFound: 404,
+    LicenseNotFound: 404,
+    PolicyError: 400,
+    UnknownUse: 400,
+}
+
+
+def _field_errors(data: dict[str, Any]) -> dict[str, Any] | None:
+    """webargs nests messages by location ({"query": {"page": [...]}}); clients want them by field."""
+    messages = data.get("messages")
+    if not isinstance(messages, dict):
+        return None
+    flat: dict[str, Any] = {}
+    for location, errors in messages.items():
+        if isinstance(errors, dict):
+            flat.update(errors)
+        else:
+            flat[location] = errors
+    return flat
+
+
+def problem(status: int, title: str, detail: str, errors: dict[str, Any] | None = None) -> Response:
+    body: dict[str, Any] = {
+        "type": PROBLEM_TYPE,
+        "title": title,
+        "status": status,
+        "detail": detail,
+    }
+    if errors:
+        body["errors"] = errors
+    return Response(json.dumps(body), status=status, mimetype="application/problem+json")
+
+
+def _wants_html() -> bool:
+    return not request.path.startswith("/api/") and request.path != "/healthz"
+
+
+def http_error(error: HTTPException) -> Response:
+    status = error.code or 500
+    if _wants_html():
+        html = render_template(
+            "error.html", status=status, title=error.name, detail=error.description
+        )
+        return Response(html, status=status, mimetype="text/html")
+    errors = _field_errors(getattr(error, "data", {}) or {})
+    detail = error.description or error.name
+    if errors:
+        detail = "The request's parameters are not valid; see errors."
+    response = problem(status, error.name, detail, errors)
+    for name, value in error.get_response().headers.items() if status == 405 else []:
+        if name == "Allow":
+            response.headers["Allow"] = value
+    return response
+
+
+def catalog_error(error: CatalogError) -> Response:
+    status = CATALOG_STATUS.get(type(error), 400)
+    if _wants_html():
+        return (
+            http_error(NotFound(str(error)))
+            if status == 404
+            else http_error(HTTPException(str(error)))
+        )
+    title = "Not Found" if status == 404 else "Bad Request"
+    return problem(status, title, str(error))
+
+
+class ProblemApi(Api):
+    """flask-smorest's Api with problem+json errors instead of its own error shape."""
+
+    def handle_http_exception(self, error: HTTPException) -> Response:  # type: ignore[override]
+        return http_error(error)
+
+
+def init_app(app: Flask) -> None:
+    app.register_error_handler(HTTPException, http_error)
+    app.register_error_handler(CatalogError, catalog_error)

@@ -1,0 +1,126 @@
+"""/api/v1/models and compliance: search with facets, model detail, verdicts."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+from urllib.parse import urlencode
+
+from flask import current_app, request
+from flask.views import MethodView
+from flask_smorest import Blueprint, abort
+from marshmallow import RAISE
+
+from api.database import db
+from api.schemas import (
+    ComplianceArgs,
+    ComplianceBody,
+    ModelDetailSchema,
+    ModelPageSchema,
+    ModelQueryArgs,
+    VerdictListSchema,
+    VerdictSchema,
+)
+from catalog.checks import check_models
+from catalog.policies import load_policy
+from catalog.queries import get_model, model_detail
+from catalog.search import ModelQuery, search_models
+
+blp = Blueprint(
+    "models",
+    __name__,
+    url_prefix="/api/v1",
+    description="Models: search, detail, compliance verdicts.",
+)
+
+
+def model_query(args: dict[str, Any]) -> ModelQuery:
+    """Query arguments (already validated) as a catalog query."""
+    return ModelQuery(
+        q=args.get("q"),
+        licenses=tuple(args.get("license") or ()),
+        license_category=args.get("license_category"),
+        commercial=args.get("commercial"),
+        policy=args["policy"],
+        task=args.get("task"),
+        library=args.get("library"),
+        language=args.get("language"),
+        author=args.get("author"),
+        base_model=args.get("base_model"),
+        dataset=args.get("dataset"),
+        gated=args.get("gated"),
+        sort=args["sort"],
+        order=args["order"],
+        page=args["page"],
+        per_page=args["per_page"],
+    )
+
+
+def _page_link(page: int) -> str:
+    params = [(k, v) for k, v in request.args.items(multi=True) if k != "page"] + [
+        ("page", str(page))
+    ]
+    return f"{request.base_url}?{urlencode(params)}"
+
+
+@blp.route("/models")
+class Models(MethodView):
+    @blp.arguments(ModelQueryArgs, location="query", as_kwargs=False, unknown=RAISE)
+    @blp.response(200, ModelPageSchema)
+    def get(self, args: dict[str, Any]) -> Any:
+        """Search models: filters, full text, sort, pages and facet counts."""
+        query = model_query(args)
+        result = search_models(db(), query)
+        pages = max(1, math.ceil(result.total / query.per_page))
+        links = []
+        if query.page < pages:
+            links.append(f'<{_page_link(query.page + 1)}>; rel="next"')
+        if query.page > 1:
+            links.append(f'<{_page_link(query.page - 1)}>; rel="prev"')
+        headers = {"Link": ", ".join(links)} if links else {}
+        body = {
+            "items": result.items,
+            "total": result.total,
+            "page": query.page,
+            "per_page": query.per_page,
+            "pages": pages,
+            "facets": result.facets,
+        }
+        return body, 200, headers
+
+
+@blp.route("/models/<path:repo_id>/compliance")
+class ModelCompliance(MethodView):
+    @blp.arguments(ComplianceArgs, location="query", as_kwargs=False, unknown=RAISE)
+    @blp.response(200, VerdictSchema)
+    def get(self, args: dict[str, Any], repo_id: str) -> Any:
+        """The verdict for one model and a use, with reasons, obligations and conflicts."""
+        get_model(db(), repo_id)
+        return check_models(db(), [repo_id], use=args["use"], policy=load_policy(args["policy"]))[
+            0
+        ].to_dict()
+
+
+@blp.route("/models/<path:repo_id>")
+class ModelDetail(MethodView):
+    @blp.response(200, ModelDetailSchema)
+    def get(self, repo_id: str) -> Any:
+        """One model: declared and effective license, lineage, datasets, card fields, license history."""
+        return model_detail(db(), repo_id)
+
+
+@blp.route("/compliance")
+class Compliance(MethodView):
+    @blp.arguments(ComplianceBody, as_kwargs=False)
+    @blp.response(200, VerdictListSchema)
+    def post(self, body: dict[str, Any]) -> Any:
+        """Verdicts for several models at once (at most 500). Unknown ids come back as `unknown`."""
+        if len(body["models"]) > current_app.config["COMPLIANCE_BATCH_LIMIT"]:
+            abort(
+                422,
+                message=f"at most {current_app.config['COMPLIANCE_BATCH_LIMIT']} models per request",
+            )
+        verdicts = check_models(
+            db(), body["models"], use=body["use"], policy=load_policy(body["policy"])
+        )
+        return {"results": [v.to_dict() for v in verdicts]}

@@ -1,0 +1,272 @@
+"""The wire format: marshmallow schemas for query arguments, bodies and answers (and the OpenAPI document)."""
+
+from __future__ import annotations
+
+from marshmallow import RAISE, Schema, fields, validate
+
+from catalog.licenses import CATEGORIES
+from catalog.policies import BUILTIN_POLICIES, USES
+from catalog.search import SORTS
+
+PER_PAGE_MAX = 100
+BATCH_MAX = 500
+
+
+class StrictSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+# --- query arguments -------------------------------------------------------------------
+class PageArgs(StrictSchema):
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=10_000))
+    per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=PER_PAGE_MAX))
+
+
+class ModelQueryArgs(PageArgs):
+    q = fields.String(
+        validate=validate.Length(max=200),
+        metadata={"description": "Full text over id, author, tags and card summary."},
+    )
+    license = fields.List(
+        fields.String(validate=validate.Length(max=100)),
+        load_default=list,
+        metadata={"description": "Repeatable; any of these."},
+    )
+    license_category = fields.String(validate=validate.OneOf(CATEGORIES))
+    commercial = fields.Boolean(
+        metadata={"description": "true: cleared for commercial use after lineage, under `policy`."}
+    )
+    policy = fields.String(load_default="default", validate=validate.OneOf(BUILTIN_POLICIES))
+    task = fields.String(validate=validate.Length(max=100))
+    library = fields.String(validate=validate.Length(max=100))
+    language = fields.String(validate=validate.Length(max=50))
+    author = fields.String(validate=validate.Length(max=100))
+    base_model = fields.String(validate=validate.Length(max=200))
+    dataset = fields.String(validate=validate.Length(max=200))
+    gated = fields.Boolean()
+    sort = fields.String(load_default="downloads", validate=validate.OneOf(list(SORTS)))
+    order = fields.String(load_default="desc", validate=validate.OneOf(["asc", "desc"]))
+
+
+class ComplianceArgs(StrictSchema):
+    use = fields.String(load_default="commercial", validate=validate.OneOf(USES))
+    policy = fields.String(load_default="default", validate=validate.OneOf(BUILTIN_POLICIES))
+
+
+class ComplianceBody(StrictSchema):
+    models = fields.List(
+        fields.String(validate=validate.Length(min=1, max=200)),
+        required=True,
+        validate=validate.Length(min=1, max=BATCH_MAX),
+        metadata={"description": f"Repo ids, at most {BATCH_MAX}."},
+    )
+    use = fields.String(load_default="commercial", validate=validate.OneOf(USES))
+    policy = fields.String(load_default="default", validate=validate.OneOf(BUILTIN_POLICIES))
+
+
+class LicenseQueryArgs(StrictSchema):
+    category = fields.String(validate=validate.OneOf(CATEGORIES))
+
+
+class DatasetQueryArgs(PageArgs):
+    q = fields.String(validate=validate.Length(max=200))
+    license = fields.String(validate=validate.Length(max=100))
+
+
+# --- answers ---------------------------------------------------------------------------
+class ModelSummarySchema(Schema):
+    id = fields.String()
+    author = fields.String(allow_none=True)
+    pipeline_tag = fields.String(allow_none=True)
+    library_name = fields.String(allow_none=True)
+    declared_license = fields.String(allow_none=True)
+    license_ids = fields.List(fields.String())
+    license_category = fields.String(allow_none=True)
+    downloads = fields.Integer()
+    likes = fields.Integer()
+    gated = fields.String(allow_none=True)
+    last_modified = fields.DateTime(allow_none=True)
+    created_at = fields.DateTime(allow_none=True)
+
+
+class ModelPageSchema(Schema):
+    items = fields.List(fields.Nested(ModelSummarySchema))
+    total = fields.Integer()
+    page = fields.Integer()
+    per_page = fields.Integer()
+    pages = fields.Integer()
+    facets = fields.Dict(
+        keys=fields.String(), values=fields.Dict(keys=fields.String(), values=fields.Integer())
+    )
+
+
+class SourceSchema(Schema):
+    kind = fields.String()
+    id = fields.String()
+    license = fields.String()
+    relation = fields.String()
+    model = fields.String()
+
+
+class ReasonSchema(Schema):
+    code = fields.String()
+    severity = fields.String()
+    text = fields.String()
+    source = fields.Nested(SourceSchema)
+
+
+class ObligationSchema(Schema):
+    code = fields.String()
+    text = fields.String()
+    threshold = fields.Integer()
+    source = fields.Nested(SourceSchema)
+
+
+class ConflictSchema(Schema):
+    model = fields.String()
+    declared = fields.List(fields.String())
+    ancestor = fields.String()
+    ancestor_license = fields.List(fields.String())
+    relation = fields.String(allow_none=True)
+    text = fields.String()
+
+
+class EffectiveLicenseSchema(Schema):
+    ids = fields.List(fields.String())
+    category = fields.String()
+
+
+class VerdictSchema(Schema):
+    model = fields.String()
+    use = fields.String()
+    policy = fields.String()
+    verdict = fields.String(
+        validate=validate.OneOf(["allowed", "conditional", "forbidden", "unknown"])
+    )
+    declared_license = fields.String(allow_none=True)
+    effective_license = fields.Nested(EffectiveLicenseSchema)
+    reasons = fields.List(fields.Nested(ReasonSchema))
+    obligations = fields.List(fields.Nested(ObligationSchema))
+    conflicts = fields.List(fields.Nested(ConflictSchema))
+    checked_at = fields.String()
+
+
+class VerdictListSchema(Schema):
+    results = fields.List(fields.Nested(VerdictSchema))
+
+
+class LineageNodeSchema(Schema):
+    id = fields.String()
+    kind = fields.String()
+    license_ids = fields.List(fields.String())
+    category = fields.String()
+    present = fields.Boolean()
+
+
+class LineageEdgeSchema(Schema):
+    source = fields.String(metadata={"description": "The derived model."})
+    target = fields.String(metadata={"description": "The base model or dataset."})
+    relation = fields.String()
+
+
+class LineageSchema(Schema):
+    nodes = fields.List(fields.Nested(LineageNodeSchema))
+    edges = fields.List(fields.Nested(LineageEdgeSchema))
+
+
+class ObservationSchema(Schema):
+    sha = fields.String(allow_none=True)
+    declared_license = fields.String(allow_none=True)
+    license_ids = fields.List(fields.String(), allow_none=True)
+    first_seen = fields.DateTime()
+    last_seen = fields.DateTime()
+
+
+class ModelDetailSchema(ModelSummarySchema):
+    sha = fields.String(allow_none=True)
+    license_name = fields.String(allow_none=True)
+    license_link = fields.String(allow_none=True)
+    languages = fields.List(fields.String(), allow_none=True)
+    tags = fields.List(fields.String(), allow_none=True)
+    card_data = fields.Dict(allow_none=True)
+    card_errors = fields.List(fields.String(), allow_none=True)
+    disabled = fields.Boolean()
+    effective_license = fields.Nested(EffectiveLicenseSchema)
+    base_models = fields.List(fields.Dict())
+    datasets = fields.List(fields.String())
+    lineage = fields.Nested(LineageSchema)
+    license_history = fields.List(fields.Nested(ObservationSchema))
+    hub_url = fields.String()
+
+
+class TermSchema(Schema):
+    code = fields.String()
+    text = fields.String()
+    threshold = fields.Integer(allow_none=True)
+
+
+class LicenseSchema(Schema):
+    id = fields.String()
+    name = fields.String()
+    category = fields.String()
+    spdx = fields.String(allow_none=True)
+    url = fields.String(allow_none=True)
+    source = fields.String()
+    hub = fields.Boolean()
+    model_count = fields.Integer()
+
+
+class LicenseDetailSchema(LicenseSchema):
+    permissions = fields.List(fields.Nested(TermSchema))
+    conditions = fields.List(fields.Nested(TermSchema))
+    limitations = fields.List(fields.Nested(TermSchema))
+    note = fields.String(allow_none=True)
+    differs = fields.String(allow_none=True)
+    scancode = fields.String(allow_none=True)
+    dpi = fields.String(allow_none=True)
+    models = fields.List(fields.Nested(ModelSummarySchema))
+
+
+class LicenseListSchema(Schema):
+    items = fields.List(fields.Nested(LicenseSchema))
+    total = fields.Integer()
+
+
+class DatasetSchema(Schema):
+    id = fields.String()
+    author = fields.String(allow_none=True)
+    declared_license = fields.String(allow_none=True)
+    license_ids = fields.List(fields.String(), allow_none=True)
+    license_category = fields.String(allow_none=True)
+    languages = fields.List(fields.String(), allow_none=True)
+    task_categories = fields.List(fields.String(), allow_none=True)
+    gated = fields.String(allow_none=True)
+    missing = fields.Boolean()
+
+
+class DatasetDetailSchema(DatasetSchema):
+    tags = fields.List(fields.String(), allow_none=True)
+    card_data = fields.Dict(allow_none=True)
+    card_errors = fields.List(fields.String(), allow_none=True)
+    model_generated_by = fields.String(allow_none=True)
+    models = fields.List(
+        fields.String(), metadata={"description": "Models trained on it (first 100)."}
+    )
+
+
+class DatasetPageSchema(Schema):
+    items = fields.List(fields.Nested(DatasetSchema))
+    total = fields.Integer()
+    page = fields.Integer()
+    per_page = fields.Integer()
+
+
+class TaskSchema(Schema):
+    id = fields.String()
+    name = fields.String()
+    model_count = fields.Integer()
+
+
+class TaskListSchema(Schema):
+    items = fields.List(fields.Nested(TaskSchema))

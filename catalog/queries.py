@@ -1,0 +1,182 @@
+"""Read queries behind the API and pages: model detail with lineage, licenses, datasets, tasks."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from catalog.compliance import evaluate
+from catalog.errors import DatasetNotFound, LicenseNotFound, ModelNotFound
+from catalog.licenses import CATEGORY_RANK, knowledge_base
+from catalog.lineage import Lineage, load_lineage
+from catalog.models import Dataset, LicenseObservation, Model, ModelDataset, ModelLicense, Task
+from catalog.policies import load_policy
+from catalog.provenance import model_generated_datasets
+
+HUB = "https://huggingface.co"
+
+
+def get_model(session: Session, repo_id: str) -> Model:
+    model = session.get(Model, repo_id)
+    if model is None or model.missing:
+        raise ModelNotFound(repo_id)
+    return model
+
+
+def _category(license_ids: list[str] | tuple[str, ...]) -> str:
+    kb = knowledge_base()
+    categories = [
+        kb.licenses[i].category if i in kb.licenses else "unknown" for i in license_ids
+    ] or ["unknown"]
+    return max(categories, key=CATEGORY_RANK.__getitem__)
+
+
+def lineage_graph(root: str, lineage: Lineage) -> dict[str, list[dict[str, Any]]]:
+    """Nodes (models and datasets) and edges reachable from a model, for the API and the SVG."""
+    nodes: dict[str, dict[str, Any]] = {}
+    edges: list[dict[str, Any]] = []
+    stack = [root]
+    while stack:
+        model_id = stack.pop()
+        if model_id in nodes:
+            continue
+        facts = lineage.models.get(model_id)
+        present = facts is not None and facts.present
+        ids = list(facts.license_ids) if present and facts else ["unknown"]
+        nodes[model_id] = {
+            "id": model_id,
+            "kind": "model",
+            "license_ids": ids,
+            "category": _category(ids),
+            "present": present,
+        }
+        if facts is None:
+            continue
+        for base_id, relation in facts.bases:
+            edges.append({"source": model_id, "target": base_id, "relation": relation})
+            stack.append(base_id)
+        for dataset_id in facts.datasets:
+            edges.append({"source": model_id, "target": dataset_id, "relation": "trained-on"})
+            dataset = lineage.datasets.get(dataset_id)
+            present_ds = dataset is not None and dataset.present
+            ds_ids = list(dataset.license_ids) if dataset and present_ds else ["unknown"]
+            nodes.setdefault(
+                f"dataset:{dataset_id}",
+                {
+                    "id": dataset_id,
+                    "kind": "dataset",
+                    "license_ids": ds_ids,
+                    "category": _category(ds_ids),
+                    "present": present_ds,
+                },
+            )
+    for edge in edges:
+        if edge["relation"] == "trained-on":
+            edge["target_key"] = f"dataset:{edge['target']}"
+    return {"nodes": list(nodes.values()), "edges": edges}
+
+
+def model_detail(session: Session, repo_id: str) -> dict[str, Any]:
+    """Everything the model page and GET /models/{id} show."""
+    model = get_model(session, repo_id)
+    lineage = load_lineage(session, [repo_id])
+    verdict = evaluate(
+        repo_id, lineage, use="commercial", policy=load_policy("default"), kb=knowledge_base()
+    )
+    history = session.exec(
+        select(LicenseObservation)
+        .where(LicenseObservation.repo_kind == "model", LicenseObservation.repo_id == repo_id)
+        .order_by(col(LicenseObservation.first_seen))
+    ).all()
+    facts = lineage.models[repo_id]
+    detail = model.model_dump()
+    detail.update(
+        effective_license={"ids": verdict.effective_ids, "category": verdict.effective_category},
+        base_models=[{"id": base, "relation": relation} for base, relation in facts.bases],
+        datasets=list(facts.datasets),
+        lineage=lineage_graph(repo_id, lineage),
+        license_history=[h.model_dump() for h in history],
+        hub_url=f"{HUB}/{repo_id}",
+    )
+    return detail
+
+
+def license_counts(session: Session) -> dict[str, int]:
+    statement = (
+        select(ModelLicense.license_id, func.count())
+        .join(Model, Model.id == ModelLicense.model_id)
+        .where(col(Model.missing).is_(False))
+        .group_by(ModelLicense.license_id)
+    )
+    return {license_id: count for license_id, count in session.exec(statement)}
+
+
+def license_detail(session: Session, license_id: str, *, model_limit: int = 50) -> dict[str, Any]:
+    entry = knowledge_base().get(license_id)
+    models = session.exec(
+        select(Model)
+        .join(ModelLicense, ModelLicense.model_id == Model.id)
+        .where(ModelLicense.license_id == license_id, col(Model.missing).is_(False))
+        .order_by(col(Model.downloads).desc(), col(Model.id))
+        .limit(model_limit)
+    ).all()
+    detail = asdict(entry)
+    detail["model_count"] = license_counts(session).get(license_id, 0)
+    detail["models"] = models
+    return detail
+
+
+def list_datasets(
+    session: Session, *, q: str | None, license_id: str | None, page: int, per_page: int
+) -> tuple[list[Dataset], int]:
+    where = [col(Dataset.missing).is_(False)]
+    if q:
+        where.append(col(Dataset.id).contains(q.lower()) | col(Dataset.id).contains(q))
+    if license_id:
+        where.append(col(Dataset.license_ids).contains(license_id))
+    total = session.exec(select(func.count()).select_from(Dataset).where(*where)).one()
+    items = session.exec(
+        select(Dataset)
+        .where(*where)
+        .order_by(col(Dataset.downloads).desc(), col(Dataset.id))
+        .offset((page - 1) * per_page)
+        .limit(per_page)
+    ).all()
+    return list(items), total
+
+
+def dataset_detail(session: Session, dataset_id: str) -> dict[str, Any]:
+    dataset = session.get(Dataset, dataset_id)
+    if dataset is None:
+        raise DatasetNotFound(dataset_id)
+    models = session.exec(
+        select(ModelDataset.model_id)
+        .where(ModelDataset.dataset_id == dataset_id)
+        .order_by(ModelDataset.model_id)
+        .limit(100)
+    ).all()
+    detail = dataset.model_dump()
+    detail["models"] = list(models)
+    detail["model_generated_by"] = model_generated_datasets().get(dataset_id)
+    return detail
+
+
+def list_tasks(session: Session) -> list[dict[str, Any]]:
+    counts = dict(
+        session.exec(
+            select(Model.pipeline_tag, func.count())
+            .where(col(Model.missing).is_(False))
+            .group_by(Model.pipeline_tag)
+        ).all()
+    )
+    tasks = session.exec(select(Task).order_by(Task.id)).all()
+    rows = [{"id": t.id, "name": t.name, "model_count": counts.get(t.id, 0)} for t in tasks]
+    return sorted(rows, key=lambda r: (-r["model_count"], r["id"]))
+
+
+def ensure_license(license_id: str) -> None:
+    if license_id not in knowledge_base().licenses:
+        raise LicenseNotFound(license_id)
