@@ -1,0 +1,154 @@
+"""The models and compliance endpoints, per filter and combination, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import pytest
+
+
+def ids(response) -> list[str]:
+    return [item["id"] for item in response.json["items"]]
+
+
+def test_search_by_license_returns_only_those_models(any_db_client) -> None:
+    response = any_db_client.get("/api/v1/models?license=llama2&per_page=100")
+    assert response.status_code == 200
+    assert response.json["total"] == 6
+    assert all(item["license_ids"] == ["llama2"] for item in response.json["items"])
+
+
+def test_repeated_license_means_any_of_them(any_db_client) -> None:
+    response = any_db_client.get("/api/v1/models?license=mit&license=cc-by-sa-3.0")
+    assert sorted(ids(response)) == ["databricks/dolly-v2-12b", "mosaicml/mpt-30b-instruct"]
+
+
+def test_full_text_finds_by_name_author_and_tags(any_db_client) -> None:
+    assert "bigcode/starcoder" in ids(any_db_client.get("/api/v1/models?q=starcoder"))
+    # Tags carry base_model:/dataset: ids too, so models built on Falcon or RefinedWeb match as well.
+    assert set(ids(any_db_client.get("/api/v1/models?q=tiiuae&per_page=100"))) >= {
+        "tiiuae/falcon-40b", "tiiuae/falcon-7b", "tiiuae/falcon-40b-instruct", "tiiuae/falcon-7b-instruct"}
+    assert "databricks/dolly-v2-12b" in ids(any_db_client.get("/api/v1/models?q=databricks-dolly-15k"))
+
+
+def test_full_text_ignores_query_syntax(any_db_client) -> None:
+    response = any_db_client.get('/api/v1/models?q=" OR 1=1 -- NEAR( *')
+    assert response.status_code == 200
+
+
+def test_commercial_filter_uses_lineage_verdicts(any_db_client) -> None:
+    cleared = set(ids(any_db_client.get("/api/v1/models?commercial=true&per_page=100")))
+    not_cleared = set(ids(any_db_client.get("/api/v1/models?commercial=false&per_page=100")))
+    assert "mosaicml/mpt-30b-chat" in not_cleared and "mosaicml/mpt-30b-chat" not in cleared
+    assert "HuggingFaceTB/SmolLM2-135M-Instruct" in cleared
+    assert "meta-llama/Llama-2-7b-hf" in cleared  # conditional counts as cleared
+    assert "Salesforce/codegen25-7b-instruct" in not_cleared  # unknown is not cleared
+    assert not cleared & not_cleared
+
+
+def test_strict_policy_changes_what_is_cleared(any_db_client) -> None:
+    default = set(ids(any_db_client.get("/api/v1/models?commercial=true&per_page=100")))
+    strict = set(ids(any_db_client.get("/api/v1/models?commercial=true&policy=strict&per_page=100")))
+    assert strict < default
+    assert "EleutherAI/pythia-12b" in default - strict  # The Pile has no recognisable license
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("task=text2text-generation", {"google/flan-t5-xxl"}),
+        ("author=mosaicml", {"mosaicml/mpt-30b", "mosaicml/mpt-30b-chat", "mosaicml/mpt-30b-instruct"}),
+        ("base_model=mosaicml/mpt-30b", {"mosaicml/mpt-30b-chat", "mosaicml/mpt-30b-instruct"}),
+        ("dataset=tiiuae/falcon-refinedweb&author=bigcode", {"bigcode/starcoderplus"}),
+        ("language=de", {"tiiuae/falcon-40b"}),
+        ("license_category=non-commercial", {"mosaicml/mpt-30b-chat", "Salesforce/xgen-7b-8k-inst"}),
+        ("gated=true&license=bigcode-openrail-m", {"bigcode/starcoder", "bigcode/starcoderbase", "bigcode/starcoderplus"}),
+        ("author=Salesforce&commercial=false", {"Salesforce/codegen25-7b-instruct", "Salesforce/xgen-7b-8k-inst"}),
+        ("library=transformers&q=smollm2&commercial=true", {"HuggingFaceTB/SmolLM2-135M", "HuggingFaceTB/SmolLM2-135M-Instruct"}),
+    ],
+)
+def test_filters_and_their_combinations(any_db_client, query: str, expected: set[str]) -> None:
+    assert set(ids(any_db_client.get(f"/api/v1/models?{query}&per_page=100"))) == expected
+
+
+def test_facet_counts_follow_the_other_filters_but_not_their_own(any_db_client) -> None:
+    facets = any_db_client.get("/api/v1/models?license=llama2&task=text-generation").json["facets"]
+    # The license facet ignores the license filter, so other licenses still show their counts...
+    assert facets["license"]["llama2"] == 6 and facets["license"]["apache-2.0"] > 0
+    # ...while the task facet follows it.
+    assert facets["task"] == {"text-generation": 6}
+    assert facets["commercial"] == {"true": 6}
+
+
+def test_sorting_and_paging_with_link_headers(any_db_client) -> None:
+    first = any_db_client.get("/api/v1/models?sort=name&order=asc&per_page=5")
+    second = any_db_client.get("/api/v1/models?sort=name&order=asc&per_page=5&page=2")
+    assert ids(first) == sorted(ids(first)) and ids(first)[-1] < ids(second)[0]
+    assert 'rel="next"' in first.headers["Link"] and "page=2" in first.headers["Link"]
+    assert 'rel="prev"' in second.headers["Link"]
+    assert first.json["pages"] == -(-first.json["total"] // 5)
+
+
+def test_model_detail_has_effective_license_lineage_and_history(client) -> None:
+    body = client.get("/api/v1/models/HuggingFaceH4/starchat-beta").json
+    assert body["declared_license"] == "bigcode-openrail-m"
+    assert body["base_models"] == [{"id": "bigcode/starcoderplus", "relation": "finetune"}]
+    nodes = {n["id"] for n in body["lineage"]["nodes"]}
+    assert {"bigcode/starcoderplus", "bigcode/starcoderbase", "bigcode/the-stack-dedup"} <= nodes
+    assert body["license_history"][0]["declared_license"] == "bigcode-openrail-m"
+    assert body["hub_url"] == "https://huggingface.co/HuggingFaceH4/starchat-beta"
+
+
+def test_compliance_endpoint_returns_the_verdict_shape(client) -> None:
+    body = client.get("/api/v1/models/meta-llama/Llama-2-7b-chat-hf/compliance?use=commercial").json
+    assert body["verdict"] == "conditional"
+    assert {"user-threshold", "acceptable-use-policy"} <= {o["code"] for o in body["obligations"]}
+    assert client.get("/api/v1/models/meta-llama/Llama-2-7b-chat-hf/compliance?use=train-on-outputs").json["verdict"] == "forbidden"
+
+
+def test_batch_compliance_answers_each_model_and_reports_unknown_ids(client) -> None:
+    response = client.post("/api/v1/compliance", json={"models": ["mosaicml/mpt-30b-chat", "nobody/nothing"], "policy": "strict"})
+    assert response.status_code == 200
+    results = response.json["results"]
+    assert [r["verdict"] for r in results] == ["forbidden", "unknown"]
+    assert results[1]["reasons"][0]["code"] == "model-not-in-catalog"
+
+
+def test_batch_compliance_has_a_limit(client) -> None:
+    response = client.post("/api/v1/compliance", json={"models": [f"a/m{i}" for i in range(501)]})
+    assert response.status_code == 422
+    assert "models" in response.json["errors"]
+
+
+def test_licenses_datasets_and_tasks(client) -> None:
+    licenses = client.get("/api/v1/licenses").json
+    assert licenses["total"] == 90
+    llama2 = client.get("/api/v1/licenses/llama2").json
+    assert llama2["model_count"] == 6 and llama2["models"]
+    assert client.get("/api/v1/licenses?category=community").json["total"] >= 8
+    datasets = client.get("/api/v1/datasets?per_page=100").json
+    assert datasets["total"] == 9
+    alpaca = client.get("/api/v1/datasets/tatsu-lab/alpaca").json
+    assert alpaca["model_generated_by"].startswith("OpenAI")
+    tasks = client.get("/api/v1/tasks").json["items"]
+    assert tasks[0] == {"id": "text-generation", "name": "Text generation", "model_count": 29}
+
+
+def test_get_answers_carry_an_etag_and_honour_if_none_match(client) -> None:
+    first = client.get("/api/v1/models/bigscience/bloom")
+    assert first.headers["ETag"]
+    again = client.get("/api/v1/models/bigscience/bloom", headers={"If-None-Match": first.headers["ETag"]})
+    assert again.status_code == 304
+
+
+def test_healthz(client) -> None:
+    assert client.get("/api/v1/healthz").json == {"status": "ok"}
+
+
+def test_openapi_document_and_offline_docs(client) -> None:
+    spec = client.get("/api/v1/openapi.json").json
+    assert spec["openapi"].startswith("3.")
+    assert "/api/v1/models" in spec["paths"] and "/api/v1/compliance" in spec["paths"]
+    docs = client.get("/api/v1/docs").data.decode()
+    assert "/api/v1/docs/assets/swagger-ui-bundle.js" in docs and "cdn" not in docs.lower()
+    asset = client.get("/api/v1/docs/assets/swagger-ui-bundle.js")
+    assert asset.status_code == 200
+    asset.close()
