@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import http
 from typing import Any
 
 from flask import Flask, Response, json, render_template, request
 from flask_smorest import Api
+from marshmallow import Schema, fields
 from werkzeug.exceptions import HTTPException, NotFound
 
 from catalog.errors import (
@@ -18,6 +20,7 @@ from catalog.errors import (
 )
 
 PROBLEM_TYPE = "about:blank"
+PROBLEM_MIMETYPE = "application/problem+json"
 
 # Catalog exceptions and the HTTP status each means.
 CATALOG_STATUS: dict[type[CatalogError], int] = {
@@ -52,7 +55,7 @@ def problem(status: int, title: str, detail: str, errors: dict[str, Any] | None 
     }
     if errors:
         body["errors"] = errors
-    return Response(json.dumps(body), status=status, mimetype="application/problem+json")
+    return Response(json.dumps(body), status=status, mimetype=PROBLEM_MIMETYPE)
 
 
 def _wants_html() -> bool:
@@ -89,8 +92,33 @@ def catalog_error(error: CatalogError) -> Response:
     return problem(status, title, str(error))
 
 
+class ProblemSchema(Schema):
+    """RFC 9457 problem details, as every API error is answered."""
+
+    type = fields.String()
+    title = fields.String()
+    status = fields.Integer()
+    detail = fields.String()
+    errors = fields.Dict(metadata={"description": "Validation messages by field."})
+
+
 class ProblemApi(Api):
     """flask-smorest's Api with problem+json errors instead of its own error shape."""
+
+    ERROR_SCHEMA = ProblemSchema
+
+    def _register_responses(self) -> None:
+        # As flask-smorest does, but documenting the problem+json content type we answer with.
+        for status in http.HTTPStatus:
+            response: dict[str, Any] = {"description": status.phrase}
+            if not (100 <= status < 200) and status not in (204, 304):
+                response["content"] = {PROBLEM_MIMETYPE: {"schema": self.ERROR_SCHEMA}}
+            self.spec.components.response(status.name, response, lazy=True)
+        default = {
+            "description": "Default error response",
+            "content": {PROBLEM_MIMETYPE: {"schema": self.ERROR_SCHEMA}},
+        }
+        self.spec.components.response("DEFAULT_ERROR", default, lazy=True)
 
     def handle_http_exception(self, error: HTTPException) -> Response:  # type: ignore[override]
         return http_error(error)

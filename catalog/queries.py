@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import String, cast, func
 from sqlmodel import Session, col, select
 
 from catalog.compliance import evaluate
@@ -134,9 +134,10 @@ def list_datasets(
 ) -> tuple[list[Dataset], int]:
     where = [col(Dataset.missing).is_(False)]
     if q:
-        where.append(col(Dataset.id).contains(q.lower()) | col(Dataset.id).contains(q))
+        where.append(func.lower(Dataset.id).contains(q.lower(), autoescape=True))
     if license_id:
-        where.append(col(Dataset.license_ids).contains(license_id))
+        # license_ids is a JSON list; its text holds each id in quotes.
+        where.append(cast(Dataset.license_ids, String).contains(f'"{license_id}"', autoescape=True))
     total = session.exec(select(func.count()).select_from(Dataset).where(*where)).one()
     items = session.exec(
         select(Dataset)

@@ -17,7 +17,9 @@ from ingest.snapshot import bundled_snapshot_lines, import_snapshot
 def seeded_app(engine: Engine) -> Flask:
     with Session(engine) as session:
         import_snapshot(session, bundled_snapshot_lines())
-    app = create_app({"DATABASE_URL": engine.url.render_as_string(hide_password=False), "TESTING": True})
+    app = create_app(
+        {"DATABASE_URL": engine.url.render_as_string(hide_password=False), "TESTING": True}
+    )
     return app
 
 

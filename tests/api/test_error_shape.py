@@ -26,8 +26,12 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize(("method", "url", "body", "status"), CASES, ids=[f"{c[3]}-{c[0]}-{c[1][:40]}" for c in CASES])
-def test_every_error_status_has_the_problem_shape(client, method: str, url: str, body, status: int) -> None:
+@pytest.mark.parametrize(
+    ("method", "url", "body", "status"), CASES, ids=[f"{c[3]}-{c[0]}-{c[1][:40]}" for c in CASES]
+)
+def test_every_error_status_has_the_problem_shape(
+    client, method: str, url: str, body, status: int
+) -> None:
     if isinstance(body, str):
         response = client.open(url, method=method, data=body, content_type="application/json")
     else:

@@ -25,8 +25,14 @@ def test_full_text_finds_by_name_author_and_tags(any_db_client) -> None:
     assert "bigcode/starcoder" in ids(any_db_client.get("/api/v1/models?q=starcoder"))
     # Tags carry base_model:/dataset: ids too, so models built on Falcon or RefinedWeb match as well.
     assert set(ids(any_db_client.get("/api/v1/models?q=tiiuae&per_page=100"))) >= {
-        "tiiuae/falcon-40b", "tiiuae/falcon-7b", "tiiuae/falcon-40b-instruct", "tiiuae/falcon-7b-instruct"}
-    assert "databricks/dolly-v2-12b" in ids(any_db_client.get("/api/v1/models?q=databricks-dolly-15k"))
+        "tiiuae/falcon-40b",
+        "tiiuae/falcon-7b",
+        "tiiuae/falcon-40b-instruct",
+        "tiiuae/falcon-7b-instruct",
+    }
+    assert "databricks/dolly-v2-12b" in ids(
+        any_db_client.get("/api/v1/models?q=databricks-dolly-15k")
+    )
 
 
 def test_full_text_ignores_query_syntax(any_db_client) -> None:
@@ -46,7 +52,9 @@ def test_commercial_filter_uses_lineage_verdicts(any_db_client) -> None:
 
 def test_strict_policy_changes_what_is_cleared(any_db_client) -> None:
     default = set(ids(any_db_client.get("/api/v1/models?commercial=true&per_page=100")))
-    strict = set(ids(any_db_client.get("/api/v1/models?commercial=true&policy=strict&per_page=100")))
+    strict = set(
+        ids(any_db_client.get("/api/v1/models?commercial=true&policy=strict&per_page=100"))
+    )
     assert strict < default
     assert "EleutherAI/pythia-12b" in default - strict  # The Pile has no recognisable license
 
@@ -55,14 +63,29 @@ def test_strict_policy_changes_what_is_cleared(any_db_client) -> None:
     ("query", "expected"),
     [
         ("task=text2text-generation", {"google/flan-t5-xxl"}),
-        ("author=mosaicml", {"mosaicml/mpt-30b", "mosaicml/mpt-30b-chat", "mosaicml/mpt-30b-instruct"}),
+        (
+            "author=mosaicml",
+            {"mosaicml/mpt-30b", "mosaicml/mpt-30b-chat", "mosaicml/mpt-30b-instruct"},
+        ),
         ("base_model=mosaicml/mpt-30b", {"mosaicml/mpt-30b-chat", "mosaicml/mpt-30b-instruct"}),
         ("dataset=tiiuae/falcon-refinedweb&author=bigcode", {"bigcode/starcoderplus"}),
         ("language=de", {"tiiuae/falcon-40b"}),
-        ("license_category=non-commercial", {"mosaicml/mpt-30b-chat", "Salesforce/xgen-7b-8k-inst"}),
-        ("gated=true&license=bigcode-openrail-m", {"bigcode/starcoder", "bigcode/starcoderbase", "bigcode/starcoderplus"}),
-        ("author=Salesforce&commercial=false", {"Salesforce/codegen25-7b-instruct", "Salesforce/xgen-7b-8k-inst"}),
-        ("library=transformers&q=smollm2&commercial=true", {"HuggingFaceTB/SmolLM2-135M", "HuggingFaceTB/SmolLM2-135M-Instruct"}),
+        (
+            "license_category=non-commercial",
+            {"mosaicml/mpt-30b-chat", "Salesforce/xgen-7b-8k-inst"},
+        ),
+        (
+            "gated=true&license=bigcode-openrail-m",
+            {"bigcode/starcoder", "bigcode/starcoderbase", "bigcode/starcoderplus"},
+        ),
+        (
+            "author=Salesforce&commercial=false",
+            {"Salesforce/codegen25-7b-instruct", "Salesforce/xgen-7b-8k-inst"},
+        ),
+        (
+            "library=transformers&q=smollm2&commercial=true",
+            {"HuggingFaceTB/SmolLM2-135M", "HuggingFaceTB/SmolLM2-135M-Instruct"},
+        ),
     ],
 )
 def test_filters_and_their_combinations(any_db_client, query: str, expected: set[str]) -> None:
@@ -101,11 +124,19 @@ def test_compliance_endpoint_returns_the_verdict_shape(client) -> None:
     body = client.get("/api/v1/models/meta-llama/Llama-2-7b-chat-hf/compliance?use=commercial").json
     assert body["verdict"] == "conditional"
     assert {"user-threshold", "acceptable-use-policy"} <= {o["code"] for o in body["obligations"]}
-    assert client.get("/api/v1/models/meta-llama/Llama-2-7b-chat-hf/compliance?use=train-on-outputs").json["verdict"] == "forbidden"
+    assert (
+        client.get(
+            "/api/v1/models/meta-llama/Llama-2-7b-chat-hf/compliance?use=train-on-outputs"
+        ).json["verdict"]
+        == "forbidden"
+    )
 
 
 def test_batch_compliance_answers_each_model_and_reports_unknown_ids(client) -> None:
-    response = client.post("/api/v1/compliance", json={"models": ["mosaicml/mpt-30b-chat", "nobody/nothing"], "policy": "strict"})
+    response = client.post(
+        "/api/v1/compliance",
+        json={"models": ["mosaicml/mpt-30b-chat", "nobody/nothing"], "policy": "strict"},
+    )
     assert response.status_code == 200
     results = response.json["results"]
     assert [r["verdict"] for r in results] == ["forbidden", "unknown"]
@@ -135,7 +166,9 @@ def test_licenses_datasets_and_tasks(client) -> None:
 def test_get_answers_carry_an_etag_and_honour_if_none_match(client) -> None:
     first = client.get("/api/v1/models/bigscience/bloom")
     assert first.headers["ETag"]
-    again = client.get("/api/v1/models/bigscience/bloom", headers={"If-None-Match": first.headers["ETag"]})
+    again = client.get(
+        "/api/v1/models/bigscience/bloom", headers={"If-None-Match": first.headers["ETag"]}
+    )
     assert again.status_code == 304
 
 
