@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import click
 from flask.cli import FlaskGroup
@@ -214,6 +215,104 @@ def check(repo_ids: tuple[str, ...], use: str, policy_name: str, as_json: bool) 
             )
     if any(v["verdict"] in ("forbidden", "unknown") for v in verdicts):
         sys.exit(1)
+
+
+@main.group()
+def demo() -> None:
+    """Quantized CTranslate2 demos of catalog models (int8 on CPU, int8_float16 on CUDA)."""
+
+
+def _demo_model(repo_id: str, gguf: str | None):  # type: ignore[no-untyped-def]
+    """Build (or take from the cache) a demo of a catalog model, with a progress bar; exit 1 on failure."""
+    from catalog.errors import ModelNotFound
+    from catalog.queries import get_model
+    from demo_runner.jobs import DemoManager
+
+    try:
+        with new_session() as session:
+            get_model(session, repo_id)
+    except ModelNotFound:
+        raise click.UsageError(
+            f"{repo_id} is not in the catalog (only catalog models can be demoed; see `modelcatalog ingest`)"
+        ) from None
+    manager = DemoManager()
+    job = manager.start(repo_id, gguf_file=Path(gguf) if gguf else None)
+    with click.progressbar(
+        length=100,
+        label=f"{repo_id} ({manager.choice.device}, {manager.choice.compute_type})",
+        file=sys.stderr,
+    ) as bar:
+        shown = 0
+        while not job.done.wait(0.2):
+            step = int(job.progress * 100) - shown
+            if step > 0:
+                bar.update(step)
+                shown += step
+        bar.update(100 - shown)
+    if job.state != "ready":
+        click.echo(f"Error: {job.error}", err=True)
+        sys.exit(1)
+    return manager, job
+
+
+@demo.command("run")
+@click.argument("repo_id")
+@click.option("--prompt", required=True, help="The user message.")
+@click.option("--max-tokens", default=128, show_default=True, type=click.IntRange(1, 1024))
+@click.option(
+    "--temperature",
+    default=0.0,
+    show_default=True,
+    type=click.FloatRange(0, 2),
+    help="0 is greedy.",
+)
+@click.option(
+    "--gguf",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Convert this local GGUF file instead.",
+)
+def demo_run(
+    repo_id: str, prompt: str, max_tokens: int, temperature: float, gguf: str | None
+) -> None:
+    """Answer one prompt, printing the answer as it streams."""
+    from demo_runner.generate import GenerationParams
+
+    manager, job = _demo_model(repo_id, gguf)
+    params = GenerationParams(max_tokens=max_tokens, temperature=temperature)
+    for piece in job.loaded.stream([{"role": "user", "content": prompt}], params):
+        click.echo(piece, nl=False)
+    click.echo()
+    manager.delete(job.id)
+
+
+@demo.command("serve")
+@click.argument("repo_id")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+def demo_serve(repo_id: str, host: str, port: int) -> None:
+    """Serve one demo as a standalone OpenAI-compatible server (/v1/chat/completions, /v1/models)."""
+    from waitress import serve as waitress_serve
+
+    from demo_runner.standalone import standalone_app
+
+    _manager, job = _demo_model(repo_id, None)
+    click.echo(f"{repo_id} on http://{host}:{port}/v1/chat/completions")
+    waitress_serve(standalone_app(job.loaded, repo_id), host=host, port=port, threads=8)
+
+
+@demo.command("export")
+@click.argument("repo_id")
+@click.argument("directory", type=click.Path(file_okay=False))
+def demo_export(repo_id: str, directory: str) -> None:
+    """Write a standalone demo bundle: the converted model, a small app, requirements and a README."""
+    from demo_runner.bundle import export_bundle
+
+    manager, job = _demo_model(repo_id, None)
+    export_bundle(job.loaded.path, Path(directory), repo_id)
+    manager.delete(job.id)
+    click.echo(
+        f"Wrote {directory}: run `pip install -r {directory}/requirements.txt && python {directory}/app.py`"
+    )
 
 
 @main.group()

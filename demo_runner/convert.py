@@ -1,0 +1,100 @@
+"""Convert a source (a transformers folder or a GGUF file) into a quantized CTranslate2 model."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from demo_runner.errors import ConversionFailed, UnsupportedArchitecture
+from demo_runner.sources import Source
+from demo_runner.support import runtime_kind
+
+log = logging.getLogger(__name__)
+TOKENIZER_FILES = [
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "tokenizer.model",
+    "spiece.model",
+    "vocab.json",
+    "merges.txt",
+    "chat_template.jinja",
+    "generation_config.json",
+    "added_tokens.json",
+]
+Progress = Callable[[str, float], None]
+
+
+def gguf_to_transformers(gguf: Path, out: Path) -> Source:
+    """Dequantize a GGUF checkpoint with transformers and save it as a plain transformers folder."""
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+
+    folder, name = str(gguf.parent), gguf.name
+    config = AutoConfig.from_pretrained(folder, gguf_file=name)
+    runtime_kind(config.model_type, name)
+    tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name)
+    model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name)
+    # The dequantized weights are plain tensors; the GGUF quantizer must not be saved with them.
+    if hasattr(model, "hf_quantizer"):
+        del model.hf_quantizer
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    return Source(repo_id=name, revision="", kind="hf", path=out)
+
+
+def convert(
+    source: Source,
+    out: Path,
+    *,
+    quantization: str,
+    trust_remote_code: bool = False,
+    progress: Progress | None = None,
+) -> None:
+    """Write a CTranslate2 model and its tokenizer files into `out` (an empty folder)."""
+    from ctranslate2.converters import TransformersConverter
+
+    report = progress or (lambda _stage, _fraction: None)
+    scratch = out / ".scratch"
+    try:
+        hf_source = source
+        if source.kind == "gguf":
+            report("converting", 0.1)
+            hf_source = gguf_to_transformers(source.path, scratch)
+        report("converting", 0.4)
+        model_dir = out / "model"
+        TransformersConverter(str(hf_source.path), trust_remote_code=trust_remote_code).convert(
+            str(model_dir), quantization=quantization
+        )
+        for name in TOKENIZER_FILES:
+            if (hf_source.path / name).is_file():
+                shutil.copy(hf_source.path / name, model_dir / name)
+        for item in model_dir.iterdir():
+            item.rename(out / item.name)
+        model_dir.rmdir()
+        (out / "demo.json").write_text(
+            json.dumps(
+                {
+                    "repo_id": source.repo_id,
+                    "revision": source.revision,
+                    "quantization": quantization,
+                    "runtime": source.runtime,
+                    "converted_at": datetime.now(UTC).isoformat(),
+                },
+                indent=2,
+            )
+        )
+        report("converting", 1.0)
+    except (UnsupportedArchitecture, ConversionFailed):
+        raise
+    except Exception as exc:
+        raise ConversionFailed(
+            f"{source.repo_id} could not be converted: {type(exc).__name__}: {exc}"
+        ) from exc
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)

@@ -1,0 +1,49 @@
+"""Exceptions of the demo runner; each message is meant for the person who clicked Try it."""
+
+
+class DemoError(Exception):
+    """Base class: a demo could not be built or run."""
+
+    status = 422
+
+
+class UnsupportedArchitecture(DemoError):
+    def __init__(self, model_type: str | None, repo_id: str) -> None:
+        super().__init__(
+            f"{repo_id}: architecture {model_type or 'unknown'!r} cannot be converted to CTranslate2 "
+            "(supported: llama, mistral, falcon, mpt, gpt_neox, gpt_bigcode, codegen, bloom, gpt2, gptj, opt, "
+            "phi, qwen2, gemma, t5 and more; see demo_runner/support.py)"
+        )
+        self.model_type = model_type
+
+
+class TooLarge(DemoError):
+    pass
+
+
+class RemoteCodeRefused(DemoError):
+    pass
+
+
+class NeedsLogin(DemoError):
+    status = 401
+
+
+class NeedsTermsAccepted(DemoError):
+    status = 403
+
+
+class HubUnreachable(DemoError):
+    status = 503
+
+
+class NotInCatalog(DemoError):
+    status = 404
+
+
+class ConversionFailed(DemoError):
+    pass
+
+
+class BadGenerationRequest(DemoError):
+    status = 422
