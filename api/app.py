@@ -41,12 +41,14 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
 
 def _register(app: Flask) -> None:
-    from api import catalog_api, database, docs_assets, errors, health, models_api, pages
+    from api import catalog_api, database, demos_api, docs_assets, errors, health, models_api, pages
 
     database.init_app(app)
     api = errors.ProblemApi(app)
     api.register_blueprint(models_api.blp)
     api.register_blueprint(catalog_api.blp)
+    api.register_blueprint(demos_api.blp)
+    demos_api.init_app(app)
     errors.init_app(app)
     health.init_app(app)
     docs_assets.init_app(app)

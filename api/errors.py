@@ -69,8 +69,9 @@ def http_error(error: HTTPException) -> Response:
             "error.html", status=status, title=error.name, detail=error.description
         )
         return Response(html, status=status, mimetype="text/html")
-    errors = _field_errors(getattr(error, "data", {}) or {})
-    detail = error.description or error.name
+    data = getattr(error, "data", {}) or {}
+    errors = _field_errors(data)
+    detail = data.get("message") or error.description or error.name
     if errors:
         detail = "The request's parameters are not valid; see errors."
     response = problem(status, error.name, detail, errors)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Blueprint, Flask, abort, render_template, request
+from flask import Blueprint, Flask, abort, redirect, render_template, request
 from marshmallow import ValidationError
 
 from api.database import db
@@ -236,6 +236,30 @@ def about():  # type: ignore[no-untyped-def]
         colours=CATEGORY_COLOURS,
         uses=USES,
     )
+
+
+@blp.post("/demos")
+def demo_start():  # type: ignore[no-untyped-def]
+    from api.demos_api import start_demo
+
+    repo_id = request.form.get("model", "")
+    if not repo_id:
+        abort(400, description="which model? the form needs a model field")
+    job = start_demo(repo_id)
+    return redirect(f"/demos/{job.id}", code=303)
+
+
+@blp.get("/demos/<demo_id>")
+def demo_page(demo_id: str):  # type: ignore[no-untyped-def]
+    from api.demos_api import demo_manager
+
+    job = demo_manager().get(demo_id)
+    if job is None:
+        abort(404, description=f"no demo {demo_id!r}; start one from a model page")
+    verdict = check_models(db(), [job.model], use="commercial", policy=load_policy("default"))[
+        0
+    ].to_dict()
+    return render_template("demos/chat.html", job=job.to_dict(), verdict=verdict)
 
 
 def init_app(app: Flask) -> None:

@@ -83,7 +83,11 @@ def _hub_error(exc: Exception, repo_id: str) -> Exception:
         )
     if isinstance(exc, RepositoryNotFoundError):
         return NotInCatalog(f"{repo_id} was not found on the Hub")
-    if isinstance(exc, LocalEntryNotFoundError | OSError):
+    # httpx/httpx2/requests connection errors, whichever client this huggingface_hub uses.
+    transport = {"TransportError", "RequestException", "ConnectionError", "TimeoutException"}
+    if isinstance(exc, LocalEntryNotFoundError | OSError) or transport & {
+        c.__name__ for c in type(exc).__mro__
+    }:
         return HubUnreachable(
             f"the Hub cannot be reached to download {repo_id}; check HF_ENDPOINT and the network"
         )

@@ -316,10 +316,21 @@ class _Handler(BaseHTTPRequestHandler):
         self._json(200, [_public(r.info, query, r) for r in page], headers)
 
     def _info(self, kind: str, rest: str) -> None:
-        repo_id = rest.split("/revision/")[0]
+        repo_id = rest.split("/revision/")[0].split("/tree/")[0]
         repo = (self.fakehub.models if kind == "models" else self.fakehub.datasets).get(repo_id)
         if repo is None:
             return self._error(404, "RepoNotFound", "Repository not found")
+        if "/tree/" in rest:  # list_repo_tree, which snapshot_download uses
+            entries = [
+                {
+                    "type": "file",
+                    "path": name,
+                    "size": len(data),
+                    "oid": hashlib.sha1(data).hexdigest(),
+                }
+                for name, data in sorted(repo.files.items())
+            ]
+            return self._json(200, entries)
         if repo.info.get("disabled"):
             return self._error(403, "DisabledRepo", "Access to this resource is disabled.")
         info = dict(repo.info)

@@ -1,0 +1,160 @@
+"""/api/v1/demos: build a demo of a catalog model, follow its progress, chat with it (OpenAI-compatible)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, Response, current_app, url_for
+from flask.views import MethodView
+from flask_smorest import Blueprint, abort
+from marshmallow import Schema, fields, validate
+
+from api.database import db
+from catalog.queries import get_model
+
+blp = Blueprint(
+    "demos",
+    __name__,
+    url_prefix="/api/v1",
+    description="One-click quantized demos of catalog models.",
+)
+
+
+class DemoRequestSchema(Schema):
+    model = fields.String(required=True, validate=validate.Length(min=1, max=200))
+
+
+class DemoSchema(Schema):
+    id = fields.String()
+    model = fields.String()
+    state = fields.String(
+        metadata={"description": "queued, downloading, converting, loading, ready or failed"}
+    )
+    progress = fields.Float()
+    error = fields.String(allow_none=True)
+    device = fields.String(allow_none=True)
+    compute_type = fields.String(allow_none=True)
+    created_at = fields.String()
+
+
+class MessageSchema(Schema):
+    role = fields.String(required=True, validate=validate.OneOf(["system", "user", "assistant"]))
+    content = fields.String(required=True, validate=validate.Length(max=16_000))
+
+
+class ChatRequestSchema(Schema):
+    model = fields.String()
+    messages = fields.List(
+        fields.Nested(MessageSchema), required=True, validate=validate.Length(min=1, max=64)
+    )
+    max_tokens = fields.Integer(validate=validate.Range(min=1, max=1024))
+    temperature = fields.Float(validate=validate.Range(min=0, max=2))
+    top_k = fields.Integer(validate=validate.Range(min=0, max=1000))
+    top_p = fields.Float(validate=validate.Range(min=0, max=1, min_inclusive=False))
+    stream = fields.Boolean()
+
+
+def demo_manager():  # type: ignore[no-untyped-def]
+    """The process's demo manager, created on first use (it imports CTranslate2)."""
+    manager = current_app.extensions.get("modelcatalog.demos")
+    if manager is None:
+        try:
+            from demo_runner.jobs import DemoManager
+        except ImportError:
+            abort(501, message="demos need the demo extra: pip install -e '.[demo]'")
+        manager = current_app.extensions.setdefault(
+            "modelcatalog.demos", DemoManager(current_app.config.get("DEMO_SETTINGS"))
+        )
+    return manager
+
+
+def _job(demo_id: str):  # type: ignore[no-untyped-def]
+    job = demo_manager().get(demo_id)
+    if job is None:
+        abort(404, message=f"no demo {demo_id!r}")
+    return job
+
+
+def start_demo(repo_id: str):  # type: ignore[no-untyped-def]
+    get_model(db(), repo_id)  # only catalog models can be demoed
+    return demo_manager().start(repo_id)
+
+
+@blp.route("/demos")
+class Demos(MethodView):
+    @blp.arguments(DemoRequestSchema, as_kwargs=False)
+    @blp.response(
+        202,
+        DemoSchema,
+        headers={"Location": {"description": "The demo's URL", "schema": {"type": "string"}}},
+    )
+    def post(self, body: dict[str, Any]) -> Any:
+        """Start building a demo (download, convert, load); answers at once with the job."""
+        job = start_demo(body["model"])
+        return job.to_dict(), 202, {"Location": url_for("demos.DemoDetail", demo_id=job.id)}
+
+
+@blp.route("/demos/<demo_id>")
+class DemoDetail(MethodView):
+    @blp.response(200, DemoSchema)
+    def get(self, demo_id: str) -> Any:
+        """A demo's state and progress."""
+        return _job(demo_id).to_dict()
+
+    @blp.response(204)
+    def delete(self, demo_id: str) -> Any:
+        """Unload a demo and forget it."""
+        _job(demo_id)
+        demo_manager().delete(demo_id)
+        return ""
+
+
+@blp.route("/demos/<demo_id>/v1/chat/completions")
+class ChatCompletions(MethodView):
+    @blp.arguments(ChatRequestSchema, as_kwargs=False)
+    @blp.response(200)
+    def post(self, body: dict[str, Any], demo_id: str) -> Any:
+        """OpenAI-compatible chat completions; `stream: true` answers with server-sent events."""
+        from demo_runner.openai_api import completion, completion_events, parse_chat_request
+
+        job = _job(demo_id)
+        model = demo_manager().ready_model(demo_id)
+        if model is None:
+            abort(
+                409,
+                message=f"demo {demo_id} is {job.state}" + (f": {job.error}" if job.error else ""),
+            )
+        messages, params, stream = parse_chat_request(body)
+        if stream:
+            return Response(
+                completion_events(model, job.model, messages, params),
+                mimetype="text/event-stream",
+                headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+            )
+        return completion(model, job.model, messages, params)
+
+
+@blp.route("/demos/<demo_id>/v1/models")
+class DemoModels(MethodView):
+    @blp.response(200)
+    def get(self, demo_id: str) -> Any:
+        """The demo's model, as OpenAI clients list models."""
+        job = _job(demo_id)
+        return {
+            "object": "list",
+            "data": [{"id": job.model, "object": "model", "owned_by": "modelcatalog"}],
+        }
+
+
+def init_app(app: Flask) -> None:
+    """Demo errors become problem+json with the status each error names."""
+    try:
+        from demo_runner.errors import DemoError
+    except ImportError:
+        return
+    from api.errors import problem
+
+    def demo_error(error: DemoError) -> Response:
+        return problem(error.status, "Demo error", str(error))
+
+    app.register_error_handler(DemoError, demo_error)

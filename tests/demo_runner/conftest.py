@@ -1,0 +1,111 @@
+"""A tiny random-weight Llama with a real (small) tokenizer, made offline, and served by tests/fakehub."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from demo_runner.device import DeviceChoice
+from demo_runner.jobs import DemoManager, DemoSettings
+from tests.fakehub import FakeHub
+
+CHAT_TEMPLATE = (
+    "{% for m in messages %}<s>{{ m['role'] }}: {{ m['content'] }}\n{% endfor %}"
+    "{% if add_generation_prompt %}<s>assistant:{% endif %}"
+)
+CPU = DeviceChoice(device="cpu", compute_type="int8", intra_threads=1)
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    import torch
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    out = tmp_path_factory.mktemp("tiny-llama")
+    text = [
+        "The capital of France is Paris.",
+        "Hello there, how are you today?",
+        "Models are trained on data.",
+    ] * 50
+    tokenizer = Tokenizer(models.BPE(unk_token="<unk>"))
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = decoders.ByteLevel()
+    tokenizer.train_from_iterator(
+        text,
+        trainers.BpeTrainer(
+            vocab_size=400,
+            special_tokens=["<unk>", "<s>", "</s>"],
+            initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        ),
+    )
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer, bos_token="<s>", eos_token="</s>", unk_token="<unk>"
+    )
+    fast.chat_template = CHAT_TEMPLATE
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        vocab_size=len(fast),
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=4,
+        max_position_embeddings=512,
+        bos_token_id=1,
+        eos_token_id=2,
+        tie_word_embeddings=False,
+    )
+    LlamaForCausalLM(config).save_pretrained(out)
+    fast.save_pretrained(out)
+    return out
+
+
+def hub_files(folder: Path, **config_changes) -> dict[str, bytes]:
+    files = {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
+    if config_changes:
+        config = json.loads(files["config.json"])
+        config.update(config_changes)
+        files["config.json"] = json.dumps(config).encode()
+    return files
+
+
+def add_tiny(
+    hub: FakeHub,
+    repo_id: str,
+    folder: Path,
+    gated: str | bool = False,
+    parameters: int = 100_000,
+    **config,
+) -> None:
+    info = {
+        "id": repo_id,
+        "sha": "a" * 40,
+        "gated": gated,
+        "pipeline_tag": "text-generation",
+        "library_name": "transformers",
+        "tags": ["llama"],
+        "safetensors": {"parameters": {"F32": parameters}, "total": parameters},
+        "cardData": {"license": "apache-2.0"},
+    }
+    hub.add_model(info, files=hub_files(folder, **config), readme=False)
+
+
+@pytest.fixture
+def hub(tiny_model_dir: Path) -> Iterator[FakeHub]:
+    hub = FakeHub().start()
+    add_tiny(hub, "tiny/llama", tiny_model_dir)
+    yield hub
+    hub.stop()
+
+
+@pytest.fixture
+def manager(hub: FakeHub, tmp_path: Path) -> Iterator[DemoManager]:
+    settings = DemoSettings(cache_dir=tmp_path / "demos", cache_max_bytes=2**30, endpoint=hub.url)
+    manager = DemoManager(settings, choice=CPU)
+    yield manager
+    for job_id in list(manager.jobs):
+        manager.delete(job_id)
