@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -17,10 +19,18 @@ from ingest.snapshot import bundled_snapshot_lines, import_snapshot
 def seeded_app(engine: Engine) -> Flask:
     with Session(engine) as session:
         import_snapshot(session, bundled_snapshot_lines())
-    app = create_app(
-        {"DATABASE_URL": engine.url.render_as_string(hide_password=False), "TESTING": True}
-    )
-    return app
+    settings = None
+    try:
+        from demo_runner.jobs import DemoSettings
+
+        # Demos started by API tests stay in a temporary folder and never reach a real Hub.
+        settings = DemoSettings(
+            cache_dir=Path(tempfile.mkdtemp(prefix="demos-")), endpoint="http://127.0.0.1:9"
+        )
+    except ImportError:
+        pass
+    url = engine.url.render_as_string(hide_password=False)
+    return create_app({"DATABASE_URL": url, "TESTING": True, "DEMO_SETTINGS": settings})
 
 
 @pytest.fixture
