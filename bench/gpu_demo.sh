@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The CUDA path of the demo runner on a lent GPU machine (no network there): install the carried
+# CTranslate2 and gguf wheels, point CTranslate2 at the machine's cuBLAS, rebuild the SmolLM2 GGUF
+# from its carried parts, and run bench/demo.py with int8_float16 against transformers fp16.
+#   carried: .gpu/a/part00, .gpu/b/{part01,gguf-*.whl}, .gpu/c/{ctranslate2-*.whl,gguf.sha256}
+set -euo pipefail
+OUT=${OUT:-/tmp/out}
+python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .gpu/b/gguf-*.whl .gpu/c/ctranslate2-*.whl
+export PYTHONPATH=/tmp/site:$PWD
+PART_A=$(ls /tmp/g/part00 .gpu/a/part00 2>/dev/null | head -1)
+cat "$PART_A" .gpu/b/part01 > /tmp/smol.gguf
+echo "$(cat .gpu/c/gguf.sha256)  /tmp/smol.gguf" | sha256sum -c -
+# CTranslate2's wheel loads libcublas.so.12 by name; this image ships cuBLAS 13 with the same C API.
+CUBLAS=$(dirname "$(find / -name 'libcublas.so.13*' -not -path '*/proc/*' 2>/dev/null | head -1)")
+mkdir -p /tmp/cublas12
+ln -sf "$CUBLAS"/libcublas.so.13* /tmp/cublas12/libcublas.so.12
+ln -sf "$CUBLAS"/libcublasLt.so.13* /tmp/cublas12/libcublasLt.so.12
+export LD_LIBRARY_PATH=/tmp/cublas12:$CUBLAS:${LD_LIBRARY_PATH:-}
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
+python3 -c "import ctranslate2, torch, transformers; print('ctranslate2', ctranslate2.__version__, 'cuda devices', ctranslate2.get_cuda_device_count(), ctranslate2.get_supported_compute_types('cuda')); print('torch', torch.__version__, 'transformers', transformers.__version__)"
+PYTHONUNBUFFERED=1 python3 bench/demo.py --device cuda --gguf /tmp/smol.gguf --out "$OUT/demo_gpu.json" 2>&1 | grep -v -E 'it/s\]|Warning' | tee "$OUT/demo_gpu.txt"
