@@ -126,6 +126,8 @@ def bench_transformers(device: str, gguf: Path, max_tokens: int, work: Path) -> 
     dtype = torch.float16 if device == "cuda" else torch.float32
     tokenizer = AutoTokenizer.from_pretrained(hf)
     tokenizer.padding_side = "left"
+    if tokenizer.pad_token is None:  # some transformers versions load this tokenizer without one
+        tokenizer.pad_token = tokenizer.eos_token
     model = AutoModelForCausalLM.from_pretrained(hf, dtype=dtype).to(device).eval()
 
     def encode(prompts: list[str]):  # type: ignore[no-untyped-def]

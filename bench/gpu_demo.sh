@@ -5,16 +5,17 @@
 #   carried: .gpu/a/part00, .gpu/b/{part01,gguf-*.whl}, .gpu/c/{ctranslate2-*.whl,gguf.sha256}
 set -euo pipefail
 OUT=${OUT:-/tmp/out}
-python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .gpu/b/gguf-*.whl .gpu/c/ctranslate2-*.whl
+python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site "$(ls /tmp/g/gguf-*.whl .gpu/b/gguf-*.whl 2>/dev/null | head -1 || true)" .gpu/c/ctranslate2-*.whl
 export PYTHONPATH=/tmp/site:$PWD
-PART_A=$(ls /tmp/g/part00 .gpu/a/part00 2>/dev/null | head -1)
-cat "$PART_A" .gpu/b/part01 > /tmp/smol.gguf
+PART_A=$(ls /tmp/g/part00 .gpu/a/part00 2>/dev/null | head -1 || true)
+PART_B=$(ls /tmp/g/part01 .gpu/b/part01 2>/dev/null | head -1 || true)
+cat "$PART_A" "$PART_B" > /tmp/smol.gguf
 echo "$(cat .gpu/c/gguf.sha256)  /tmp/smol.gguf" | sha256sum -c -
 # CTranslate2's wheel loads libcublas.so.12 by name; this image ships cuBLAS 13 with the same C API.
-CUBLAS=$(dirname "$(find / -name 'libcublas.so.13*' -not -path '*/proc/*' 2>/dev/null | head -1)")
+CUBLAS=$(dirname "$(find / -name libcublas.so.13 -not -path "/proc/*" 2>/dev/null | head -1 || true)")
 mkdir -p /tmp/cublas12
-ln -sf "$CUBLAS"/libcublas.so.13* /tmp/cublas12/libcublas.so.12
-ln -sf "$CUBLAS"/libcublasLt.so.13* /tmp/cublas12/libcublasLt.so.12
+ln -sf "$CUBLAS/libcublas.so.13" /tmp/cublas12/libcublas.so.12
+ln -sf "$CUBLAS/libcublasLt.so.13" /tmp/cublas12/libcublasLt.so.12
 export LD_LIBRARY_PATH=/tmp/cublas12:$CUBLAS:${LD_LIBRARY_PATH:-}
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 python3 -c "import ctranslate2, torch, transformers; print('ctranslate2', ctranslate2.__version__, 'cuda devices', ctranslate2.get_cuda_device_count(), ctranslate2.get_supported_compute_types('cuda')); print('torch', torch.__version__, 'transformers', transformers.__version__)"
