@@ -191,7 +191,7 @@ def bench_transformers(device: str, gguf: Path, max_tokens: int, work: Path) -> 
     tokens, seconds = sum(s[2] for s in single), sum(s[1] for s in single)
     _, batch_seconds, batch_tokens = generate(PROMPTS[:4])
     peak = peak_rss_mib()
-    peak_gpu = torch.cuda.max_memory_allocated() / 2 ** 20 if device == "cuda" else None
+    peak_gpu = torch.cuda.max_memory_allocated() / 2**20 if device == "cuda" else None
     return {
         "engine": f"transformers {str(dtype).replace('torch.', '')}",
         "single_tok_s": tokens / seconds,
