@@ -52,6 +52,17 @@ class Hub:
             text=True,
         )
         self.url = self.process.stdout.readline().strip()
+        self.warm_up()
+
+    def warm_up(self) -> None:
+        """List everything once, so the stand-in has encoded its JSON and the crawler alone is timed."""
+        from huggingface_hub import HfApi
+
+        api = HfApi(endpoint=self.url)
+        for _ in api.list_models(full=True, cardData=True, sort="lastModified"):
+            pass
+        for _ in api.list_datasets(full=True, cardData=True, sort="lastModified"):
+            pass
 
     def close(self) -> None:
         self.process.kill()

@@ -152,3 +152,10 @@ class ModelLanguage(SQLModel, table=True):
     __tablename__ = "model_language"
     model_id: str = Field(primary_key=True, foreign_key="model.id", ondelete="CASCADE")
     language: str = Field(primary_key=True, index=True)
+
+
+class StaleVerdict(SQLModel, table=True):
+    """A model whose stored verdicts must be recomputed (it, an ancestor or a dataset changed)."""
+
+    __tablename__ = "stale_verdict"
+    model_id: str = Field(primary_key=True)

@@ -10,7 +10,7 @@ from sqlmodel import Session, col, select
 from catalog.compliance import evaluate
 from catalog.licenses import knowledge_base
 from catalog.lineage import load_lineage
-from catalog.models import Model, ModelBase, ModelDataset, ModelVerdict
+from catalog.models import Model, ModelBase, ModelDataset, ModelVerdict, StaleVerdict
 from catalog.policies import BUILTIN_POLICIES, load_policy
 
 STORED_USES = ("commercial",)
@@ -22,12 +22,43 @@ def descendants(session: Session, model_ids: Iterable[str]) -> set[str]:
     found = set(model_ids)
     frontier = set(found)
     while frontier:
-        children = set(
-            session.exec(select(ModelBase.model_id).where(ModelBase.base_id.in_(sorted(frontier))))  # type: ignore[attr-defined]
-        )
+        children: set[str] = set()
+        ordered = sorted(frontier)
+        for start in range(0, len(ordered), 500):
+            chunk = ordered[start : start + 500]
+            children.update(
+                session.exec(select(ModelBase.model_id).where(col(ModelBase.base_id).in_(chunk)))
+            )
         frontier = children - found
         found |= frontier
     return found
+
+
+def mark_stale(session: Session, model_ids: Iterable[str]) -> None:
+    """Note models whose verdicts must be recomputed; duplicates are ignored."""
+    rows = [{"model_id": model_id} for model_id in set(model_ids)]
+    if not rows:
+        return
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    session.execute(dialect_insert(StaleVerdict).on_conflict_do_nothing(), rows)
+
+
+def refresh_stale(session: Session, batch: int = 5000) -> int:
+    """Recompute the verdicts of every stale model and of everything built on them, each model once."""
+    stale = set(session.exec(select(StaleVerdict.model_id)))
+    if not stale:
+        return 0
+    affected = sorted(descendants(session, stale))
+    for start in range(0, len(affected), batch):
+        _store_verdicts(session, affected[start : start + batch])
+        session.commit()
+    session.execute(delete(StaleVerdict))
+    session.commit()
+    return len(affected)
 
 
 def models_trained_on(session: Session, dataset_ids: list[str]) -> list[str]:
@@ -43,32 +74,38 @@ def refresh_verdicts(session: Session, model_ids: Iterable[str] | None = None) -
     if model_ids is None:
         targets = sorted(session.exec(select(Model.id).where(col(Model.missing).is_(False))))
     else:
-        affected = descendants(session, model_ids)
         targets = sorted(
-            session.exec(
-                select(Model.id).where(Model.id.in_(affected), col(Model.missing).is_(False))
-            )
-        )  # type: ignore[attr-defined]
+            descendants(session, model_ids)
+        )  # _store_verdicts skips missing placeholders
+    for start in range(0, len(targets), _BATCH):
+        _store_verdicts(session, targets[start : start + _BATCH])
+    return len(targets)
+
+
+def _store_verdicts(session: Session, model_ids: list[str]) -> None:
+    """Compute and store the stored uses' verdicts for these models (lineage loaded once for all policies)."""
+    present = list(
+        session.exec(
+            select(Model.id).where(col(Model.id).in_(model_ids), col(Model.missing).is_(False))
+        )
+    )
     policies = [load_policy(name) for name in BUILTIN_POLICIES]
     kb = knowledge_base()
-    for start in range(0, len(targets), _BATCH):
-        batch = targets[start : start + _BATCH]
-        lineage = load_lineage(session, batch)  # once for every use and policy
-        rows = []
-        for use in STORED_USES:
-            for policy in policies:
-                for model_id in batch:
-                    verdict = evaluate(model_id, lineage, use=use, policy=policy, kb=kb)
-                    rows.append(
-                        {
-                            "model_id": model_id,
-                            "use": use,
-                            "policy": policy.name,
-                            "verdict": verdict.verdict,
-                            "effective_category": verdict.effective_category,
-                        }
-                    )
-        session.execute(delete(ModelVerdict).where(col(ModelVerdict.model_id).in_(batch)))
-        if rows:
-            session.execute(ModelVerdict.__table__.insert(), rows)  # type: ignore[attr-defined]
-    return len(targets)
+    lineage = load_lineage(session, present)
+    rows = []
+    for use in STORED_USES:
+        for policy in policies:
+            for model_id in present:
+                verdict = evaluate(model_id, lineage, use=use, policy=policy, kb=kb)
+                rows.append(
+                    {
+                        "model_id": model_id,
+                        "use": use,
+                        "policy": policy.name,
+                        "verdict": verdict.verdict,
+                        "effective_category": verdict.effective_category,
+                    }
+                )
+    session.execute(delete(ModelVerdict).where(col(ModelVerdict.model_id).in_(model_ids)))
+    if rows:
+        session.execute(ModelVerdict.__table__.insert(), rows)  # type: ignore[attr-defined]

@@ -34,7 +34,7 @@ from catalog.registry import (
     upsert_models,
     utcnow,
 )
-from catalog.verdicts import models_trained_on, refresh_verdicts
+from catalog.verdicts import mark_stale, models_trained_on, refresh_stale
 from ingest.cards import dataset_record, model_record, parse_datetime
 from ingest.errors import BadRecord, HubUnavailable
 
@@ -69,12 +69,13 @@ class CrawlSummary:
     errors: int = 0  # records with card errors, or that could not be read
     pages: int = 0
     seen: int = 0
+    verdicts: int = 0
     error_messages: list[str] = field(default_factory=list)
 
     def line(self) -> str:
         return (
             f"{self.new} new, {self.updated} updated, {self.unchanged} unchanged, "
-            f"{self.missing} missing, {self.errors} errors ({self.pages} pages)"
+            f"{self.missing} missing, {self.errors} errors ({self.pages} pages, {self.verdicts} verdicts refreshed)"
         )
 
 
@@ -243,6 +244,9 @@ def info_to_json(info: Any) -> dict[str, Any]:
         "disabled": info.disabled,
         "private": info.private,
         "cardData": card.to_dict() if card is not None else None,
+        "siblings": [{"rfilename": f.rfilename} for f in info.siblings]
+        if info.siblings is not None
+        else None,
     }
 
 
@@ -277,6 +281,8 @@ class Crawler:
             if self.options.datasets:
                 self._crawl_kind("dataset")
             self._close_lineage()
+            with Session(self.engine) as session:
+                self.summary.verdicts = refresh_stale(session)
         finally:
             self.client.close()
         return self.summary
@@ -386,8 +392,8 @@ class Crawler:
             if kind == "model"
             else models_trained_on(session, result.changed_ids)
         )
-        if affected:
-            refresh_verdicts(session, affected)
+        # Recomputed once at the end of the run (and after a killed run, by the next one).
+        mark_stale(session, affected)
         self.summary.new += result.counts["new"]
         self.summary.updated += result.counts["updated"]
         self.summary.unchanged += result.counts["unchanged"]

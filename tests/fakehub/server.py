@@ -65,6 +65,14 @@ class Repo:
     info: dict[str, Any]
     files: dict[str, bytes] = field(default_factory=dict)
 
+    _encoded: dict[tuple[object, ...], str] = field(default_factory=dict)
+
+    def encoded(self, shape: tuple[object, ...], encode: Any) -> str:
+        """The listing JSON of this repo for one response shape, encoded once (benchmarks list 100k repos)."""
+        if shape not in self._encoded:
+            self._encoded[shape] = encode()
+        return self._encoded[shape]
+
     @property
     def sha(self) -> str:
         return self.info.get("sha") or hashlib.sha1(self.info["id"].encode()).hexdigest()
@@ -89,7 +97,7 @@ class FakeHub:
         self.page_delay = 0.0  # seconds every listing page takes (for kill-and-resume tests)
         self.lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
-        self._sorted_cache: dict[tuple[str, str], list[Repo]] = {}
+        self._sorted_cache: dict[tuple[object, ...], list[Repo]] = {}
 
     # --- state ---------------------------------------------------------------------------
     def add_model(
@@ -136,6 +144,23 @@ class FakeHub:
             self._server.server_close()
 
     # --- listing -------------------------------------------------------------------------
+    def matching(self, kind: str, sort: str | None, query: dict[str, list[str]]) -> list[Repo]:
+        """Repos matching a listing query, cached per query so paging stays cheap (the cursor is not part of it)."""
+        key = (
+            kind,
+            sort,
+            tuple(
+                sorted(
+                    (k, tuple(v)) for k, v in query.items() if k not in ("cursor", "skip", "limit")
+                )
+            ),
+        )
+        if key not in self._sorted_cache:
+            self._sorted_cache[key] = [
+                r for r in self.sorted_repos(kind, sort) if _matches(r.info, query)
+            ]  # type: ignore[index]
+        return self._sorted_cache[key]  # type: ignore[index]
+
     def sorted_repos(self, kind: str, sort: str | None) -> list[Repo]:
         key = SORT_KEYS.get(sort or "", "id")
         cache_key = (kind, key)
@@ -298,7 +323,7 @@ class _Handler(BaseHTTPRequestHandler):
         if hub.page_delay:
             time.sleep(hub.page_delay)
         sort = query.get("sort", [None])[0]
-        repos = [r for r in hub.sorted_repos(kind, sort) if _matches(r.info, query)]
+        repos = hub.matching(kind, sort, query)
         limit = min(int(query.get("limit", ["1000"])[0]), hub.page_size_cap)
         cursor = query.get("cursor", [None])[0]
         start = (
@@ -313,7 +338,19 @@ class _Handler(BaseHTTPRequestHandler):
             next_query["cursor"] = [base64.urlsafe_b64encode(str(start + limit).encode()).decode()]
             next_url = f"{hub.url}/api/{kind}?{urlencode(next_query, doseq=True)}"
             headers["Link"] = f'<{next_url}>; rel="next"'
-        self._json(200, [_public(r.info, query, r) for r in page], headers)
+        shape = (
+            tuple(query.get("expand", [])),
+            query.get("full", [""])[0].lower(),
+            query.get("cardData", [""])[0].lower(),
+        )
+        body = (
+            "["
+            + ",".join(
+                r.encoded(shape, lambda r=r: json.dumps(_public(r.info, query, r))) for r in page
+            )
+            + "]"
+        )
+        self._send(200, body.encode(), {"Content-Type": "application/json", **headers})
 
     def _info(self, kind: str, rest: str) -> None:
         repo_id = rest.split("/revision/")[0].split("/tree/")[0]

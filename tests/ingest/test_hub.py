@@ -241,7 +241,9 @@ def test_gated_cards_need_a_token_and_accepted_terms(sqlite_engine: Engine, hub:
     with Session(sqlite_engine) as session:
         session.exec(select(Model)).all()
     # Unchanged sha: the record is not rewritten, so force a change to see the card read.
-    hub.models["org/gated"].info["sha"] = "9" * 40
+    hub.add_model(
+        {**info, "sha": "9" * 40, "cardData": None}, files={"README.md": card_readme(card)}
+    )
     crawl(sqlite_engine, hub, datasets=False, resync=True, token="hf_secret")
     stored = models(sqlite_engine)["org/gated"]
     assert stored.card_errors == [] and stored.license_ids == ["llama2"]
