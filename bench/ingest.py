@@ -61,7 +61,7 @@ class Hub:
         api = HfApi(endpoint=self.url)
         for _ in api.list_models(full=True, cardData=True, sort="lastModified"):
             pass
-        for _ in api.list_datasets(full=True, cardData=True, sort="lastModified"):
+        for _ in api.list_datasets(full=True, sort="lastModified"):
             pass
 
     def close(self) -> None:

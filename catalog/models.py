@@ -31,6 +31,13 @@ class Task(SQLModel, table=True):
 
 
 class Model(SQLModel, table=True):
+    # Sort orders of the search API (revision 0002).
+    __table_args__ = (
+        Index("ix_model_downloads", "downloads"),
+        Index("ix_model_likes", "likes"),
+        Index("ix_model_last_modified", "last_modified"),
+        Index("ix_model_created_at", "created_at"),
+    )
     id: str = Field(primary_key=True)  # the Hub repo id, owner/name
     author: str | None = Field(default=None, index=True)
     sha: str | None = None
@@ -118,7 +125,10 @@ class ModelVerdict(SQLModel, table=True):
     """A verdict computed when data changed, so search can filter and count by it."""
 
     __tablename__ = "model_verdict"
-    __table_args__ = (Index("ix_model_verdict_lookup", "use", "policy", "verdict"),)
+    __table_args__ = (
+        Index("ix_model_verdict_lookup", "use", "policy", "verdict"),
+        Index("ix_model_verdict_model", "use", "policy", "model_id", "verdict"),
+    )
     model_id: str = Field(primary_key=True, foreign_key="model.id", ondelete="CASCADE")
     use: str = Field(primary_key=True)
     policy: str = Field(primary_key=True)
@@ -144,14 +154,16 @@ class ModelLicense(SQLModel, table=True):
     """A model's resolved license ids, one row each, so search can filter and count by license."""
 
     __tablename__ = "model_license"
+    __table_args__ = (Index("ix_model_license_license_id", "license_id", "model_id"),)
     model_id: str = Field(primary_key=True, foreign_key="model.id", ondelete="CASCADE")
-    license_id: str = Field(primary_key=True, index=True)
+    license_id: str = Field(primary_key=True)
 
 
 class ModelLanguage(SQLModel, table=True):
     __tablename__ = "model_language"
+    __table_args__ = (Index("ix_model_language_language", "language", "model_id"),)
     model_id: str = Field(primary_key=True, foreign_key="model.id", ondelete="CASCADE")
-    language: str = Field(primary_key=True, index=True)
+    language: str = Field(primary_key=True)
 
 
 class StaleVerdict(SQLModel, table=True):
