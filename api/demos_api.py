@@ -50,7 +50,10 @@ class ChatRequestSchema(Schema):
     max_tokens = fields.Integer(validate=validate.Range(min=1, max=1024))
     temperature = fields.Float(validate=validate.Range(min=0, max=2))
     top_k = fields.Integer(validate=validate.Range(min=0, max=1000))
-    top_p = fields.Float(validate=validate.Range(min=0, max=1, min_inclusive=False))
+    top_p = fields.Float(
+        validate=validate.Range(min=0, max=1, min_inclusive=False),
+        metadata={"exclusiveMinimum": True},
+    )
     stream = fields.Boolean()
 
 

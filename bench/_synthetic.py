@@ -97,5 +97,6 @@ def synthetic_datasets(count: int = 1000, seed: int = 11) -> Iterator[dict[str, 
             "kind": "dataset",
             "id": f"data/set-{index:05d}",
             "sha": f"{index:040x}",
+            "lastModified": f"2025-{1 + index % 12:02d}-01T00:00:00.000Z",
             "cardData": card,
         }

@@ -171,3 +171,11 @@ class StaleVerdict(SQLModel, table=True):
 
     __tablename__ = "stale_verdict"
     model_id: str = Field(primary_key=True)
+
+
+class CatalogVersion(SQLModel, table=True):
+    """One row whose number goes up on every write, so caches of search counts know when to drop."""
+
+    __tablename__ = "catalog_version"
+    id: int = Field(default=1, primary_key=True)
+    version: int = 0

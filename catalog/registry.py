@@ -13,6 +13,7 @@ from sqlmodel import Session, col, select
 
 from catalog.licenses import KnowledgeBase
 from catalog.models import (
+    CatalogVersion,
     Dataset,
     License,
     LicenseObservation,
@@ -28,6 +29,15 @@ from catalog.records import DatasetRecord, ModelRecord
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def bump_version(session: Session) -> None:
+    """Say that the catalog changed (search count caches key on this number)."""
+    session.execute(
+        update(CatalogVersion)
+        .where(CatalogVersion.id == 1)
+        .values(version=CatalogVersion.version + 1)
+    )
 
 
 def sync_licenses(session: Session, kb: KnowledgeBase) -> None:
@@ -199,6 +209,8 @@ def upsert_models(
                 dataset_rows,
             )
     _observe(session, "model", groups, existing, now)
+    if changed:
+        bump_version(session)
     _ensure_tasks(session, {r.pipeline_tag for r in changed if r.pipeline_tag})
     return _result(groups)
 
@@ -221,6 +233,8 @@ def upsert_datasets(
             [{**r.columns(), "missing": False, "ingested_at": now} for r in groups["updated"]],
         )
     _observe(session, "dataset", groups, existing, now)
+    if groups["new"] or groups["updated"]:
+        bump_version(session)
     return _result(groups)
 
 
@@ -247,6 +261,7 @@ def mark_missing(session: Session, kind: str, repo_ids: Iterable[str]) -> int:
     ]
     if rows:
         session.execute(insert(table), rows)
+        bump_version(session)
     return len(rows)
 
 

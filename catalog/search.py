@@ -16,7 +16,15 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, exists, func, literal_column, not_, or_, text
 from sqlmodel import Session, col, select
 
-from catalog.models import Model, ModelBase, ModelDataset, ModelLanguage, ModelLicense, ModelVerdict
+from catalog.models import (
+    CatalogVersion,
+    Model,
+    ModelBase,
+    ModelDataset,
+    ModelLanguage,
+    ModelLicense,
+    ModelVerdict,
+)
 
 SORTS = {
     "downloads": Model.downloads,
@@ -199,12 +207,12 @@ class _FacetCache:
 _cache = _FacetCache()
 
 
-def catalog_version(session: Session) -> tuple[Any, ...]:
-    """Changes whenever models or verdicts are written (newest ingest time and row count)."""
-    newest, count = session.exec(
-        select(func.max(Model.ingested_at), func.count()).select_from(Model)
-    ).one()
-    return (str(newest), count)
+def catalog_version(session: Session) -> int:
+    """A number that every write to the catalog raises (catalog.registry.bump_version)."""
+    return (
+        session.exec(select(CatalogVersion.version).where(CatalogVersion.id == 1)).one_or_none()
+        or 0
+    )
 
 
 def search_models(session: Session, query: ModelQuery, *, with_facets: bool = True) -> SearchResult:

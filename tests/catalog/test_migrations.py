@@ -22,7 +22,9 @@ def _is_search_object(diff: object) -> bool:
 def test_migrations_match_the_models(engine: Engine) -> None:
     with engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"compare_type": False})
-        diffs = [d for d in compare_metadata(context, SQLModel.metadata) if not _is_search_object(d)]
+        diffs = [
+            d for d in compare_metadata(context, SQLModel.metadata) if not _is_search_object(d)
+        ]
     assert diffs == []
 
 
