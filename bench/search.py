@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 SCENARIOS = {
     "filter only (license=mit)": (
         {"license": "mit"},
-        "/catalog/model.json?"
+        "/{db}/model.json?"
         + urlencode(
             {
                 "_where": "id in (select model_id from model_license where license_id='mit')",
@@ -41,11 +41,11 @@ SCENARIOS = {
     ),
     "full text": (
         {"q": "org7"},
-        "/catalog/model.json?" + urlencode({"_search": "org7", "_size": 20}),
+        "/{db}/model.json?" + urlencode({"_search": "org7", "_size": 20}),
     ),
     "full text + filters + facets": (
         {"q": "org7", "task": "text-generation", "license_category": "permissive"},
-        "/catalog/model.json?"
+        "/{db}/model.json?"
         + urlencode(
             {
                 "_search": "org7",
@@ -59,7 +59,7 @@ SCENARIOS = {
     ),
     "commercial=true + facets": (
         {"commercial": "true"},
-        "/catalog/model.json?"
+        "/{db}/model.json?"
         + urlencode(
             {
                 "_where": "id in (select model_id from model_verdict where use='commercial' and policy='default' and verdict in ('allowed','conditional'))",
@@ -72,7 +72,7 @@ SCENARIOS = {
     ),
     "deep page (page 2,000)": (
         {"page": 2000, "sort": "downloads"},
-        "/catalog/model.json?" + urlencode({"_sort_desc": "downloads", "_size": 20, "_nocount": 1}),
+        "/{db}/model.json?" + urlencode({"_sort_desc": "downloads", "_size": 20, "_nocount": 1}),
     ),
 }
 
@@ -209,7 +209,9 @@ def main() -> None:
                 "modelcatalog": measure(
                     ours_port, "/api/v1/models?" + urlencode(query), args.repeats
                 ),
-                "datasette": measure(datasette_port, datasette_path, args.datasette_repeats),
+                "datasette": measure(
+                    datasette_port, datasette_path.format(db=db.stem), args.datasette_repeats
+                ),
             }
             print(f"  {name}: done", file=sys.stderr, flush=True)
         memory = {"modelcatalog": rss_mib(ours.pid), "datasette": rss_mib(datasette.pid)}

@@ -142,6 +142,13 @@ class _Assessment:
             self.verdict.obligations.append(obligation)
 
     def _license_outcomes(self, entry: License) -> list[tuple[str, str, str]]:
+        key = (self.verdict.use, entry.id)
+        if key not in self.policy.outcomes:
+            self.policy.outcomes[key] = self._judge_license(entry)
+        return self.policy.outcomes[key]
+
+    def _judge_license(self, entry: License) -> list[tuple[str, str, str]]:
+        """The outcomes a license gives the use under the policy, with the reasons' codes and texts."""
         use = self.verdict.use
         for listed, outcome in ((self.policy.deny, "forbidden"), (self.policy.review, "unknown")):
             if entry.id in listed or entry.category in listed:

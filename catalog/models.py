@@ -37,6 +37,9 @@ class Model(SQLModel, table=True):
         Index("ix_model_likes", "likes"),
         Index("ix_model_last_modified", "last_modified"),
         Index("ix_model_created_at", "created_at"),
+        # Deep pages skip rows inside the index (revision 0005).
+        Index("ix_model_page_downloads", "downloads", "id", "missing"),
+        Index("ix_model_page_likes", "likes", "id", "missing"),
     )
     id: str = Field(primary_key=True)  # the Hub repo id, owner/name
     author: str | None = Field(default=None, index=True)
@@ -179,3 +182,17 @@ class CatalogVersion(SQLModel, table=True):
     __tablename__ = "catalog_version"
     id: int = Field(default=1, primary_key=True)
     version: int = 0
+    facets_version: int | None = None  # the version the facet_count table was built at
+
+
+class FacetCount(SQLModel, table=True):
+    """Search facet counts maintained on write: each facet value's count alone (filter_facet '') and
+    under each single other filter. `policy` is set for rows that involve the commercial facet."""
+
+    __tablename__ = "facet_count"
+    policy: str = Field(primary_key=True)
+    filter_facet: str = Field(primary_key=True)
+    filter_value: str = Field(primary_key=True)
+    facet: str = Field(primary_key=True)
+    value: str = Field(primary_key=True)
+    count: int

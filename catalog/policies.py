@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,8 @@ class Policy:
     allow: frozenset[str] = frozenset()
     deny: frozenset[str] = frozenset()
     review: frozenset[str] = frozenset()
+    # What each license means for each use under this policy, worked out once (the engine fills it).
+    outcomes: dict[tuple[str, str], Any] = field(default_factory=dict, compare=False, repr=False)
 
 
 def _outcome(value: Any, where: str) -> str:
@@ -96,14 +99,16 @@ def parse_policy(document: Any) -> Policy:
     )
 
 
+@cache
+def _builtin_policy(name: str) -> Policy:
+    text = resources.files("catalog.data.policies").joinpath(f"{name}.yaml").read_text("utf-8")
+    return parse_policy(yaml.safe_load(text))
+
+
 def load_policy(name_or_path: str) -> Policy:
-    """Load a built-in policy by name, or a user's policy file by path."""
+    """Load a built-in policy by name (once per process), or a user's policy file by path."""
     if name_or_path in BUILTIN_POLICIES:
-        text = (
-            resources.files("catalog.data.policies")
-            .joinpath(f"{name_or_path}.yaml")
-            .read_text("utf-8")
-        )
+        return _builtin_policy(name_or_path)
     else:
         path = Path(name_or_path)
         if not path.is_file():

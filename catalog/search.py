@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, exists, func, literal_column, not_, or_, text
 from sqlmodel import Session, col, select
 
+from catalog.facets import stored_facets
 from catalog.models import (
     CatalogVersion,
     Model,
@@ -215,10 +216,38 @@ def catalog_version(session: Session) -> int:
     )
 
 
+def _stored(session: Session, query: ModelQuery) -> tuple[int, dict[str, dict[str, int]]] | None:
+    """Counts from the facet table maintained on write, when the query is simple enough for it."""
+    if (
+        query.q
+        or query.author
+        or query.base_model
+        or query.dataset
+        or query.gated is not None
+        or len(query.licenses) > 1
+    ):
+        return None
+    active = [
+        (f, v)
+        for f, v in (
+            ("license", query.licenses[0] if query.licenses else None),
+            ("license_category", query.license_category),
+            ("task", query.task),
+            ("library", query.library),
+            ("language", query.language),
+            ("commercial", None if query.commercial is None else str(query.commercial).lower()),
+        )
+        if v
+    ]
+    return stored_facets(session, active, query.policy, FACETS)
+
+
 def search_models(session: Session, query: ModelQuery, *, with_facets: bool = True) -> SearchResult:
     """One page of models matching the query, the total, and facet counts."""
     key = (str(session.get_bind().url), catalog_version(session), query.filters_only())
     cached = _cache.get(key)
+    if cached is None and with_facets:
+        cached = _stored(session, query)
     if cached is None:
         total = session.exec(
             select(func.count()).select_from(Model).where(*conditions(session, query))
@@ -235,7 +264,7 @@ def search_models(session: Session, query: ModelQuery, *, with_facets: bool = Tr
     statement = (
         select(Model)
         .where(*conditions(session, query))
-        .order_by(ordering, col(Model.id).asc())
+        .order_by(ordering, col(Model.id).desc() if query.order == "desc" else col(Model.id).asc())
         .offset((query.page - 1) * query.per_page)
         .limit(query.per_page)
     )

@@ -24,6 +24,7 @@ import yaml
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from catalog.facets import rebuild_facet_counts
 from catalog.licenses import knowledge_base
 from catalog.models import CrawlState
 from catalog.records import DatasetRecord, ModelRecord
@@ -283,6 +284,7 @@ class Crawler:
             self._close_lineage()
             with Session(self.engine) as session:
                 self.summary.verdicts = refresh_stale(session)
+                rebuild_facet_counts(session)
         finally:
             self.client.close()
         return self.summary

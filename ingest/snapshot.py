@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from catalog.facets import rebuild_facet_counts
 from catalog.licenses import knowledge_base
 from catalog.models import Dataset, Model, ModelBase, ModelDataset
 from catalog.records import DatasetRecord, ModelRecord
@@ -77,6 +78,7 @@ def import_snapshot(session: Session, lines: Iterable[str]) -> ImportReport:
         report.models.changed_ids + models_trained_on(session, report.datasets.changed_ids),
     )
     session.commit()
+    rebuild_facet_counts(session)
     return report
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import func
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
@@ -107,3 +108,56 @@ def test_the_333_real_hub_records_import_on_both_databases(engine: Engine) -> No
         count = len(session.exec(select(Model.id)).all())
     assert report.bad_lines == []
     assert report.models.counts["new"] == count == len(lines)
+
+
+def test_facet_counts_kept_on_write_equal_live_counts(engine: Engine) -> None:
+    from catalog.facets import stored_facets
+    from catalog.search import FACETS, ModelQuery, _facet_counts, conditions
+    from ingest.snapshot import bundled_snapshot_lines
+
+    with Session(engine) as session:
+        import_snapshot(session, bundled_snapshot_lines())
+        queries = [
+            ModelQuery(),
+            ModelQuery(licenses=("llama2",)),
+            ModelQuery(task="text-generation"),
+            ModelQuery(commercial=True),
+            ModelQuery(commercial=False, policy="strict"),
+            ModelQuery(language="en"),
+            ModelQuery(license_category="open-rail"),
+        ]
+        for query in queries:
+            active = [
+                (f, v)
+                for f, v in (
+                    ("license", query.licenses[0] if query.licenses else None),
+                    ("task", query.task),
+                    ("language", query.language),
+                    ("license_category", query.license_category),
+                    (
+                        "commercial",
+                        None if query.commercial is None else str(query.commercial).lower(),
+                    ),
+                )
+                if v
+            ]
+            stored = stored_facets(session, active, query.policy, FACETS)
+            assert stored is not None, query
+            live_total = session.exec(
+                select(func.count()).select_from(Model).where(*conditions(session, query))
+            ).one()
+            assert stored[0] == live_total, query
+            for facet in FACETS:
+                assert stored[1][facet] == _facet_counts(session, query, facet), (query, facet)
+
+
+def test_facet_table_is_not_used_once_the_catalog_changed(engine: Engine) -> None:
+    from catalog.facets import stored_facets
+    from catalog.search import FACETS
+    from ingest.snapshot import bundled_snapshot_lines
+
+    with Session(engine) as session:
+        import_snapshot(session, bundled_snapshot_lines())
+        upsert_models(session, [record("acme/new", "mit", "1")])
+        session.commit()
+        assert stored_facets(session, [], "default", FACETS) is None
