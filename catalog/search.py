@@ -185,7 +185,7 @@ def _facet_counts(session: Session, query: ModelQuery, facet: str) -> dict[str, 
 class _FacetCache:
     """Facet counts per (database, catalog version, filter set), least recently used out first."""
 
-    def __init__(self, size: int = 512) -> None:
+    def __init__(self, size: int = 2048) -> None:
         self.size = size
         self.entries: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
         self.lock = threading.Lock()
@@ -259,13 +259,29 @@ def search_models(session: Session, query: ModelQuery, *, with_facets: bool = Tr
         if with_facets:
             _cache.put(key, cached)
     total, facets = cached
-    sort_column = SORTS[query.sort]
-    ordering = col(sort_column).desc() if query.order == "desc" else col(sort_column).asc()
-    statement = (
-        select(Model)
-        .where(*conditions(session, query))
-        .order_by(ordering, col(Model.id).desc() if query.order == "desc" else col(Model.id).asc())
-        .offset((query.page - 1) * query.per_page)
-        .limit(query.per_page)
+    return SearchResult(items=_page(session, query, key), total=total, facets=facets)
+
+
+def _page(session: Session, query: ModelQuery, key: tuple[Any, ...]) -> list[Model]:
+    """One page of results; the page's ids are cached per catalog version (full text sorts many matches)."""
+    page_key = (*key, "page", query.sort, query.order, query.page, query.per_page)
+    ids = _cache.get(page_key)
+    if ids is None:
+        sort_column = SORTS[query.sort]
+        descending = query.order == "desc"
+        statement = (
+            select(Model.id)
+            .where(*conditions(session, query))
+            .order_by(
+                col(sort_column).desc() if descending else col(sort_column).asc(),
+                col(Model.id).desc() if descending else col(Model.id).asc(),
+            )
+            .offset((query.page - 1) * query.per_page)
+            .limit(query.per_page)
+        )
+        ids = list(session.exec(statement))
+        _cache.put(page_key, ids)
+    rows = (
+        {m.id: m for m in session.exec(select(Model).where(col(Model.id).in_(ids)))} if ids else {}
     )
-    return SearchResult(items=list(session.exec(statement)), total=total, facets=facets)
+    return [rows[i] for i in ids if i in rows]
