@@ -8,6 +8,7 @@ anything else is counted live (and cached per filter set, see catalog/search.py)
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from typing import Any
 
@@ -18,6 +19,7 @@ from catalog.models import (
     CatalogVersion,
     FacetCount,
     Model,
+    ModelFacets,
     ModelLanguage,
     ModelLicense,
     ModelVerdict,
@@ -35,8 +37,8 @@ def _aggregate(session: Session, column: Any) -> Any:
     return func.group_concat(column, SEPARATOR)
 
 
-def _catalog_rows(session: Session) -> Any:
-    """One row per live model: its single-valued facets, its licenses and languages, its verdicts."""
+def _catalog_rows(session: Session, ids: list[str] | None = None) -> Any:
+    """Per live model: id, single-valued facets, licenses and languages, verdicts (all models if ids is None)."""
     licenses = (
         select(_aggregate(session, ModelLicense.license_id))
         .where(ModelLicense.model_id == Model.id)
@@ -58,73 +60,168 @@ def _catalog_rows(session: Session) -> Any:
         for policy in BUILTIN_POLICIES
     ]
     statement = select(
+        Model.id,
         Model.license_category,
         Model.pipeline_tag,
         Model.library_name,
         licenses,
         languages,
         *verdicts,
-    ).where(col(Model.missing).is_(False))
+    )
+    statement = statement.where(col(Model.missing).is_(False))
+    if ids is not None:
+        statement = statement.where(col(Model.id).in_(ids))
     return session.execute(statement.execution_options(yield_per=10_000))
 
 
-def _count(session: Session) -> dict[str, Counter[tuple[str, str, str, str]]]:
-    counts: dict[str, Counter[tuple[str, str, str, str]]] = {
-        "": Counter(),
-        **{p: Counter() for p in BUILTIN_POLICIES},
+def _contribution_of(row: Any) -> dict[str, Any]:
+    """A model's facet values and its commercial facet per policy (what it adds to the counts)."""
+    _id, category, task, library, licenses, languages, *verdicts = row
+    values = [("license", v) for v in (licenses or "").split(SEPARATOR) if v]
+    values += [("language", v) for v in (languages or "").split(SEPARATOR) if v]
+    values += [
+        (facet, v)
+        for facet, v in (("license_category", category), ("task", task), ("library", library))
+        if v
+    ]
+    commercial = {
+        p: ("true" if v in CLEARED else "false")
+        for p, v in zip(BUILTIN_POLICIES, verdicts, strict=True)
     }
-    plain = counts[""]
-    for category, task, library, licenses, languages, *verdicts in _catalog_rows(session):
-        values = [("license", v) for v in (licenses or "").split(SEPARATOR) if v]
-        values += [("language", v) for v in (languages or "").split(SEPARATOR) if v]
-        values += [
-            (facet, v)
-            for facet, v in (("license_category", category), ("task", task), ("library", library))
-            if v
-        ]
-        plain[("", "", "total", "")] += 1
+    return {"values": sorted(set(values)), "commercial": commercial}
+
+
+def _add(
+    counts: Counter[tuple[str, str, str, str, str]], contribution: dict[str, Any], sign: int
+) -> None:
+    values = [tuple(v) for v in contribution["values"]]
+    counts[("", "", "", "total", "")] += sign
+    for facet, value in values:
+        counts[("", "", "", facet, value)] += sign
+        for other, other_value in values:
+            if other != facet:
+                counts[("", facet, value, other, other_value)] += sign
+    for policy, cleared in contribution["commercial"].items():
+        counts[(policy, "", "", "commercial", cleared)] += sign
         for facet, value in values:
-            plain[("", "", facet, value)] += 1
-            for other, other_value in values:
-                if other != facet:
-                    plain[(facet, value, other, other_value)] += 1
-        for policy, verdict in zip(BUILTIN_POLICIES, verdicts, strict=True):
-            cleared = "true" if verdict in CLEARED else "false"
-            by_policy = counts[policy]
-            by_policy[("", "", "commercial", cleared)] += 1
-            for facet, value in values:
-                by_policy[("commercial", cleared, facet, value)] += 1
-                by_policy[(facet, value, "commercial", cleared)] += 1
-    return counts
+            counts[(policy, "commercial", cleared, facet, value)] += sign
+            counts[(policy, facet, value, "commercial", cleared)] += sign
 
 
-def rebuild_facet_counts(session: Session) -> int:
-    """Recount every facet (one pass over the catalog) and mark the table current; returns rows written."""
-    version = (
+def current_version(session: Session) -> int:
+    return (
         session.exec(select(CatalogVersion.version).where(CatalogVersion.id == 1)).one_or_none()
         or 0
     )
-    counts = _count(session)
-    session.execute(delete(FacetCount))
-    rows = [
-        {
-            "policy": policy,
-            "filter_facet": key[0],
-            "filter_value": key[1],
-            "facet": key[2],
-            "value": key[3],
-            "count": n,
-        }
-        for policy, counter in counts.items()
-        for key, n in counter.items()
-    ]
-    for start in range(0, len(rows), _INSERT_BATCH):
-        session.execute(FacetCount.__table__.insert(), rows[start : start + _INSERT_BATCH])  # type: ignore[attr-defined]
+
+
+def _mark_current(session: Session, version: int) -> None:
     session.execute(
         update(CatalogVersion).where(CatalogVersion.id == 1).values(facets_version=version)
     )
+
+
+def rebuild_facet_counts(session: Session) -> int:
+    """Recount every facet in one pass over the catalog and mark the table current; returns rows written."""
+    version = current_version(session)
+    counts: Counter[tuple[str, str, str, str, str]] = Counter()
+    session.execute(delete(ModelFacets))
+    snapshots = []
+    for row in _catalog_rows(session):
+        contribution = _contribution_of(row)
+        _add(counts, contribution, 1)
+        snapshots.append({"model_id": row[0], "contribution": json.dumps(contribution)})
+        if len(snapshots) == _INSERT_BATCH:
+            session.execute(ModelFacets.__table__.insert(), snapshots)  # type: ignore[attr-defined]
+            snapshots = []
+    if snapshots:
+        session.execute(ModelFacets.__table__.insert(), snapshots)  # type: ignore[attr-defined]
+    session.execute(delete(FacetCount))
+    rows = [
+        {
+            "policy": k[0],
+            "filter_facet": k[1],
+            "filter_value": k[2],
+            "facet": k[3],
+            "value": k[4],
+            "count": n,
+        }
+        for k, n in counts.items()
+        if n > 0
+    ]
+    for start in range(0, len(rows), _INSERT_BATCH):
+        session.execute(FacetCount.__table__.insert(), rows[start : start + _INSERT_BATCH])  # type: ignore[attr-defined]
+    _mark_current(session, version)
     session.commit()
     return len(rows)
+
+
+def update_facet_counts(session: Session, model_ids: list[str], *, since_version: int) -> None:
+    """Apply the facet changes of these models: every model a writer changed since `since_version`
+    (the catalog version when it started). Rebuilds in full when the counts were not current then
+    (never built, or another writer went by without updating them)."""
+    built = session.exec(
+        select(CatalogVersion.facets_version).where(CatalogVersion.id == 1)
+    ).one_or_none()
+    if built is None or built != since_version:
+        rebuild_facet_counts(session)
+        return
+    delta: Counter[tuple[str, str, str, str, str]] = Counter()
+    for start in range(0, len(model_ids), 500):
+        chunk = model_ids[start : start + 500]
+        old = dict(
+            session.exec(
+                select(ModelFacets.model_id, ModelFacets.contribution).where(
+                    col(ModelFacets.model_id).in_(chunk)
+                )
+            ).all()
+        )
+        new = {row[0]: _contribution_of(row) for row in _catalog_rows(session, chunk)}
+        for model_id in chunk:
+            if model_id in old:
+                _add(delta, json.loads(old[model_id]), -1)
+            if model_id in new:
+                _add(delta, new[model_id], 1)
+        session.execute(delete(ModelFacets).where(col(ModelFacets.model_id).in_(chunk)))
+        if new:
+            session.execute(
+                ModelFacets.__table__.insert(),  # type: ignore[attr-defined]
+                [{"model_id": i, "contribution": json.dumps(c)} for i, c in new.items()],
+            )
+    _apply(session, delta)
+    _mark_current(session, current_version(session))
+    session.commit()
+
+
+def _apply(session: Session, delta: Counter[tuple[str, str, str, str, str]]) -> None:
+    for (policy, filter_facet, filter_value, facet, value), change in delta.items():
+        if change == 0:
+            continue
+        where = (
+            FacetCount.policy == policy,
+            FacetCount.filter_facet == filter_facet,
+            FacetCount.filter_value == filter_value,
+            FacetCount.facet == facet,
+            FacetCount.value == value,
+        )
+        updated = session.execute(
+            update(FacetCount).where(*where).values(count=FacetCount.count + change)
+        )
+        if updated.rowcount == 0 and change > 0:  # type: ignore[attr-defined]
+            session.execute(
+                FacetCount.__table__.insert(),
+                [
+                    {  # type: ignore[attr-defined]
+                        "policy": policy,
+                        "filter_facet": filter_facet,
+                        "filter_value": filter_value,
+                        "facet": facet,
+                        "value": value,
+                        "count": change,
+                    }
+                ],
+            )
+    session.execute(delete(FacetCount).where(FacetCount.count <= 0))
 
 
 def stored_facets(

@@ -196,3 +196,11 @@ class FacetCount(SQLModel, table=True):
     facet: str = Field(primary_key=True)
     value: str = Field(primary_key=True)
     count: int
+
+
+class ModelFacets(SQLModel, table=True):
+    """What one model last contributed to facet_count, so a write can apply the difference."""
+
+    __tablename__ = "model_facets"
+    model_id: str = Field(primary_key=True)
+    contribution: str  # JSON: [[facet, value], ...] and the commercial facet per policy

@@ -48,18 +48,18 @@ def mark_stale(session: Session, model_ids: Iterable[str]) -> None:
     session.execute(dialect_insert(StaleVerdict).on_conflict_do_nothing(), rows)
 
 
-def refresh_stale(session: Session, batch: int = 5000) -> int:
+def refresh_stale(session: Session, batch: int = 5000) -> list[str]:
     """Recompute the verdicts of every stale model and of everything built on them, each model once."""
     stale = set(session.exec(select(StaleVerdict.model_id)))
     if not stale:
-        return 0
+        return []
     affected = sorted(descendants(session, stale))
     for start in range(0, len(affected), batch):
         _store_verdicts(session, affected[start : start + batch])
         session.commit()
     session.execute(delete(StaleVerdict))
     session.commit()
-    return len(affected)
+    return affected
 
 
 def models_trained_on(session: Session, dataset_ids: list[str]) -> list[str]:
@@ -70,8 +70,8 @@ def models_trained_on(session: Session, dataset_ids: list[str]) -> list[str]:
     return sorted(set(session.exec(query)))
 
 
-def refresh_verdicts(session: Session, model_ids: Iterable[str] | None = None) -> int:
-    """Recompute stored verdicts for these models and their descendants (all models if None)."""
+def refresh_verdicts(session: Session, model_ids: Iterable[str] | None = None) -> list[str]:
+    """Recompute stored verdicts for these models and their descendants (all models if None); return them."""
     if model_ids is None:
         targets = sorted(session.exec(select(Model.id).where(col(Model.missing).is_(False))))
     else:
@@ -80,7 +80,7 @@ def refresh_verdicts(session: Session, model_ids: Iterable[str] | None = None) -
         )  # _store_verdicts skips missing placeholders
     for start in range(0, len(targets), _BATCH):
         _store_verdicts(session, targets[start : start + _BATCH])
-    return len(targets)
+    return targets
 
 
 def _store_verdicts(session: Session, model_ids: list[str]) -> None:

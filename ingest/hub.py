@@ -24,7 +24,7 @@ import yaml
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from catalog.facets import rebuild_facet_counts
+from catalog.facets import current_version, update_facet_counts
 from catalog.licenses import knowledge_base
 from catalog.models import CrawlState
 from catalog.records import DatasetRecord, ModelRecord
@@ -277,14 +277,17 @@ class Crawler:
         )
 
     def run(self) -> CrawlSummary:
+        with Session(self.engine) as session:
+            self.since_version = current_version(session)
         try:
             self._crawl_kind("model")
             if self.options.datasets:
                 self._crawl_kind("dataset")
             self._close_lineage()
             with Session(self.engine) as session:
-                self.summary.verdicts = refresh_stale(session)
-                rebuild_facet_counts(session)
+                affected = refresh_stale(session)
+                self.summary.verdicts = len(affected)
+                update_facet_counts(session, affected, since_version=self.since_version)
         finally:
             self.client.close()
         return self.summary

@@ -42,7 +42,9 @@ def _empty(engine: Engine) -> None:
     with engine.begin() as connection:
         if engine.dialect.name == "postgresql":
             connection.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-            connection.execute(text("INSERT INTO catalog_version (id, version) VALUES (1, 0)"))  # as migration 0004
+            connection.execute(
+                text("INSERT INTO catalog_version (id, version) VALUES (1, 0)")
+            )  # as migration 0004
         else:
             for table in tables:
                 connection.execute(text(f"DELETE FROM {table}"))
