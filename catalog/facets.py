@@ -126,16 +126,20 @@ def rebuild_facet_counts(session: Session) -> int:
     version = current_version(session)
     counts: Counter[tuple[str, str, str, str, str]] = Counter()
     session.execute(delete(ModelFacets))
+    # Many models contribute the same facet values: expand each distinct contribution once.
+    distinct: Counter[str] = Counter()
     snapshots = []
     for row in _catalog_rows(session):
-        contribution = _contribution_of(row)
-        _add(counts, contribution, 1)
-        snapshots.append({"model_id": row[0], "contribution": json.dumps(contribution)})
+        contribution = json.dumps(_contribution_of(row))
+        distinct[contribution] += 1
+        snapshots.append({"model_id": row[0], "contribution": contribution})
         if len(snapshots) == _INSERT_BATCH:
             session.execute(ModelFacets.__table__.insert(), snapshots)  # type: ignore[attr-defined]
             snapshots = []
     if snapshots:
         session.execute(ModelFacets.__table__.insert(), snapshots)  # type: ignore[attr-defined]
+    for contribution, times in distinct.items():
+        _add(counts, json.loads(contribution), times)
     session.execute(delete(FacetCount))
     rows = [
         {
