@@ -140,24 +140,10 @@ def rebuild_facet_counts(session: Session) -> int:
         session.execute(ModelFacets.__table__.insert(), snapshots)  # type: ignore[attr-defined]
     for contribution, times in distinct.items():
         _add(counts, json.loads(contribution), times)
-    session.execute(delete(FacetCount))
-    rows = [
-        {
-            "policy": k[0],
-            "filter_facet": k[1],
-            "filter_value": k[2],
-            "facet": k[3],
-            "value": k[4],
-            "count": n,
-        }
-        for k, n in counts.items()
-        if n > 0
-    ]
-    for start in range(0, len(rows), _INSERT_BATCH):
-        session.execute(FacetCount.__table__.insert(), rows[start : start + _INSERT_BATCH])  # type: ignore[attr-defined]
+    _write_counts(session, counts)
     _mark_current(session, version)
     session.commit()
-    return len(rows)
+    return len(counts)
 
 
 def update_facet_counts(session: Session, model_ids: list[str], *, since_version: int) -> None:
@@ -198,34 +184,42 @@ def update_facet_counts(session: Session, model_ids: list[str], *, since_version
 
 
 def _apply(session: Session, delta: Counter[tuple[str, str, str, str, str]]) -> None:
-    for (policy, filter_facet, filter_value, facet, value), change in delta.items():
-        if change == 0:
-            continue
-        where = (
-            FacetCount.policy == policy,
-            FacetCount.filter_facet == filter_facet,
-            FacetCount.filter_value == filter_value,
-            FacetCount.facet == facet,
-            FacetCount.value == value,
-        )
-        updated = session.execute(
-            update(FacetCount).where(*where).values(count=FacetCount.count + change)
-        )
-        if updated.rowcount == 0 and change > 0:  # type: ignore[attr-defined]
-            session.execute(
-                FacetCount.__table__.insert(),
-                [
-                    {  # type: ignore[attr-defined]
-                        "policy": policy,
-                        "filter_facet": filter_facet,
-                        "filter_value": filter_value,
-                        "facet": facet,
-                        "value": value,
-                        "count": change,
-                    }
-                ],
+    """Add a difference to the counts. The table is small (value pairs, not models): rewrite it whole."""
+    counts: Counter[tuple[str, str, str, str, str]] = Counter(
+        {
+            (policy, filter_facet, filter_value, facet, value): count
+            for policy, filter_facet, filter_value, facet, value, count in session.exec(
+                select(
+                    FacetCount.policy,
+                    FacetCount.filter_facet,
+                    FacetCount.filter_value,
+                    FacetCount.facet,
+                    FacetCount.value,
+                    FacetCount.count,
+                )
             )
-    session.execute(delete(FacetCount).where(FacetCount.count <= 0))
+        }
+    )
+    counts.update(delta)
+    _write_counts(session, counts)
+
+
+def _write_counts(session: Session, counts: Counter[tuple[str, str, str, str, str]]) -> None:
+    session.execute(delete(FacetCount))
+    rows = [
+        {
+            "policy": k[0],
+            "filter_facet": k[1],
+            "filter_value": k[2],
+            "facet": k[3],
+            "value": k[4],
+            "count": n,
+        }
+        for k, n in counts.items()
+        if n > 0
+    ]
+    for start in range(0, len(rows), _INSERT_BATCH):
+        session.execute(FacetCount.__table__.insert(), rows[start : start + _INSERT_BATCH])  # type: ignore[attr-defined]
 
 
 def stored_facets(
