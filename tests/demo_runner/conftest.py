@@ -109,3 +109,45 @@ def manager(hub: FakeHub, tmp_path: Path) -> Iterator[DemoManager]:
     yield manager
     for job_id in list(manager.jobs):
         manager.delete(job_id)
+
+
+@pytest.fixture(scope="session")
+def tiny_t5_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random-weight T5 (runs as a CTranslate2 Translator)."""
+    import torch
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+    from transformers import PreTrainedTokenizerFast, T5Config, T5ForConditionalGeneration
+
+    out = tmp_path_factory.mktemp("tiny-t5")
+    tokenizer = Tokenizer(models.BPE(unk_token="<unk>"))
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = decoders.ByteLevel()
+    tokenizer.train_from_iterator(
+        ["translate English to French: Hello there", "Paris is in France."] * 50,
+        trainers.BpeTrainer(
+            vocab_size=300,
+            special_tokens=["<pad>", "</s>", "<unk>"],
+            initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        ),
+    )
+    tokenizer.post_processor = processors.TemplateProcessing(
+        single="$A </s>", special_tokens=[("</s>", 1)]
+    )
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer, pad_token="<pad>", eos_token="</s>", unk_token="<unk>"
+    )
+    torch.manual_seed(0)
+    config = T5Config(
+        vocab_size=len(fast),
+        d_model=32,
+        d_ff=64,
+        num_layers=2,
+        num_heads=2,
+        d_kv=16,
+        pad_token_id=0,
+        eos_token_id=1,
+        decoder_start_token_id=0,
+    )
+    T5ForConditionalGeneration(config).save_pretrained(out)
+    fast.save_pretrained(out)
+    return out

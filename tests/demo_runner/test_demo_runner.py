@@ -216,3 +216,16 @@ def test_a_local_gguf_file_is_a_source_too(tmp_path: Path) -> None:
     source = gguf_source(fake, "local/m")
     assert source.kind == "gguf" and source.revision.startswith("gguf-")
     shutil.rmtree(tmp_path)
+
+
+def test_a_t5_model_runs_as_a_translator(
+    manager: DemoManager, hub: FakeHub, tiny_t5_dir: Path
+) -> None:
+    add_tiny(hub, "tiny/t5", tiny_t5_dir)
+    job = ready(manager, "tiny/t5")
+    assert job.loaded.runtime == "translator"
+    _, prompt_tokens, produced = job.loaded.complete(
+        HELLO, GenerationParams(max_tokens=6, temperature=0)
+    )
+    assert job.loaded.prompt_tokens(HELLO)[-1] == "</s>" and prompt_tokens >= 2
+    assert 1 <= produced <= 6
