@@ -56,25 +56,28 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     if request.param == "postgres":
         engine = request.getfixturevalue("postgres_engine")
         _empty(engine)
+        _load_licenses(engine)
+        yield engine
     else:
-        engine = make_engine(f"sqlite:///{tmp_path / 'catalog.db'}")
-        upgrade_schema(engine)
-    with Session(engine) as session:
-        sync_licenses(session, knowledge_base())
-        session.commit()
-    yield engine
-    if request.param == "sqlite":
-        engine.dispose()
+        yield from _sqlite(tmp_path)
 
 
 @pytest.fixture
 def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
     """A migrated SQLite database, for tests where the backend does not matter."""
-    engine = make_engine(f"sqlite:///{tmp_path / 'catalog.db'}")
-    upgrade_schema(engine)
+    yield from _sqlite(tmp_path)
+
+
+def _load_licenses(engine: Engine) -> None:
     with Session(engine) as session:
         sync_licenses(session, knowledge_base())
         session.commit()
+
+
+def _sqlite(tmp_path: Path) -> Iterator[Engine]:
+    engine = make_engine(f"sqlite:///{tmp_path / 'catalog.db'}")
+    upgrade_schema(engine)
+    _load_licenses(engine)
     yield engine
     engine.dispose()
 

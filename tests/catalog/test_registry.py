@@ -111,8 +111,7 @@ def test_the_333_real_hub_records_import_on_both_databases(engine: Engine) -> No
 
 
 def _assert_stored_facets_are_live(session: Session) -> None:
-    from catalog.facets import stored_facets
-    from catalog.search import FACETS, ModelQuery, _facet_counts, conditions
+    from catalog.search import FACETS, ModelQuery, _facet_counts, _stored, conditions
 
     queries = [
         ModelQuery(),
@@ -125,18 +124,7 @@ def _assert_stored_facets_are_live(session: Session) -> None:
         ModelQuery(licenses=("cc-by-nc-4.0",)),
     ]
     for query in queries:
-        active = [
-            (f, v)
-            for f, v in (
-                ("license", query.licenses[0] if query.licenses else None),
-                ("task", query.task),
-                ("language", query.language),
-                ("license_category", query.license_category),
-                ("commercial", None if query.commercial is None else str(query.commercial).lower()),
-            )
-            if v
-        ]
-        stored = stored_facets(session, active, query.policy, FACETS)
+        stored = _stored(session, query)
         assert stored is not None, query
         live_total = session.exec(
             select(func.count()).select_from(Model).where(*conditions(session, query))
