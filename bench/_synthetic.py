@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 # Roughly the Hub's mix: mostly permissive, then unknown/other, RAIL, community, NC.
@@ -100,3 +100,34 @@ def synthetic_datasets(count: int = 1000, seed: int = 11) -> Iterator[dict[str, 
             "lastModified": f"2025-{1 + index % 12:02d}-01T00:00:00.000Z",
             "cardData": card,
         }
+
+
+def build_catalog(
+    url: str, count: int, *, batch: int = 5000, report: Callable[[int], None] | None = None
+) -> None:
+    """Write a synthetic catalog of `count` models (and the datasets they cite) into a database."""
+    from sqlmodel import Session
+
+    from catalog.db import make_engine, upgrade_schema
+    from catalog.licenses import knowledge_base
+    from catalog.registry import sync_licenses, upsert_datasets, upsert_models
+    from ingest.cards import dataset_record, model_record
+
+    engine = make_engine(url)
+    upgrade_schema(engine)
+    kb = knowledge_base()
+    with Session(engine) as session:
+        sync_licenses(session, kb)
+        upsert_datasets(session, [dataset_record(d, kb) for d in synthetic_datasets()])
+        records = []
+        for index, info in enumerate(synthetic_models(count), start=1):
+            records.append(model_record(info, kb))
+            if len(records) == batch:
+                upsert_models(session, records)
+                session.commit()
+                records.clear()
+                if report:
+                    report(index)
+        upsert_models(session, records)
+        session.commit()
+    engine.dispose()

@@ -21,33 +21,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlmodel import Session, select
 
-from bench._synthetic import synthetic_datasets, synthetic_models
+from bench._synthetic import build_catalog
 from catalog.checks import check_models
 from catalog.compliance import evaluate
-from catalog.db import make_engine, upgrade_schema
+from catalog.db import make_engine
 from catalog.licenses import knowledge_base
 from catalog.lineage import Lineage, RepoFacts
 from catalog.models import Dataset, Model, ModelBase, ModelDataset
 from catalog.policies import load_policy
-from catalog.registry import sync_licenses, upsert_datasets, upsert_models
-from ingest.cards import dataset_record, model_record
-
-
-def build(url: str, count: int) -> None:
-    engine = make_engine(url)
-    upgrade_schema(engine)
-    kb = knowledge_base()
-    with Session(engine) as session:
-        sync_licenses(session, kb)
-        upsert_datasets(session, [dataset_record(d, kb) for d in synthetic_datasets()])
-        batch = []
-        for info in synthetic_models(count):
-            batch.append(model_record(info, kb))
-            if len(batch) == 5000:
-                upsert_models(session, batch)
-                batch.clear()
-        upsert_models(session, batch)
-        session.commit()
 
 
 def naive_lineage(session: Session, root_ids: list[str]) -> Lineage:
@@ -107,7 +88,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{tmp}/bench.db"
         start = time.perf_counter()
-        build(url, args.models)
+        build_catalog(url, args.models)
         build_s = time.perf_counter() - start
         engine = make_engine(url)
         policy, kb = load_policy("default"), knowledge_base()

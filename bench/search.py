@@ -78,33 +78,25 @@ SCENARIOS = {
 
 
 def build(path: Path, count: int) -> None:
+    """The synthetic catalog, with verdicts and facet counts computed as an import leaves them."""
     from sqlmodel import Session
 
-    from bench._synthetic import synthetic_datasets, synthetic_models
-    from catalog.db import make_engine, upgrade_schema
-    from catalog.licenses import knowledge_base
-    from catalog.registry import sync_licenses, upsert_datasets, upsert_models
+    from bench._synthetic import build_catalog
+    from catalog.db import make_engine
+    from catalog.facets import rebuild_facet_counts
     from catalog.verdicts import refresh_verdicts
-    from ingest.cards import dataset_record, model_record
 
+    build_catalog(
+        f"sqlite:///{path}",
+        count,
+        batch=10_000,
+        report=lambda n: print(f"  built {n:,} models", file=sys.stderr, flush=True),
+    )
     engine = make_engine(f"sqlite:///{path}")
-    upgrade_schema(engine)
-    kb = knowledge_base()
     with Session(engine) as session:
-        sync_licenses(session, kb)
-        upsert_datasets(session, [dataset_record(d, kb) for d in synthetic_datasets()])
-        batch = []
-        for index, info in enumerate(synthetic_models(count)):
-            batch.append(model_record(info, kb))
-            if len(batch) == 10_000:
-                upsert_models(session, batch)
-                session.commit()
-                batch.clear()
-                print(f"  built {index + 1:,} models", file=sys.stderr, flush=True)
-        upsert_models(session, batch)
-        session.commit()
         refresh_verdicts(session)
         session.commit()
+        rebuild_facet_counts(session)
     with engine.begin() as connection:
         connection.exec_driver_sql("ANALYZE")
 
