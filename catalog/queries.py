@@ -9,7 +9,7 @@ from sqlalchemy import String, cast, func
 from sqlmodel import Session, col, select
 
 from catalog.compliance import evaluate
-from catalog.errors import DatasetNotFound, LicenseNotFound, ModelNotFound
+from catalog.errors import DatasetNotFound, ModelNotFound
 from catalog.licenses import CATEGORY_RANK, knowledge_base
 from catalog.lineage import Lineage, load_lineage
 from catalog.models import Dataset, LicenseObservation, Model, ModelDataset, ModelLicense, Task
@@ -176,8 +176,3 @@ def list_tasks(session: Session) -> list[dict[str, Any]]:
     tasks = session.exec(select(Task).order_by(Task.id)).all()
     rows = [{"id": t.id, "name": t.name, "model_count": counts.get(t.id, 0)} for t in tasks]
     return sorted(rows, key=lambda r: (-r["model_count"], r["id"]))
-
-
-def ensure_license(license_id: str) -> None:
-    if license_id not in knowledge_base().licenses:
-        raise LicenseNotFound(license_id)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shutil
 import threading
-import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -87,9 +86,3 @@ class ModelCache:
                 total -= size
                 removed.append(key)
         return removed
-
-    def touch(self, key: str) -> None:
-        marker = self.root / key / LAST_USED
-        if marker.parent.exists():
-            marker.touch()
-            time.sleep(0)  # keep mtime ordering stable on fast filesystems

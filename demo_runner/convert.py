@@ -10,22 +10,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from demo_runner.errors import ConversionFailed, UnsupportedArchitecture
-from demo_runner.sources import Source
+from demo_runner.sources import TOKENIZER_FILES, Source
 from demo_runner.support import runtime_kind
 
 log = logging.getLogger(__name__)
-TOKENIZER_FILES = [
-    "tokenizer.json",
-    "tokenizer_config.json",
-    "special_tokens_map.json",
-    "tokenizer.model",
-    "spiece.model",
-    "vocab.json",
-    "merges.txt",
-    "chat_template.jinja",
-    "generation_config.json",
-    "added_tokens.json",
-]
 Progress = Callable[[str, float], None]
 
 

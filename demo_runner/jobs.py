@@ -206,7 +206,5 @@ class DemoManager:
                 evicted.append(oldest)
         for old in evicted:
             self._unload(old)
-            old.state, old.progress = "queued", 0.0
+            old.state, old.progress, old.error_status = "failed", 0.0, 409
             old.error = "unloaded to make room for another demo; start it again"
-            old.state = "failed"
-            old.error_status = 409

@@ -13,9 +13,8 @@ from demo_runner.errors import HubUnreachable, NeedsLogin, NeedsTermsAccepted, N
 from demo_runner.support import DEFAULT_DEMO, check_fits, check_remote_code, runtime_kind
 
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
-# What a conversion needs from a Hub repo: config, tokenizer, weights (safetensors preferred).
-CONFIG_PATTERNS = [
-    "config.json",
+# What the runtime needs beside the converted weights: tokenizer files and the generation config.
+TOKENIZER_FILES = [
     "generation_config.json",
     "tokenizer.json",
     "tokenizer_config.json",
@@ -28,6 +27,8 @@ CONFIG_PATTERNS = [
     "chat_template.jinja",
     "added_tokens.json",
 ]
+# What a conversion needs from a Hub repo besides the weights (safetensors preferred).
+CONFIG_PATTERNS = ["config.json", *TOKENIZER_FILES]
 
 
 @dataclass(frozen=True)

@@ -94,13 +94,6 @@ def check_remote_code(repo_id: str, config: dict[str, Any], trust_remote_code: b
         )
 
 
-def parameters_from_info(info: dict[str, Any]) -> int | None:
-    safetensors = info.get("safetensors") or {}
-    if isinstance(safetensors, dict) and safetensors.get("total"):
-        return int(safetensors["total"])
-    return None
-
-
 def demo_support(detail: dict[str, Any]) -> dict[str, Any]:
     """Whether the Try-it button can work for a catalog model, with the reason shown beside it."""
     repo_id = detail["id"]

@@ -19,10 +19,25 @@ CHAT_TEMPLATE = (
 CPU = DeviceChoice(device="cpu", compute_type="int8", intra_threads=1)
 
 
+def byte_level_bpe(text: list[str], *, vocab_size: int, special_tokens: list[str]):  # type: ignore[no-untyped-def]
+    """A small byte-level BPE tokenizer trained on `text`, offline."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+    tokenizer = Tokenizer(models.BPE(unk_token="<unk>"))
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=special_tokens,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+    )
+    tokenizer.train_from_iterator(text, trainer)
+    return tokenizer
+
+
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     import torch
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
     out = tmp_path_factory.mktemp("tiny-llama")
@@ -31,17 +46,7 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "Hello there, how are you today?",
         "Models are trained on data.",
     ] * 50
-    tokenizer = Tokenizer(models.BPE(unk_token="<unk>"))
-    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tokenizer.decoder = decoders.ByteLevel()
-    tokenizer.train_from_iterator(
-        text,
-        trainers.BpeTrainer(
-            vocab_size=400,
-            special_tokens=["<unk>", "<s>", "</s>"],
-            initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        ),
-    )
+    tokenizer = byte_level_bpe(text, vocab_size=400, special_tokens=["<unk>", "<s>", "</s>"])
     fast = PreTrainedTokenizerFast(
         tokenizer_object=tokenizer, bos_token="<s>", eos_token="</s>", unk_token="<unk>"
     )
@@ -115,20 +120,14 @@ def manager(hub: FakeHub, tmp_path: Path) -> Iterator[DemoManager]:
 def tiny_t5_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny random-weight T5 (runs as a CTranslate2 Translator)."""
     import torch
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+    from tokenizers import processors
     from transformers import PreTrainedTokenizerFast, T5Config, T5ForConditionalGeneration
 
     out = tmp_path_factory.mktemp("tiny-t5")
-    tokenizer = Tokenizer(models.BPE(unk_token="<unk>"))
-    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tokenizer.decoder = decoders.ByteLevel()
-    tokenizer.train_from_iterator(
+    tokenizer = byte_level_bpe(
         ["translate English to French: Hello there", "Paris is in France."] * 50,
-        trainers.BpeTrainer(
-            vocab_size=300,
-            special_tokens=["<pad>", "</s>", "<unk>"],
-            initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        ),
+        vocab_size=300,
+        special_tokens=["<pad>", "</s>", "<unk>"],
     )
     tokenizer.post_processor = processors.TemplateProcessing(
         single="$A </s>", special_tokens=[("</s>", 1)]

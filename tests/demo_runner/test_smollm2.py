@@ -32,8 +32,10 @@ def _cli(
     )
 
 
-@pytest.mark.slow
-def test_smollm2_answers_the_capital_of_france_offline_on_cpu(tmp_path: Path) -> None:
+def _ask_the_capital_of_france(
+    tmp_path: Path, extra_env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Set up a catalog and ask SmolLM2 the question; the answer must name Paris."""
     assert _cli(tmp_path, "init").returncode == 0
     result = _cli(
         tmp_path,
@@ -42,10 +44,16 @@ def test_smollm2_answers_the_capital_of_france_offline_on_cpu(tmp_path: Path) ->
         "HuggingFaceTB/SmolLM2-135M-Instruct",
         "--prompt",
         "What is the capital of France?",
-        extra_env={"MODELCATALOG_DEMO_DEVICE": "cpu"},
+        extra_env=extra_env,
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "Paris" in result.stdout
+    return result
+
+
+@pytest.mark.slow
+def test_smollm2_answers_the_capital_of_france_offline_on_cpu(tmp_path: Path) -> None:
+    _ask_the_capital_of_france(tmp_path, {"MODELCATALOG_DEMO_DEVICE": "cpu"})
 
 
 @pytest.mark.gpu
@@ -55,15 +63,5 @@ def test_smollm2_answers_on_cuda_with_int8_float16(tmp_path: Path) -> None:
 
     if ctranslate2.get_cuda_device_count() == 0:
         pytest.fail("no CUDA device: run the gpu marker only on a GPU machine")
-    assert _cli(tmp_path, "init").returncode == 0
-    result = _cli(
-        tmp_path,
-        "demo",
-        "run",
-        "HuggingFaceTB/SmolLM2-135M-Instruct",
-        "--prompt",
-        "What is the capital of France?",
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert "Paris" in result.stdout
+    result = _ask_the_capital_of_france(tmp_path)
     assert "cuda, int8_float16" in result.stderr
