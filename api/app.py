@@ -41,9 +41,20 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
 
 def _register(app: Flask) -> None:
-    from api import catalog_api, database, demos_api, docs_assets, errors, health, models_api, pages
+    from api import (
+        catalog_api,
+        database,
+        demos_api,
+        docs_assets,
+        errors,
+        health,
+        input_guard,
+        models_api,
+        pages,
+    )
 
     database.init_app(app)
+    input_guard.init_app(app)
     api = errors.ProblemApi(app)
     api.register_blueprint(models_api.blp)
     api.register_blueprint(catalog_api.blp)

@@ -10,6 +10,7 @@ from flask_smorest import Blueprint, abort
 from marshmallow import Schema, fields, validate
 
 from api.database import db
+from api.schemas import StrictInteger
 from catalog.queries import get_model
 
 blp = Blueprint(
@@ -47,9 +48,9 @@ class ChatRequestSchema(Schema):
     messages = fields.List(
         fields.Nested(MessageSchema), required=True, validate=validate.Length(min=1, max=64)
     )
-    max_tokens = fields.Integer(validate=validate.Range(min=1, max=1024))
+    max_tokens = StrictInteger(validate=validate.Range(min=1, max=1024))
     temperature = fields.Float(validate=validate.Range(min=0, max=2))
-    top_k = fields.Integer(validate=validate.Range(min=0, max=1000))
+    top_k = StrictInteger(validate=validate.Range(min=0, max=1000))
     top_p = fields.Float(
         validate=validate.Range(min=0, max=1, min_inclusive=False),
         metadata={"exclusiveMinimum": True},

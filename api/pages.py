@@ -10,7 +10,7 @@ from marshmallow import ValidationError
 
 from api.database import db
 from api.models_api import model_query
-from api.schemas import ModelQueryArgs
+from api.schemas import ModelQueryArgs, PageArgs
 from catalog.checks import check_models
 from catalog.licenses import CATEGORIES, knowledge_base
 from catalog.policies import USES, load_policy
@@ -203,15 +203,20 @@ def license_page(license_id: str):  # type: ignore[no-untyped-def]
 
 @blp.get("/datasets")
 def datasets():  # type: ignore[no-untyped-def]
-    page = request.args.get("page", "1")
-    if not page.isdigit() or int(page) < 1:
-        abort(400, description="page must be a positive integer")
+    args = _page_args(request.args.get("page", "1"))
     items, total = list_datasets(
-        db(), q=request.args.get("q"), license_id=None, page=int(page), per_page=50
+        db(), q=request.args.get("q"), license_id=None, page=args["page"], per_page=50
     )
     return render_template(
-        "datasets/index.html", items=items, total=total, page=int(page), colours=CATEGORY_COLOURS
+        "datasets/index.html", items=items, total=total, page=args["page"], colours=CATEGORY_COLOURS
     )
+
+
+def _page_args(page: str) -> dict[str, Any]:
+    try:
+        return PageArgs(only=["page"]).load({"page": page})
+    except ValidationError as exc:
+        abort(400, description=f"page: {', '.join(exc.messages['page'])}")  # type: ignore[call-overload]
 
 
 @blp.get("/datasets/<path:dataset_id>")

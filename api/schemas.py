@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from marshmallow import RAISE, Schema, fields, validate
+import re
+from typing import Any
+
+from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
 from catalog.licenses import CATEGORIES
 from catalog.policies import BUILTIN_POLICIES, USES
@@ -12,6 +15,28 @@ PER_PAGE_MAX = 100
 BATCH_MAX = 500
 
 
+class StrictInteger(fields.Integer):
+    """An integer written in ASCII digits, or a JSON integer; never a float, bool or Unicode digit.
+
+    `int()` accepts "²", "٣", " 7 " and "1_000", and marshmallow's Integer accepts 7.0 and true:
+    none of them is what a client meant by a page number or a token count.
+    """
+
+    default_error_messages = {"invalid": "Not a valid integer (ASCII digits only)."}
+    _DIGITS = re.compile(r"-?[0-9]{1,18}")
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int | str):
+            raise self.make_error("invalid")
+        if isinstance(value, str):
+            if not self._DIGITS.fullmatch(value):
+                raise self.make_error("invalid")
+            value = int(value)
+        if abs(value) >= 10**18:
+            raise ValidationError("Number too large.")
+        return value
+
+
 class StrictSchema(Schema):
     class Meta:
         unknown = RAISE
@@ -19,8 +44,8 @@ class StrictSchema(Schema):
 
 # --- query arguments -------------------------------------------------------------------
 class PageArgs(StrictSchema):
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=10_000))
-    per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=PER_PAGE_MAX))
+    page = StrictInteger(load_default=1, validate=validate.Range(min=1, max=10_000))
+    per_page = StrictInteger(load_default=20, validate=validate.Range(min=1, max=PER_PAGE_MAX))
 
 
 class ModelQueryArgs(PageArgs):
