@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from flask import Flask, Response, current_app, url_for
@@ -33,6 +34,10 @@ class DemoSchema(Schema):
     )
     progress = fields.Float()
     error = fields.String(allow_none=True)
+    failed_seconds_ago = fields.Float(
+        allow_none=True,
+        metadata={"description": "A failed job answers repeated requests until it expires."},
+    )
     device = fields.String(allow_none=True)
     compute_type = fields.String(allow_none=True)
     created_at = fields.String()
@@ -95,7 +100,12 @@ class Demos(MethodView):
     def post(self, body: dict[str, Any]) -> Any:
         """Start building a demo (download, convert, load); answers at once with the job."""
         job = start_demo(body["model"])
-        return job.to_dict(), 202, {"Location": url_for("demos.DemoDetail", demo_id=job.id)}
+        headers = {"Location": url_for("demos.DemoDetail", demo_id=job.id)}
+        age = job.failed_age_s()
+        if age is not None:  # a recent failure answers instead of a rebuild
+            ttl = demo_manager().settings.job_ttl_s
+            headers["Retry-After"] = str(max(1, int(ttl - age)))
+        return job.to_dict(), 202, headers
 
 
 @blp.route("/demos/<demo_id>")
@@ -129,13 +139,33 @@ class ChatCompletions(MethodView):
                 message=f"demo {demo_id} is {job.state}" + (f": {job.error}" if job.error else ""),
             )
         messages, params, stream = parse_chat_request(body)
-        if stream:
-            return Response(
-                completion_events(model, job.model, messages, params),
-                mimetype="text/event-stream",
-                headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-            )
-        return completion(model, job.model, messages, params)
+        manager = demo_manager()
+        timeout_s = manager.settings.request_timeout_s
+        if not stream:
+            with manager.streams.slot(demo_id):
+                return completion(model, job.model, messages, params, timeout_s)
+        manager.streams.acquire(demo_id)
+        try:
+            events = completion_events(model, job.model, messages, params, timeout_s)
+        except BaseException:
+            manager.streams.release(demo_id)
+            raise
+        return Response(
+            _released(events, lambda: manager.streams.release(demo_id)),
+            mimetype="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+
+
+def _released(events: Iterator[str], release: Callable[[], None]) -> Iterator[str]:
+    """Pass the events on; give the stream's slot back when it ends or the client goes away."""
+    try:
+        yield from events
+    finally:
+        close = getattr(events, "close", None)
+        if close is not None:
+            close()
+        release()
 
 
 @blp.route("/demos/<demo_id>/v1/models")
@@ -159,6 +189,10 @@ def init_app(app: Flask) -> None:
     from api.errors import problem
 
     def demo_error(error: DemoError) -> Response:
-        return problem(error.status, "Demo error", str(error))
+        response = problem(error.status, "Demo error", str(error))
+        retry_after = getattr(error, "retry_after", None)
+        if retry_after is not None:
+            response.headers["Retry-After"] = str(retry_after)
+        return response
 
     app.register_error_handler(DemoError, demo_error)

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from demo_runner.errors import ConversionFailed, UnsupportedArchitecture
+from demo_runner.errors import BuildCancelled, ConversionFailed, UnsupportedArchitecture
 from demo_runner.sources import TOKENIZER_FILES, Source
 from demo_runner.support import runtime_kind
 
@@ -72,13 +72,14 @@ def convert(
                     "revision": source.revision,
                     "quantization": quantization,
                     "runtime": source.runtime,
+                    "context_length": _context_length(hf_source.path),
                     "converted_at": datetime.now(UTC).isoformat(),
                 },
                 indent=2,
             )
         )
         report("converting", 1.0)
-    except (UnsupportedArchitecture, ConversionFailed):
+    except (UnsupportedArchitecture, ConversionFailed, BuildCancelled):
         raise
     except Exception as exc:
         raise ConversionFailed(
@@ -86,3 +87,12 @@ def convert(
         ) from exc
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _context_length(model_dir: Path) -> int | None:
+    from demo_runner.generate import context_length
+
+    try:
+        return context_length(json.loads((model_dir / "config.json").read_text()))
+    except (OSError, ValueError):
+        return None

@@ -47,3 +47,41 @@ class ConversionFailed(DemoError):
 
 class BadGenerationRequest(DemoError):
     status = 422
+
+
+class BuildCancelled(DemoError):
+    """The job was deleted while its build ran; not a failure anyone needs to see."""
+
+    status = 410
+
+
+class DemoBusy(DemoError):
+    """Too much is running already; the client should retry after `retry_after` seconds."""
+
+    status = 429
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class PromptTooLong(DemoError):
+    def __init__(self, prompt_tokens: int, max_tokens: int, context: int) -> None:
+        super().__init__(
+            f"the prompt is {prompt_tokens} tokens and max_tokens is {max_tokens}, but the model's "
+            f"context holds {context} tokens: shorten the conversation"
+            + (
+                f" or lower max_tokens to {context - prompt_tokens}"
+                if prompt_tokens < context
+                else ""
+            )
+        )
+        self.prompt_tokens, self.max_tokens, self.context = prompt_tokens, max_tokens, context
+
+
+class GenerationTimedOut(DemoError):
+    status = 504
+
+
+class DemoSettingsError(ValueError):
+    """An operator setting (environment variable) has a value the demo runner cannot use."""

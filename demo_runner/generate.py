@@ -6,17 +6,34 @@ import json
 import queue
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Generator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from demo_runner.device import DeviceChoice
-from demo_runner.errors import BadGenerationRequest
+from demo_runner.errors import BadGenerationRequest, GenerationTimedOut, PromptTooLong
 
 MAX_TOKENS_CAP = 1024
 MAX_BATCH = 8
 BATCH_WINDOW_S = 0.01  # how long the first request waits for others to share its batch
+DEFAULT_CONTEXT = 2048  # for converted models that did not record their context length
+CONFIG_CONTEXT_KEYS = (
+    "max_position_embeddings",
+    "n_positions",
+    "n_ctx",
+    "max_sequence_length",
+    "seq_length",
+)
+
+
+def context_length(config: dict[str, Any]) -> int | None:
+    """The context window a transformers config declares, if it declares one."""
+    for key in CONFIG_CONTEXT_KEYS:
+        value = config.get(key)
+        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+            return value
+    return None
 
 
 @dataclass(frozen=True)
@@ -68,14 +85,28 @@ class GenerationParams:
 class _Request:
     prompt: list[str]
     params: GenerationParams
+    deadline: float = float("inf")  # time.monotonic() after which decoding stops
     tokens: queue.Queue[int | BaseException | None] = field(default_factory=queue.Queue)
     generated: int = 0
     done: bool = False
+    cancelled: bool = False  # the reader went away (client disconnect): stop decoding
 
     def finish(self) -> None:
         if not self.done:
             self.done = True
             self.tokens.put(None)
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+    def should_stop(self) -> bool:
+        """Whether decoding must stop now; a timeout is handed to the reader as an error."""
+        if self.done or self.cancelled:
+            return True
+        if time.monotonic() > self.deadline:
+            self.tokens.put(GenerationTimedOut("the answer took longer than this server allows"))
+            return True
+        return False
 
 
 class Batcher:
@@ -87,13 +118,20 @@ class Batcher:
         self.end_token = end_token
         self.waiting: queue.Queue[_Request | None] = queue.Queue()
         self.batches: list[int] = []  # batch sizes, for tests and figures
+        self.decoding = 0  # requests in the running decode that have not stopped
         self.thread = threading.Thread(target=self._run, name="demo-batcher", daemon=True)
         self.thread.start()
 
-    def submit(self, prompt: list[str], params: GenerationParams) -> _Request:
-        request = _Request(prompt, params)
+    def submit(
+        self, prompt: list[str], params: GenerationParams, timeout_s: float = float("inf")
+    ) -> _Request:
+        request = _Request(prompt, params, deadline=time.monotonic() + timeout_s)
         self.waiting.put(request)
         return request
+
+    def active(self) -> int:
+        """Requests waiting or decoding right now."""
+        return self.waiting.qsize() + self.decoding
 
     def close(self) -> None:
         self.waiting.put(None)
@@ -117,6 +155,9 @@ class Batcher:
         while (first := self.waiting.get()) is not None:
             groups: dict[tuple[Any, ...], list[_Request]] = {}
             for request in self._gather(first):
+                if request.should_stop():  # gone or out of time while it waited
+                    request.finish()
+                    continue
                 groups.setdefault(tuple(sorted(request.params.sampling().items())), []).append(
                     request
                 )
@@ -134,17 +175,31 @@ class Batcher:
 
     def _decode(self, group: list[_Request]) -> None:
         self.batches.append(len(group))
+        self.decoding = len(group)
 
         def on_step(step: Any) -> bool:
             request = group[step.batch_id]
-            if request.done:
+            if request.should_stop():
+                self._stop(request)
                 return True
             request.tokens.put(step.token_id)
             request.generated += 1
             if step.is_last or request.generated >= request.params.max_tokens:
-                request.finish()
+                self._stop(request)
                 return True
             return False
+
+        try:
+            self._generate(group, on_step)
+        finally:
+            self.decoding = 0
+
+    def _stop(self, request: _Request) -> None:
+        if not request.done:
+            self.decoding -= 1
+        request.finish()
+
+    def _generate(self, group: list[_Request], on_step: Any) -> None:
 
         longest = max(r.params.max_tokens for r in group)
         sampling = group[0].params.sampling()
@@ -186,6 +241,7 @@ class LoadedModel:
             intra_threads=choice.intra_threads,
         )
         self.choice = choice
+        self.context = self.meta.get("context_length") or _tokenizer_context(self.tokenizer)
         self.batcher = Batcher(self.model, self.runtime, self.tokenizer.eos_token)
 
     def prompt_tokens(self, messages: list[dict[str, str]]) -> list[str]:
@@ -200,27 +256,59 @@ class LoadedModel:
             ids = self.tokenizer(text)["input_ids"]
         return self.tokenizer.convert_ids_to_tokens(ids)
 
-    def stream(self, messages: list[dict[str, str]], params: GenerationParams) -> Iterator[str]:
-        """Yield the answer as text pieces while it is generated."""
-        request = self.batcher.submit(self.prompt_tokens(messages), params)
+    def fit(self, prompt: list[str], params: GenerationParams) -> GenerationParams:
+        """Cap max_tokens to what the context leaves after the prompt; PromptTooLong if nothing is left."""
+        room = self.context - len(prompt)
+        if room < 1:
+            raise PromptTooLong(len(prompt), params.max_tokens, self.context)
+        if params.max_tokens <= room:
+            return params
+        return GenerationParams(room, params.temperature, params.top_k, params.top_p)
+
+    def submit(
+        self,
+        messages: list[dict[str, str]],
+        params: GenerationParams,
+        timeout_s: float = float("inf"),
+    ) -> _Request:
+        """Queue a generation (checked against the context) for the batcher."""
+        prompt = self.prompt_tokens(messages)
+        return self.batcher.submit(prompt, self.fit(prompt, params), timeout_s)
+
+    def stream(
+        self,
+        messages: list[dict[str, str]],
+        params: GenerationParams,
+        timeout_s: float = float("inf"),
+    ) -> Generator[str, None, None]:
+        """Yield the answer as text pieces while it is generated; closing the iterator stops the decode."""
+        return self._pieces(self.submit(messages, params, timeout_s))
+
+    def _pieces(self, request: _Request) -> Generator[str, None, None]:
         ids: list[int] = []
         sent = ""
-        while (item := request.tokens.get()) is not None:
-            if isinstance(item, BaseException):
-                raise item
-            ids.append(item)
-            text = self.tokenizer.decode(ids, skip_special_tokens=True)
-            if text.endswith("\ufffd"):  # half of a multi-byte character: wait for the rest
-                continue
-            if len(text) > len(sent):
-                yield text[len(sent) :]
-                sent = text
+        try:
+            while (item := request.tokens.get()) is not None:
+                if isinstance(item, BaseException):
+                    raise item
+                ids.append(item)
+                text = self.tokenizer.decode(ids, skip_special_tokens=True)
+                if text.endswith("\ufffd"):  # half of a multi-byte character: wait for the rest
+                    continue
+                if len(text) > len(sent):
+                    yield text[len(sent) :]
+                    sent = text
+        finally:  # the reader is done or gone (a client disconnect closes this generator)
+            request.cancel()
 
     def complete(
-        self, messages: list[dict[str, str]], params: GenerationParams
+        self,
+        messages: list[dict[str, str]],
+        params: GenerationParams,
+        timeout_s: float = float("inf"),
     ) -> tuple[str, int, int]:
         """The whole answer, with prompt and completion token counts."""
-        request = self.batcher.submit(self.prompt_tokens(messages), params)
+        request = self.submit(messages, params, timeout_s)
         ids: list[int] = []
         while (item := request.tokens.get()) is not None:
             if isinstance(item, BaseException):
@@ -231,3 +319,11 @@ class LoadedModel:
     def close(self) -> None:
         self.batcher.close()
         del self.model
+
+
+def _tokenizer_context(tokenizer: Any) -> int:
+    declared = getattr(tokenizer, "model_max_length", None)
+    # transformers uses a huge sentinel when the tokenizer does not know its model's context.
+    if isinstance(declared, int) and 0 < declared < 1_000_000:
+        return declared
+    return DEFAULT_CONTEXT

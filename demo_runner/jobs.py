@@ -5,23 +5,26 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from demo_runner.cache import ModelCache
 from demo_runner.convert import convert
 from demo_runner.device import DeviceChoice, pick_device
-from demo_runner.errors import DemoError
+from demo_runner.errors import BuildCancelled, DemoBusy, DemoError, DemoSettingsError
 from demo_runner.generate import LoadedModel
+from demo_runner.limits import StreamLimits
 from demo_runner.sources import Source, resolve_source
 
 log = logging.getLogger(__name__)
-STATES = ("queued", "downloading", "converting", "loading", "ready", "failed")
+STATES = ("queued", "downloading", "converting", "loading", "ready", "failed", "cancelled")
 
 
 @dataclass
@@ -34,18 +37,49 @@ class DemoSettings:
     trust_remote_code: bool = False  # MODELCATALOG_TRUST_REMOTE_CODE=1
     endpoint: str | None = None  # HF_ENDPOINT
     token: str | None = None  # HF_TOKEN
+    # Conversions share process-wide state in transformers (meta-device initialisation, lazy
+    # imports): two at once in one process break each other, so one at a time unless proven safe.
+    max_builds: int = 1  # MODELCATALOG_DEMO_MAX_BUILDS
+    max_queued: int = 8  # MODELCATALOG_DEMO_MAX_QUEUED: builds waiting for a slot; more is a 429
+    job_ttl_s: float = 600.0  # MODELCATALOG_DEMO_JOB_TTL: failed jobs answer repeats, then expire
+    lookup_ttl_s: float = 300.0  # MODELCATALOG_DEMO_LOOKUP_TTL: one Hub lookup per model per window
+    max_streams: int = 4  # MODELCATALOG_DEMO_MAX_STREAMS: generations at once per demo
+    max_streams_total: int = 8  # MODELCATALOG_DEMO_MAX_STREAMS_TOTAL: generations at once overall
+    request_timeout_s: float = 120.0  # MODELCATALOG_DEMO_REQUEST_SECONDS: one generation's limit
 
     @classmethod
-    def from_environment(cls) -> DemoSettings:
-        env = os.environ
+    def from_environment(cls, env: Mapping[str, str] | None = None) -> DemoSettings:
+        """Read and validate the settings; a bad value is a DemoSettingsError naming the variable."""
+        env = os.environ if env is None else env
+        number = partial(_setting, env)
         return cls(
             cache_dir=Path(env.get("MODELCATALOG_DEMO_CACHE", "var/demos")),
-            cache_max_bytes=int(float(env.get("MODELCATALOG_DEMO_CACHE_GB", "20")) * 2**30),
-            max_loaded=int(env.get("MODELCATALOG_DEMO_MAX_LOADED", "2")),
+            cache_max_bytes=int(number("MODELCATALOG_DEMO_CACHE_GB", 20, 0.001, 1e6) * 2**30),
+            max_loaded=int(number("MODELCATALOG_DEMO_MAX_LOADED", 2, 1, 64)),
             trust_remote_code=env.get("MODELCATALOG_TRUST_REMOTE_CODE") == "1",
             endpoint=env.get("HF_ENDPOINT"),
             token=env.get("HF_TOKEN"),
+            max_builds=int(number("MODELCATALOG_DEMO_MAX_BUILDS", 1, 1, 16)),
+            max_queued=int(number("MODELCATALOG_DEMO_MAX_QUEUED", 8, 0, 1000)),
+            job_ttl_s=number("MODELCATALOG_DEMO_JOB_TTL", 600, 1, 7 * 86400),
+            lookup_ttl_s=number("MODELCATALOG_DEMO_LOOKUP_TTL", 300, 0, 86400),
+            max_streams=int(number("MODELCATALOG_DEMO_MAX_STREAMS", 4, 1, 1024)),
+            max_streams_total=int(number("MODELCATALOG_DEMO_MAX_STREAMS_TOTAL", 8, 1, 4096)),
+            request_timeout_s=number("MODELCATALOG_DEMO_REQUEST_SECONDS", 120, 1, 3600),
         )
+
+
+def _setting(env: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise DemoSettingsError(f"{name}={raw!r} is not a number") from None
+    if not low <= value <= high:
+        raise DemoSettingsError(f"{name}={raw!r} must be between {low:g} and {high:g}")
+    return value
 
 
 @dataclass
@@ -57,18 +91,28 @@ class DemoJob:
     error: str | None = None
     error_status: int | None = None
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    finished_at: float | None = None  # time.monotonic() when the build failed
     device: str | None = None
     compute_type: str | None = None
     loaded: LoadedModel | None = None
     done: threading.Event = field(default_factory=threading.Event)
+    cancelled: threading.Event = field(default_factory=threading.Event)
+    evicted: bool = False  # unloaded to make room: a new request builds it again
+
+    def failed_age_s(self) -> float | None:
+        if self.state != "failed" or self.finished_at is None:
+            return None
+        return time.monotonic() - self.finished_at
 
     def to_dict(self) -> dict[str, Any]:
+        age = self.failed_age_s()
         return {
             "id": self.id,
             "model": self.model,
             "state": self.state,
             "progress": round(self.progress, 3),
             "error": self.error,
+            "failed_seconds_ago": None if age is None else round(age, 1),
             "device": self.device,
             "compute_type": self.compute_type,
             "created_at": self.created_at.isoformat(),
@@ -76,7 +120,13 @@ class DemoJob:
 
 
 class DemoManager:
-    """Builds and holds demos; thread-safe. One per process (the API keeps it on the app)."""
+    """Builds and holds demos; thread-safe. One per process (the API keeps it on the app).
+
+    Builds wait for one of `max_builds` slots; deleting a job cancels its build at the next
+    progress step and unloads what it loaded. A failed job answers repeated requests for its model
+    until `job_ttl_s` has passed, then expires, so a client cannot make the process rebuild (or
+    remember) a failing model in a loop.
+    """
 
     def __init__(
         self,
@@ -95,13 +145,22 @@ class DemoManager:
             OrderedDict()
         )  # job id -> job, least recently used first
         self.lock = threading.Lock()
+        self.build_slots = threading.BoundedSemaphore(self.settings.max_builds)
+        self.sources: dict[str, tuple[float, Source]] = {}  # repo id -> (looked up at, source)
+        self.streams = StreamLimits(self.settings.max_streams, self.settings.max_streams_total)
 
     def start(self, repo_id: str, gguf_file: Path | None = None) -> DemoJob:
-        """A job for this model: the running or ready one if there is one, else a new build."""
+        """A job for this model: the running, ready or recently failed one if any, else a new build."""
         with self.lock:
+            self._expire()
             for job in self.jobs.values():
-                if job.model == repo_id and job.state != "failed":
+                if job.model == repo_id and not job.evicted:
                     return job
+            if self._waiting_builds() >= self.settings.max_builds + self.settings.max_queued:
+                raise DemoBusy(
+                    f"{self.settings.max_queued} demo builds are already waiting; try again later",
+                    retry_after=30,
+                )
             job = DemoJob(
                 id=uuid.uuid4().hex[:12],
                 model=repo_id,
@@ -114,8 +173,20 @@ class DemoManager:
         ).start()
         return job
 
+    def _waiting_builds(self) -> int:
+        return sum(1 for job in self.jobs.values() if not job.done.is_set())
+
+    def _expire(self) -> None:
+        """Forget failed jobs older than the TTL (call with the lock held)."""
+        for job_id, job in list(self.jobs.items()):
+            age = job.failed_age_s()
+            if age is not None and age > self.settings.job_ttl_s:
+                del self.jobs[job_id]
+
     def get(self, job_id: str) -> DemoJob | None:
-        return self.jobs.get(job_id)
+        with self.lock:
+            self._expire()
+            return self.jobs.get(job_id)
 
     def ready_model(self, job_id: str) -> LoadedModel | None:
         job = self.jobs.get(job_id)
@@ -127,9 +198,12 @@ class DemoManager:
         return job.loaded
 
     def delete(self, job_id: str) -> bool:
+        """Forget a job: cancel its build if it is running, unload its model if loaded."""
         with self.lock:
             job = self.jobs.pop(job_id, None)
             self.loaded.pop(job_id, None)
+            if job is not None:
+                job.cancelled.set()
         if job is None:
             return False
         self._unload(job)
@@ -139,16 +213,24 @@ class DemoManager:
         job.done.wait(timeout)
         return job
 
+    def close(self) -> None:
+        """Cancel every build and unload every model."""
+        for job_id in list(self.jobs):
+            self.delete(job_id)
+
     def _unload(self, job: DemoJob) -> None:
-        if job.loaded is not None:
-            self.cache.pinned.discard(job.loaded.path.name)
-            job.loaded.close()
-            job.loaded = None
+        with self.lock:
+            loaded, job.loaded = job.loaded, None
+        if loaded is not None:
+            self.cache.pinned.discard(loaded.path.name)
+            loaded.close()
 
     def _progress(self, job: DemoJob) -> Callable[[str, float], None]:
         spans = {"downloading": (0.0, 0.3), "converting": (0.3, 0.85), "loading": (0.85, 1.0)}
 
         def report(state: str, fraction: float) -> None:
+            if job.cancelled.is_set():
+                raise BuildCancelled(f"the demo of {job.model} was deleted while it was built")
             low, high = spans[state]
             job.state = state
             job.progress = max(job.progress, low + (high - low) * fraction)
@@ -156,49 +238,84 @@ class DemoManager:
         return report
 
     def _build(self, job: DemoJob, gguf_file: Path | None) -> None:
-        report = self._progress(job)
         try:
-            report("downloading", 0.0)
-            source = self.resolve(
-                job.model,
-                endpoint=self.settings.endpoint,
-                token=self.settings.token,
-                cache_dir=self.settings.cache_dir / "downloads",
-                trust_remote_code=self.settings.trust_remote_code,
-                gguf_file=gguf_file,
-            )
-            key = ModelCache.key(source.repo_id, source.revision, self.choice.compute_type)
-            path = self.cache.get(key)
-            if path is None:
-                report("converting", 0.0)
-                path = self.cache.put(
-                    key,
-                    lambda out: convert(
-                        source,
-                        out,
-                        quantization=self.choice.compute_type,
-                        trust_remote_code=self.settings.trust_remote_code,
-                        progress=report,
-                    ),
-                )
-            report("loading", 0.0)
-            self.cache.pinned.add(key)
-            job.loaded = LoadedModel(path, self.choice)
-            self._admit(job)
-            job.state, job.progress = "ready", 1.0
+            while not self.build_slots.acquire(timeout=0.2):
+                if job.cancelled.is_set():
+                    raise BuildCancelled(f"the demo of {job.model} was deleted while it waited")
+            try:
+                self._build_in_slot(job, gguf_file)
+            finally:
+                self.build_slots.release()
+        except BuildCancelled as exc:
+            log.info("%s", exc)
+            job.state = "cancelled"
         except DemoError as exc:
-            job.state, job.error, job.error_status = "failed", str(exc), exc.status
+            log.warning("demo build for %s failed: %s", job.model, exc)
+            self._fail(job, str(exc), exc.status)
         except (
             Exception
         ) as exc:  # a bug or an unexpected library error: keep it visible, not a crash
             log.exception("demo build for %s failed", job.model)
-            job.state, job.error, job.error_status = "failed", f"{type(exc).__name__}: {exc}", 500
+            self._fail(job, f"{type(exc).__name__}: {exc}", 500)
         finally:
             job.done.set()
 
-    def _admit(self, job: DemoJob) -> None:
-        """Keep at most max_loaded models in memory: unload the least recently used."""
+    def _fail(self, job: DemoJob, error: str, status: int) -> None:
+        job.error, job.error_status = error, status
+        job.finished_at = time.monotonic()
+        job.state = "failed"
+
+    def _build_in_slot(self, job: DemoJob, gguf_file: Path | None) -> None:
+        report = self._progress(job)
+        report("downloading", 0.0)
+        source = self._source(job.model, gguf_file)
+        key = ModelCache.key(source.repo_id, source.revision, self.choice.compute_type)
+        path = self.cache.get(key)
+        if path is None:
+            report("converting", 0.0)
+            path = self.cache.put(
+                key,
+                lambda out: convert(
+                    source,
+                    out,
+                    quantization=self.choice.compute_type,
+                    trust_remote_code=self.settings.trust_remote_code,
+                    progress=report,
+                ),
+            )
+        report("loading", 0.0)
+        self.cache.pinned.add(key)
+        loaded = LoadedModel(path, self.choice)
+        if not self._admit(job, loaded):
+            self.cache.pinned.discard(key)
+            loaded.close()
+            raise BuildCancelled(f"the demo of {job.model} was deleted while it loaded")
+        job.state, job.progress = "ready", 1.0
+
+    def _source(self, repo_id: str, gguf_file: Path | None) -> Source:
+        """Look the model up on the Hub at most once per lookup window."""
+        now = time.monotonic()
+        cached = self.sources.get(repo_id)
+        if gguf_file is None and cached and now - cached[0] <= self.settings.lookup_ttl_s:
+            if cached[1].path.exists():
+                return cached[1]
+        source = self.resolve(
+            repo_id,
+            endpoint=self.settings.endpoint,
+            token=self.settings.token,
+            cache_dir=self.settings.cache_dir / "downloads",
+            trust_remote_code=self.settings.trust_remote_code,
+            gguf_file=gguf_file,
+        )
+        self.sources[repo_id] = (now, source)
+        return source
+
+    def _admit(self, job: DemoJob, loaded: LoadedModel) -> bool:
+        """Hold the model unless its job was deleted; keep at most max_loaded: unload the least recently used."""
         with self.lock:
+            if job.cancelled.is_set():
+                return False
+            job.loaded = loaded
             self.loaded[job.id] = job
             evicted = []
             while len(self.loaded) > self.settings.max_loaded:
@@ -206,5 +323,6 @@ class DemoManager:
                 evicted.append(oldest)
         for old in evicted:
             self._unload(old)
-            old.state, old.progress, old.error_status = "failed", 0.0, 409
-            old.error = "unloaded to make room for another demo; start it again"
+            old.evicted = True
+            self._fail(old, "unloaded to make room for another demo; start it again", 409)
+        return True

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
+from contextlib import closing
 from typing import Any
 
 from demo_runner.errors import BadGenerationRequest
@@ -43,9 +44,13 @@ def parse_chat_request(body: Any) -> tuple[list[dict[str, str]], GenerationParam
 
 
 def completion(
-    model: LoadedModel, name: str, messages: list[dict[str, str]], params: GenerationParams
+    model: LoadedModel,
+    name: str,
+    messages: list[dict[str, str]],
+    params: GenerationParams,
+    timeout_s: float = float("inf"),
 ) -> dict[str, Any]:
-    text, prompt_tokens, completion_tokens = model.complete(messages, params)
+    text, prompt_tokens, completion_tokens = model.complete(messages, params, timeout_s)
     finish = "length" if completion_tokens >= params.max_tokens else "stop"
     return {
         "id": f"chatcmpl-{uuid.uuid4().hex[:24]}",
@@ -64,9 +69,21 @@ def completion(
 
 
 def completion_events(
-    model: LoadedModel, name: str, messages: list[dict[str, str]], params: GenerationParams
+    model: LoadedModel,
+    name: str,
+    messages: list[dict[str, str]],
+    params: GenerationParams,
+    timeout_s: float = float("inf"),
 ) -> Iterator[str]:
-    """Server-sent events in OpenAI's chunk format, ending with `data: [DONE]`."""
+    """Server-sent events in OpenAI's chunk format, ending with `data: [DONE]`.
+
+    The prompt is checked (and queued) before the first event, so a prompt that cannot fit is an
+    error answer rather than an error inside a started stream.
+    """
+    return _events(model.stream(messages, params, timeout_s), name)
+
+
+def _events(pieces: Generator[str, None, None], name: str) -> Iterator[str]:
     ident, created = f"chatcmpl-{uuid.uuid4().hex[:24]}", int(time.time())
 
     def chunk(delta: dict[str, str], finish: str | None = None) -> str:
@@ -79,11 +96,12 @@ def completion_events(
         }
         return f"data: {json.dumps(payload)}\n\n"
 
-    yield chunk({"role": "assistant"})
-    try:
-        for piece in model.stream(messages, params):
-            yield chunk({"content": piece})
-    except Exception as exc:  # the stream has started: report in-band, as OpenAI does
-        yield f"data: {json.dumps({'error': {'message': str(exc), 'type': type(exc).__name__}})}\n\n"
+    with closing(pieces):  # closed early when the client goes away: that stops the decode
+        yield chunk({"role": "assistant"})
+        try:
+            for piece in pieces:
+                yield chunk({"content": piece})
+        except Exception as exc:  # the stream has started: report in-band, as OpenAI does
+            yield f"data: {json.dumps({'error': {'message': str(exc), 'type': type(exc).__name__}})}\n\n"
     yield chunk({}, "stop")
     yield "data: [DONE]\n\n"
