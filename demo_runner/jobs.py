@@ -145,6 +145,7 @@ class DemoManager:
             OrderedDict()
         )  # job id -> job, least recently used first
         self.lock = threading.Lock()
+        self.builders: list[threading.Thread] = []
         self.build_slots = threading.BoundedSemaphore(self.settings.max_builds)
         self.sources: dict[str, tuple[float, Source]] = {}  # repo id -> (looked up at, source)
         self.streams = StreamLimits(self.settings.max_streams, self.settings.max_streams_total)
@@ -168,9 +169,11 @@ class DemoManager:
                 compute_type=self.choice.compute_type,
             )
             self.jobs[job.id] = job
-        threading.Thread(
-            target=self._build, args=(job, gguf_file), name=f"demo-{job.id}", daemon=True
-        ).start()
+            builder = threading.Thread(
+                target=self._build, args=(job, gguf_file), name=f"demo-{job.id}", daemon=True
+            )
+            self.builders = [b for b in self.builders if b.is_alive()] + [builder]
+        builder.start()
         return job
 
     def _waiting_builds(self) -> int:
@@ -213,10 +216,12 @@ class DemoManager:
         job.done.wait(timeout)
         return job
 
-    def close(self) -> None:
-        """Cancel every build and unload every model."""
+    def close(self, timeout: float = 60.0) -> None:
+        """Cancel every build, wait for the builds to stop, and unload every model."""
         for job_id in list(self.jobs):
             self.delete(job_id)
+        for builder in list(self.builders):
+            builder.join(timeout)
 
     def _unload(self, job: DemoJob) -> None:
         with self.lock:
@@ -296,9 +301,9 @@ class DemoManager:
         """Look the model up on the Hub at most once per lookup window."""
         now = time.monotonic()
         cached = self.sources.get(repo_id)
-        if gguf_file is None and cached and now - cached[0] <= self.settings.lookup_ttl_s:
-            if cached[1].path.exists():
-                return cached[1]
+        fresh = cached is not None and now - cached[0] <= self.settings.lookup_ttl_s
+        if gguf_file is None and fresh and cached[1].path.exists():  # type: ignore[index]
+            return cached[1]  # type: ignore[index]
         source = self.resolve(
             repo_id,
             endpoint=self.settings.endpoint,
