@@ -81,7 +81,9 @@ def test_a_recent_failure_answers_instead_of_a_rebuild_then_expires(
     with caplog.at_level(logging.WARNING, logger="demo_runner.jobs"):
         failed = manager.wait(manager.start("nobody/nothing"), timeout=60)
     assert failed.state == "failed"
-    assert any("nobody/nothing" in r.getMessage() and "not found" in r.getMessage() for r in caplog.records)
+    assert any(
+        "nobody/nothing" in r.getMessage() and "not found" in r.getMessage() for r in caplog.records
+    )
     lookups = info_lookups(hub, "nobody/nothing")
     for _ in range(20):
         assert manager.start("nobody/nothing") is failed
@@ -147,7 +149,7 @@ def test_concurrent_start_and_delete_cycles_leave_the_manager_working(
         try:
             for _ in range(2):
                 manager.delete(manager.start("tiny/llama").id)
-        except BaseException as exc:  # noqa: BLE001 - collected for the assertion below
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=cycle) for _ in range(8)]

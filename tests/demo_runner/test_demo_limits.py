@@ -1,0 +1,200 @@
+"""Generation limits through the service: context, time, disconnects, concurrent streams, abusive clients."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from api.app import create_app
+from demo_runner.jobs import DemoManager, DemoSettings
+from ingest.snapshot import import_snapshot
+from tests.demo_runner.conftest import add_tiny
+from tests.demo_runner.test_demo_api import wait_ready
+from tests.fakehub import FakeHub
+
+HELLO = [{"role": "user", "content": "Hello there"}]
+
+
+@pytest.fixture(scope="session")
+def wide_model_dir(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny model's tokenizer on a wider network: slow enough per token to watch a decode stop."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    out = tmp_path_factory.mktemp("wide-llama")
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        vocab_size=json.loads((tiny_model_dir / "config.json").read_text())["vocab_size"],
+        hidden_size=512,
+        intermediate_size=2048,
+        num_hidden_layers=8,
+        num_attention_heads=8,
+        num_key_value_heads=8,
+        max_position_embeddings=2048,
+        bos_token_id=1,
+        eos_token_id=2,
+        tie_word_embeddings=False,
+    )
+    LlamaForCausalLM(config).save_pretrained(out)
+    for item in tiny_model_dir.iterdir():
+        if "token" in item.name or item.name == "chat_template.jinja":
+            shutil.copy(item, out / item.name)
+    return out
+
+
+def catalog_app(engine: Engine, settings: DemoSettings, *repo_ids: str) -> Flask:
+    lines = [
+        json.dumps({"id": r, "pipeline_tag": "text-generation", "tags": ["llama"]})
+        for r in repo_ids
+    ]
+    with Session(engine) as session:
+        import_snapshot(session, lines)
+    return create_app({"DATABASE_URL": str(engine.url), "TESTING": True, "DEMO_SETTINGS": settings})
+
+
+@pytest.fixture
+def limits_app(
+    sqlite_engine: Engine, hub: FakeHub, wide_model_dir: Path, tmp_path: Path
+) -> Iterator[Flask]:
+    add_tiny(hub, "tiny/wide", wide_model_dir)
+    settings = DemoSettings(
+        cache_dir=tmp_path / "demos",
+        endpoint=hub.url,
+        max_streams=1,
+        max_streams_total=2,
+    )
+    app = catalog_app(sqlite_engine, settings, "tiny/llama", "tiny/wide")
+    yield app
+    manager = app.extensions.get("modelcatalog.demos")
+    if manager is not None:
+        manager.close()
+
+
+def ready_demo(client, repo_id: str) -> str:  # type: ignore[no-untyped-def]
+    location = client.post("/api/v1/demos", json={"model": repo_id}).headers["Location"]
+    assert wait_ready(client, location)["state"] == "ready"
+    return location
+
+
+def manager_of(app: Flask) -> DemoManager:
+    return app.extensions["modelcatalog.demos"]
+
+
+def test_a_prompt_longer_than_the_context_is_422_with_the_numbers(limits_app: Flask) -> None:
+    client = limits_app.test_client()
+    chat = ready_demo(client, "tiny/llama") + "/v1/chat/completions"
+    long = [{"role": "user", "content": "Hello there, how are you today? " * 300}]
+    for stream in (False, True):
+        answer = client.post(chat, json={"messages": long, "stream": stream})
+        assert answer.status_code == 422 and answer.mimetype == "application/problem+json"
+        assert "512 tokens" in answer.json["detail"] and "max_tokens" in answer.json["detail"]
+
+
+def test_max_tokens_is_capped_to_what_the_context_leaves(limits_app: Flask) -> None:
+    client = limits_app.test_client()
+    chat = ready_demo(client, "tiny/llama") + "/v1/chat/completions"
+    body = {"messages": HELLO, "max_tokens": 1024, "temperature": 0}
+    usage = client.post(chat, json=body).json["usage"]
+    assert usage["prompt_tokens"] + usage["completion_tokens"] <= 512
+
+
+def test_too_many_streams_are_429_with_retry_after(limits_app: Flask) -> None:
+    client = limits_app.test_client()
+    chat = ready_demo(client, "tiny/llama") + "/v1/chat/completions"
+    body = {"messages": HELLO, "max_tokens": 200, "stream": True}
+    first = client.post(chat, json=body, buffered=False)
+    assert first.status_code == 200
+    refused = client.post(chat, json=body)
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0
+    assert refused.mimetype == "application/problem+json"
+    first.close()  # the slot comes back when the stream ends
+    assert client.post(chat, json={**body, "stream": False}).status_code == 200
+
+
+def test_a_generation_past_its_time_limit_is_504(limits_app: Flask) -> None:
+    client = limits_app.test_client()
+    chat = ready_demo(client, "tiny/llama") + "/v1/chat/completions"
+    manager_of(limits_app).settings.request_timeout_s = 0.0
+    answer = client.post(chat, json={"messages": HELLO})
+    assert answer.status_code == 504 and "longer than" in answer.json["detail"]
+
+
+def test_a_client_disconnect_stops_the_decode_within_a_second(limits_app: Flask) -> None:
+    from waitress.server import create_server
+
+    client = limits_app.test_client()
+    location = ready_demo(client, "tiny/wide")
+    batcher = manager_of(limits_app).ready_model(location.rsplit("/", 1)[1]).batcher
+    body = {"messages": HELLO, "max_tokens": 1024, "temperature": 0}
+    started = time.monotonic()
+    whole = client.post(location + "/v1/chat/completions", json=body).json
+    full_decode_s = time.monotonic() - started
+    assert whole["usage"]["completion_tokens"] > 500 and full_decode_s > 1.5, (
+        "the model answers too fast for this test to see a decode stop",
+        whole["usage"],
+        full_decode_s,
+    )
+
+    server = create_server(limits_app, host="127.0.0.1", port=0, threads=4)
+    threading.Thread(target=server.run, daemon=True).start()
+    try:
+        payload = json.dumps({**body, "stream": True}).encode()
+        sock = socket.create_connection(("127.0.0.1", server.effective_port), timeout=30)
+        sock.sendall(
+            f"POST {location}/v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n\r\n".encode()
+            + payload
+        )
+        received = b""
+        while b'"content"' not in received:
+            received += sock.recv(4096)
+        assert received.startswith(b"HTTP/1.1 200")
+        assert batcher.active() == 1
+        sock.close()
+        gone = time.monotonic()
+        while batcher.active() and time.monotonic() - gone < 1.0:
+            time.sleep(0.01)
+        assert batcher.active() == 0, "the decode kept running after the client went away"
+        assert time.monotonic() - started < full_decode_s * 2
+    finally:
+        server.close()
+
+
+def test_eight_concurrent_post_delete_cycles_leave_the_service_able_to_build_and_answer(
+    limits_app: Flask,
+) -> None:
+    errors: list[str] = []
+
+    def cycle() -> None:
+        client = limits_app.test_client()
+        for _ in range(2):
+            started = client.post("/api/v1/demos", json={"model": "tiny/llama"})
+            if started.status_code != 202:
+                errors.append(f"POST {started.status_code}")
+                continue
+            deleted = client.delete(started.headers["Location"])
+            if deleted.status_code not in (204, 404):  # another cycle may have deleted it first
+                errors.append(f"DELETE {deleted.status_code}")
+
+    threads = [threading.Thread(target=cycle) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    client = limits_app.test_client()
+    chat = ready_demo(client, "tiny/llama") + "/v1/chat/completions"
+    answer = client.post(chat, json={"messages": HELLO, "max_tokens": 8})
+    assert answer.status_code == 200 and answer.json["choices"][0]["message"]["content"] is not None
+    manager = manager_of(limits_app)
+    assert len(manager.jobs) == 1 and len(manager.loaded) == 1
