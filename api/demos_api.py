@@ -84,8 +84,23 @@ def _job(demo_id: str):  # type: ignore[no-untyped-def]
     return job
 
 
+def demo_cache_problem() -> str | None:
+    """Why demos cannot be built here (the cache cannot be written), or None."""
+    try:
+        from demo_runner.cache import cache_problem
+        from demo_runner.jobs import DemoSettings
+    except ImportError:
+        return None
+    settings = current_app.config.get("DEMO_SETTINGS") or DemoSettings.from_environment()
+    return cache_problem(settings.cache_dir)
+
+
 def start_demo(repo_id: str):  # type: ignore[no-untyped-def]
     get_model(db(), repo_id)  # only catalog models can be demoed
+    if problem := demo_cache_problem():
+        from demo_runner.errors import DemoCacheUnwritable
+
+        raise DemoCacheUnwritable(f"demos are off on this server: {problem}")
     return demo_manager().start(repo_id)
 
 

@@ -1,20 +1,56 @@
-"""GET /healthz: the service is up and its database answers."""
+"""GET /healthz: the service is up, and the state of each thing it depends on.
+
+The answer is 200 while the catalog can be read (a read-only database or a broken demo cache
+degrade the service but do not take it down) and 503 when the database cannot answer.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, jsonify
+from typing import Any
+
+from flask import Blueprint, Flask, current_app, jsonify
 from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 
 from api.database import engine
+from catalog.db import database_access
 
 blp = Blueprint("health", __name__)
 
 
+def database_health() -> str:
+    try:
+        with engine().connect() as connection:
+            connection.execute(text("SELECT 1"))
+        return "ok" if database_access(engine()) == "read-write" else "read-only"
+    except SQLAlchemyError as exc:
+        return f"error: {type(exc.orig or exc).__name__}"
+
+
+def demo_health() -> dict[str, str]:
+    """The demo backend and its cache; never builds the demo manager (that loads CTranslate2)."""
+    try:
+        from demo_runner.cache import cache_problem
+        from demo_runner.jobs import DemoSettings
+    except ImportError:
+        return {"demo_backend": "not installed", "demo_cache": "not used"}
+    from demo_runner.errors import DemoSettingsError
+
+    try:
+        settings = current_app.config.get("DEMO_SETTINGS") or DemoSettings.from_environment()
+    except DemoSettingsError as exc:
+        return {"demo_backend": f"misconfigured: {exc}", "demo_cache": "unknown"}
+    problem = cache_problem(settings.cache_dir)
+    return {"demo_backend": "local", "demo_cache": f"unwritable: {problem}" if problem else "ok"}
+
+
 @blp.get("/healthz")
 def healthz():  # type: ignore[no-untyped-def]
-    with engine().connect() as connection:
-        connection.execute(text("SELECT 1"))
-    return jsonify(status="ok")
+    checks: dict[str, Any] = {"database": database_health(), **demo_health()}
+    down = checks["database"].startswith("error")
+    degraded = checks["database"] != "ok" or checks["demo_cache"].startswith("unwritable")
+    status = "down" if down else "degraded" if degraded else "ok"
+    return jsonify(status=status, checks=checks), 503 if down else 200
 
 
 def init_app(app: Flask) -> None:

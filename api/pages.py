@@ -172,6 +172,10 @@ def demo_availability(detail: dict[str, Any]) -> dict[str, Any]:
             "available": False,
             "reason": "the demo extra is not installed (pip install -e '.[demo]')",
         }
+    from api.demos_api import demo_cache_problem
+
+    if problem := demo_cache_problem():
+        return {"available": False, "reason": f"demos are off on this server: {problem}"}
     return demo_support(detail)
 
 

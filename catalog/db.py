@@ -6,9 +6,10 @@ import os
 from importlib import resources
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from sqlalchemy import event
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import URL, Engine, make_url
 from sqlmodel import create_engine
 
 DEFAULT_DATABASE_URL = "sqlite:///var/modelcatalog.db"
@@ -18,10 +19,28 @@ def database_url() -> str:
     return os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
 
 
+def sqlite_file(url: URL) -> tuple[Path | None, bool]:
+    """A SQLite URL's file (None in memory) and whether the URL opens it read-only.
+
+    Plain paths and SQLite URI filenames (`sqlite:///file:/srv/catalog.db?mode=ro&uri=true`) both.
+    """
+    database = url.database or ""
+    if database in ("", ":memory:"):
+        return None, False
+    if not database.startswith("file:"):
+        return Path(database), False
+    parts = urlsplit(database)
+    options = parse_qs(parts.query) | {k: [str(v)] for k, v in url.query.items()}
+    read_only = options.get("mode") == ["ro"] or options.get("immutable") == ["1"]
+    if options.get("mode") == ["memory"] or not parts.path:
+        return None, read_only
+    return Path(parts.path), read_only
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # Only per-connection settings here: none of them writes, so a read-only file still serves
+    # reads. WAL is a property of the file, set once by upgrade_schema.
     cursor = dbapi_connection.cursor()
-    # WAL lets readers (the web server) run while a crawl writes.
-    cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=10000")
@@ -33,8 +52,9 @@ def make_engine(url: str | None = None) -> Engine:
     url = url or database_url()
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        path, read_only = sqlite_file(parsed)
+        if path is not None and not read_only:
+            path.parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
@@ -48,6 +68,23 @@ def upgrade_schema(engine: Engine) -> None:
 
     config = Config()
     config.set_main_option("script_location", str(resources.files("catalog") / "migrations"))
+    if engine.dialect.name == "sqlite":
+        with engine.connect() as connection:
+            # WAL lets readers (the web server) run while a crawl writes; it persists in the file.
+            connection.exec_driver_sql("PRAGMA journal_mode=WAL")
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
+
+
+def database_access(engine: Engine) -> str:
+    """ "read-write" or "read-only": whether this process can write to the database."""
+    with engine.connect() as connection:
+        if engine.dialect.name == "sqlite":
+            path, read_only = sqlite_file(engine.url)
+            if path is None:
+                return "read-write"
+            writable = os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
+            return "read-write" if writable and not read_only else "read-only"
+        setting = connection.exec_driver_sql("SHOW transaction_read_only").scalar()
+        return "read-only" if setting == "on" else "read-write"

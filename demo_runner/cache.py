@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import threading
 import uuid
@@ -86,3 +87,14 @@ class ModelCache:
                 total -= size
                 removed.append(key)
         return removed
+
+
+def cache_problem(root: Path) -> str | None:
+    """Why converted models cannot be written under `root`, or None when they can."""
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        return f"the demo cache {root} cannot be created: {exc.strerror or exc}"
+    if not os.access(root, os.W_OK | os.X_OK):
+        return f"the demo cache {root} is not writable by this process"
+    return None

@@ -85,3 +85,7 @@ class GenerationTimedOut(DemoError):
 
 class DemoSettingsError(ValueError):
     """An operator setting (environment variable) has a value the demo runner cannot use."""
+
+
+class DemoCacheUnwritable(DemoError):
+    status = 503
