@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Flask, Response, request
 
+from api.web_settings import web_settings
 from catalog.db import database_url, make_engine
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -14,8 +15,13 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the app: configuration, database engine, API, pages, error handler."""
-    app = Flask(__name__, template_folder=os.path.join(ROOT, "templates"), static_folder=None)
+    app = Flask(
+        __name__,
+        template_folder=os.path.join(ROOT, "templates"),
+        static_folder=os.path.join(ROOT, "api", "static"),
+    )
     app.config.from_mapping(
+        **web_settings(),
         DATABASE_URL=database_url(),
         MAX_CONTENT_LENGTH=256 * 1024,
         COMPLIANCE_BATCH_LIMIT=500,
@@ -51,10 +57,12 @@ def _register(app: Flask) -> None:
         input_guard,
         models_api,
         pages,
+        security_headers,
     )
 
     database.init_app(app)
     input_guard.init_app(app)
+    security_headers.init_app(app)
     api = errors.ProblemApi(app)
     api.register_blueprint(models_api.blp)
     api.register_blueprint(catalog_api.blp)

@@ -21,6 +21,7 @@ from api.schemas import (
     VerdictListSchema,
     VerdictSchema,
 )
+from api.security_headers import external_url
 from catalog.checks import check_models
 from catalog.policies import load_policy
 from catalog.queries import get_model, model_detail
@@ -60,7 +61,7 @@ def _page_link(page: int) -> str:
     params = [(k, v) for k, v in request.args.items(multi=True) if k != "page"] + [
         ("page", str(page))
     ]
-    return f"{request.base_url}?{urlencode(params)}"
+    return external_url(f"{request.path}?{urlencode(params)}")
 
 
 @blp.route("/models")
