@@ -60,18 +60,47 @@ def init(no_seed: bool) -> None:
     help="Port to listen on.",
 )
 @click.option(
-    "--workers", default=8, show_default=True, type=click.IntRange(1, 256), help="Request threads."
+    "--workers",
+    default=8,
+    show_default=True,
+    type=click.IntRange(1, 256),
+    help="Request threads for pages, search and the API; demo chats get their own on top.",
 )
-def serve(host: str, port: int, workers: int) -> None:
-    """Serve the web pages and the REST API with a production WSGI server (waitress)."""
+@click.option(
+    "--connection-limit",
+    default=1000,
+    show_default=True,
+    type=click.IntRange(10, 100_000),
+    help="Open connections at most (idle and slow ones included).",
+)
+@click.option(
+    "--channel-timeout",
+    default=30,
+    show_default=True,
+    type=click.IntRange(1, 3600),
+    help="Seconds before an idle or stalled connection is closed.",
+)
+def serve(host: str, port: int, workers: int, connection_limit: int, channel_timeout: int) -> None:
+    """Serve the web pages and the REST API with a production WSGI server (waitress).
+
+    For the internet, put a reverse proxy in front (README: nginx configuration).
+    """
     # waitress: one process with a thread pool. Demo jobs and loaded models live in the process,
     # so every request must reach the same one; SQLite and CTranslate2 release the GIL while working.
     from flask import current_app
     from waitress import serve as waitress_serve
 
+    from api.serving import stream_threads, waitress_options
+
     app = current_app._get_current_object()  # type: ignore[attr-defined]
+    options = waitress_options(
+        workers,
+        streams=stream_threads(),
+        connection_limit=connection_limit,
+        channel_timeout=channel_timeout,
+    )
     click.echo(f"modelcatalog on http://{host}:{port}/ (API: http://{host}:{port}/api/v1/docs)")
-    waitress_serve(app, host=host, port=port, threads=workers, ident="modelcatalog")
+    waitress_serve(app, host=host, port=port, **options)
 
 
 @main.group()
