@@ -24,10 +24,10 @@ run: setup
 	$(BIN)/modelcatalog init
 	$(BIN)/modelcatalog serve --host $(HOST) --port $(PORT)
 
-# Debian packages the tests need: PostgreSQL (database tests) and Chromium (browser tests).
+# Debian packages the tests need: PostgreSQL (database tests), Chromium (browser tests), nginx (proxy test).
 system-packages:
-	@command -v pg_ctlcluster >/dev/null && command -v chromium >/dev/null || \
-	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql chromium)
+	@command -v pg_ctlcluster >/dev/null && command -v chromium >/dev/null && test -x /usr/sbin/nginx || \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql chromium nginx)
 
 test: setup system-packages
 	TEST_POSTGRES_URL=$$(./scripts/postgres.sh) $(BIN)/pytest -m "not slow and not gpu" $(PYTEST_ARGS)
