@@ -119,8 +119,11 @@ def ingest_snapshot(file: click.utils.LazyFile) -> None:
     for kind, result in (("models", report.models), ("datasets", report.datasets)):
         counts = result.counts
         click.echo(
-            f"{kind}: {counts['new']} new, {counts['updated']} updated, {counts['unchanged']} unchanged"
+            f"{kind}: {counts['new']} new, {counts['updated']} updated, "
+            f"{counts['unchanged']} unchanged (same content), {len(result.skipped)} skipped"
         )
+        for repo_id, reason in result.skipped:
+            click.echo(f"{repo_id}: skipped: {reason}", err=True)
     if report.card_errors:
         click.echo(f"{report.card_errors} records had card errors (kept, see card_errors)")
     if report.bad_lines:

@@ -66,6 +66,7 @@ class Model(SQLModel, table=True):
     # A model referenced as a base but not found on the Hub: kept so verdicts can say so.
     missing: bool = False
     ingested_at: datetime | None = None
+    content_digest: str | None = None  # of the normalised record (revision 0008)
 
 
 class Dataset(SQLModel, table=True):
@@ -90,6 +91,7 @@ class Dataset(SQLModel, table=True):
     card_errors: list[str] | None = _json()
     missing: bool = False
     ingested_at: datetime | None = None
+    content_digest: str | None = None  # of the normalised record (revision 0008)
 
 
 class ModelBase(SQLModel, table=True):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
@@ -36,6 +38,9 @@ class ModelRecord:
     bases: list[tuple[str, str]] = field(default_factory=list)  # (base id, relation)
     datasets: list[str] = field(default_factory=list)
 
+    def content_digest(self) -> str:
+        return content_digest(self)
+
     def columns(self) -> dict[str, Any]:
         """The values of the model table's columns."""
         # Shallow on purpose: asdict() would deep-copy every card.
@@ -68,5 +73,19 @@ class DatasetRecord:
     card_data: dict[str, Any] | None = None
     card_errors: list[str] = field(default_factory=list)
 
+    def content_digest(self) -> str:
+        return content_digest(self)
+
     def columns(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+def content_digest(record: ModelRecord | DatasetRecord) -> str:
+    """A digest of every normalised fact in a record: equal digests mean nothing to write.
+
+    Import compares this rather than trusting `lastModified` alone, which a hand-corrected line
+    (a fixed license or task) keeps.
+    """
+    facts = {f.name: getattr(record, f.name) for f in fields(record)}
+    text = json.dumps(facts, sort_keys=True, default=str, ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()

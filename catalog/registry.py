@@ -56,30 +56,35 @@ def sync_licenses(session: Session, kb: KnowledgeBase) -> None:
         session.add(row)
 
 
-def _same(old: datetime | None, new: datetime | None) -> bool:
-    if old is None or new is None:
-        return old is new
-    as_utc = [d if d.tzinfo else d.replace(tzinfo=UTC) for d in (old, new)]
-    return as_utc[0] == as_utc[1]
+STALE = (
+    "older than the catalog's copy (lastModified {new} < {old}) and different: kept the catalog's"
+)
 
 
 def _partition(
     existing: dict[str, Any], records: Sequence[ModelRecord | DatasetRecord]
 ) -> dict[str, list]:
-    groups: dict[str, list] = {"new": [], "updated": [], "unchanged": []}
+    """new, updated, unchanged (same content, whatever lastModified says) and stale records."""
+    groups: dict[str, list] = {"new": [], "updated": [], "unchanged": [], "stale": []}
     for record in records:
         old = existing.get(record.id)
         if old is None:
             groups["new"].append(record)
-        elif (
-            old.missing
-            or old.sha != record.sha
-            or not _same(old.last_modified, record.last_modified)
-        ):
-            groups["updated"].append(record)
-        else:
+        elif not old.missing and old.content_digest == record.content_digest():
             groups["unchanged"].append(record)
+        elif not old.missing and _older(record.last_modified, old.last_modified):
+            groups["stale"].append(record)
+        else:
+            groups["updated"].append(record)
     return groups
+
+
+def _utc(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _older(new: datetime | None, old: datetime | None) -> bool:
+    return new is not None and old is not None and _utc(new) < _utc(old)
 
 
 def _observe(
@@ -127,7 +132,12 @@ def _existing(
 ) -> dict[str, Any]:
     rows = session.exec(
         select(
-            table.id, table.sha, table.last_modified, table.missing, table.declared_license
+            table.id,
+            table.sha,
+            table.last_modified,
+            table.missing,
+            table.declared_license,
+            table.content_digest,
         ).where(
             table.id.in_(ids)  # type: ignore[attr-defined]
         )
@@ -137,18 +147,48 @@ def _existing(
 
 @dataclass
 class UpsertResult:
-    counts: Counter[str] = field(default_factory=Counter)
+    counts: Counter[str] = field(default_factory=Counter)  # new, updated, unchanged
     changed_ids: list[str] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (repo id, why not written)
 
     def __iadd__(self, other: UpsertResult) -> UpsertResult:
         self.counts.update(other.counts)
         self.changed_ids.extend(other.changed_ids)
+        self.skipped.extend(other.skipped)
         return self
 
 
-def _result(groups: dict[str, list]) -> UpsertResult:
-    counts = Counter({k: len(v) for k, v in groups.items()})
-    return UpsertResult(counts, [r.id for r in groups["new"] + groups["updated"]])
+def _result(
+    groups: dict[str, list], duplicates: list[str], existing: dict[str, Any]
+) -> UpsertResult:
+    counts = Counter({k: len(groups[k]) for k in ("new", "updated", "unchanged")})
+    skipped = [
+        (
+            r.id,
+            STALE.format(
+                new=_utc(r.last_modified).isoformat(),
+                old=_utc(existing[r.id].last_modified).isoformat(),
+            ),
+        )
+        for r in groups["stale"]
+    ] + [(repo_id, "repeated in the same batch: the last line wins") for repo_id in duplicates]
+    return UpsertResult(counts, [r.id for r in groups["new"] + groups["updated"]], skipped)
+
+
+def _distinct(records: Sequence[Any]) -> tuple[list[Any], list[str]]:
+    """One record per id (the last one), and the ids that came more than once."""
+    latest = {r.id: r for r in records}
+    seen = Counter(r.id for r in records)
+    return list(latest.values()), [repo_id for repo_id, n in seen.items() if n > 1]
+
+
+def _row(record: ModelRecord | DatasetRecord, now: datetime) -> dict[str, Any]:
+    return {
+        **record.columns(),
+        "missing": False,
+        "ingested_at": now,
+        "content_digest": record.content_digest(),
+    }
 
 
 def upsert_models(
@@ -156,19 +196,19 @@ def upsert_models(
 ) -> UpsertResult:
     """Insert or update a batch of models with their edges; return counts of new/updated/unchanged."""
     now = now or utcnow()
-    records = list({r.id: r for r in records}.values())
+    records, duplicates = _distinct(records)
     existing = _existing(session, Model, [r.id for r in records])
     groups = _partition(existing, records)
     changed = groups["new"] + groups["updated"]
     if groups["new"]:
         session.execute(
             Model.__table__.insert(),  # type: ignore[attr-defined]
-            [{**r.columns(), "missing": False, "ingested_at": now} for r in groups["new"]],
+            [_row(r, now) for r in groups["new"]],
         )
     if groups["updated"]:
         session.execute(
             update(Model),
-            [{**r.columns(), "missing": False, "ingested_at": now} for r in groups["updated"]],
+            [_row(r, now) for r in groups["updated"]],
         )
     if changed:
         changed_ids = [r.id for r in changed]
@@ -212,30 +252,30 @@ def upsert_models(
     if changed:
         bump_version(session)
     _ensure_tasks(session, {r.pipeline_tag for r in changed if r.pipeline_tag})
-    return _result(groups)
+    return _result(groups, duplicates, existing)
 
 
 def upsert_datasets(
     session: Session, records: Sequence[DatasetRecord], now: datetime | None = None
 ) -> UpsertResult:
     now = now or utcnow()
-    records = list({r.id: r for r in records}.values())
+    records, duplicates = _distinct(records)
     existing = _existing(session, Dataset, [r.id for r in records])
     groups = _partition(existing, records)
     if groups["new"]:
         session.execute(
             Dataset.__table__.insert(),  # type: ignore[attr-defined]
-            [{**r.columns(), "missing": False, "ingested_at": now} for r in groups["new"]],
+            [_row(r, now) for r in groups["new"]],
         )
     if groups["updated"]:
         session.execute(
             update(Dataset),
-            [{**r.columns(), "missing": False, "ingested_at": now} for r in groups["updated"]],
+            [_row(r, now) for r in groups["updated"]],
         )
     _observe(session, "dataset", groups, existing, now)
     if groups["new"] or groups["updated"]:
         bump_version(session)
-    return _result(groups)
+    return _result(groups, duplicates, existing)
 
 
 def _ensure_tasks(session: Session, task_ids: set[str]) -> None:

@@ -140,3 +140,20 @@ def test_export_then_import_round_trips(cli, tmp_path: Path) -> None:
     assert CliRunner().invoke(main, ["export", str(second)], env=env).exit_code == 0
     assert first.read_text() == second.read_text()
     assert len(first.read_text().splitlines()) == 39
+
+
+def test_snapshot_import_says_what_it_skipped_and_why(cli, tmp_path: Path) -> None:
+    def line(license_id: str, modified: str) -> str:
+        return json.dumps(
+            {"id": "acme/edited", "lastModified": modified, "cardData": {"license": license_id}}
+        )
+
+    snapshot = tmp_path / "s.jsonl"
+    snapshot.write_text(line("mit", "2024-05-01T00:00:00.000Z"))
+    assert "models: 1 new" in cli("ingest", "snapshot", str(snapshot)).output
+    snapshot.write_text(line("apache-2.0", "2024-05-01T00:00:00.000Z"))
+    assert "models: 0 new, 1 updated" in cli("ingest", "snapshot", str(snapshot)).output
+    snapshot.write_text(line("gpl-3.0", "2020-01-01T00:00:00.000Z"))
+    result = cli("ingest", "snapshot", str(snapshot))
+    assert "1 skipped" in result.output
+    assert "acme/edited: skipped: older than the catalog's copy" in result.output
