@@ -24,7 +24,7 @@ def database_health() -> str:
             connection.execute(text("SELECT 1"))
         return "ok" if database_access(engine()) == "read-write" else "read-only"
     except SQLAlchemyError as exc:
-        return f"error: {type(exc.orig or exc).__name__}"
+        return f"error: {type(getattr(exc, 'orig', None) or exc).__name__}"
 
 
 def demo_health() -> dict[str, str]:

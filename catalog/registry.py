@@ -130,8 +130,8 @@ def _observe(
 def _existing(
     session: Session, table: type[Model] | type[Dataset], ids: list[str]
 ) -> dict[str, Any]:
-    rows = session.exec(
-        select(
+    rows: Any = session.exec(
+        select(  # type: ignore[call-overload]
             table.id,
             table.sha,
             table.last_modified,

@@ -84,3 +84,24 @@ def test_open_a_model_see_its_verdict_and_lineage_then_follow_its_license(page) 
     page.click("a.license-link")
     page.wait_for_url("**/licenses/bigcode-openrail-m")
     assert "BigCode Open RAIL-M" in page.inner_text("h1")
+
+
+def test_no_page_breaks_its_content_security_policy(page) -> None:  # type: ignore[no-untyped-def]
+    violations: list[str] = []
+    page.on(
+        "console",
+        lambda message: (
+            violations.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
+    for path in (
+        "/",
+        "/models/tiiuae/falcon-40b",
+        "/licenses",
+        "/datasets",
+        "/about",
+        "/api/v1/docs",
+    ):
+        page.goto(path)
+        page.wait_for_load_state("networkidle")
+    assert not violations, violations
