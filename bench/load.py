@@ -43,6 +43,7 @@ SEARCHES = [
     "/api/v1/licenses?category=copyleft",
 ]
 REQUEST_TIMEOUT_S = 60
+RETRY_WAIT_MAX_S = 5
 
 
 @dataclass
@@ -75,7 +76,10 @@ class Run:
 
 
 def request(port: int, method: str, path: str, body: dict | None = None) -> int:
-    """One request on a new connection; the body is read to the end (a stream until [DONE])."""
+    """One request on a new connection; the body is read to the end (a stream until [DONE]).
+
+    A 429 is returned as is, after waiting what its Retry-After asks (as a polite client does).
+    """
     connection = http.client.HTTPConnection(HOST, port, timeout=REQUEST_TIMEOUT_S)
     try:
         payload = json.dumps(body).encode() if body is not None else None
@@ -83,6 +87,8 @@ def request(port: int, method: str, path: str, body: dict | None = None) -> int:
         connection.request(method, path, body=payload, headers=headers)
         response = connection.getresponse()
         response.read()
+        if response.status == 429:
+            time.sleep(min(float(response.getheader("Retry-After") or 1), RETRY_WAIT_MAX_S))
         return response.status
     except (OSError, http.client.HTTPException):
         return 0
@@ -263,6 +269,7 @@ def main() -> None:
         "--chat-levels", type=lambda s: [int(x) for x in s.split(",")], default=[1, 8, 16, 32, 64]
     )
     parser.add_argument("--baseline-rev", help="a git revision to measure first, in the same run")
+    parser.add_argument("--baseline-src", type=Path, help="or a source tree to measure first")
     parser.add_argument("--skip-chats", action="store_true", help="no demo build, no chat runs")
     parser.add_argument("--out", default=str(ROOT / "bench/results/load.json"))
     args = parser.parse_args()

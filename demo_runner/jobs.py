@@ -43,8 +43,9 @@ class DemoSettings:
     max_queued: int = 8  # MODELCATALOG_DEMO_MAX_QUEUED: builds waiting for a slot; more is a 429
     job_ttl_s: float = 600.0  # MODELCATALOG_DEMO_JOB_TTL: failed jobs answer repeats, then expire
     lookup_ttl_s: float = 300.0  # MODELCATALOG_DEMO_LOOKUP_TTL: one Hub lookup per model per window
-    max_streams: int = 4  # MODELCATALOG_DEMO_MAX_STREAMS: generations at once per demo
-    max_streams_total: int = 8  # MODELCATALOG_DEMO_MAX_STREAMS_TOTAL: generations at once overall
+    # One demo decodes up to 8 requests in one batch (generate.MAX_BATCH); more would only queue.
+    max_streams: int = 8  # MODELCATALOG_DEMO_MAX_STREAMS: generations at once per demo
+    max_streams_total: int = 16  # MODELCATALOG_DEMO_MAX_STREAMS_TOTAL: generations at once overall
     request_timeout_s: float = 120.0  # MODELCATALOG_DEMO_REQUEST_SECONDS: one generation's limit
 
     @classmethod
@@ -63,8 +64,8 @@ class DemoSettings:
             max_queued=int(number("MODELCATALOG_DEMO_MAX_QUEUED", 8, 0, 1000)),
             job_ttl_s=number("MODELCATALOG_DEMO_JOB_TTL", 600, 1, 7 * 86400),
             lookup_ttl_s=number("MODELCATALOG_DEMO_LOOKUP_TTL", 300, 0, 86400),
-            max_streams=int(number("MODELCATALOG_DEMO_MAX_STREAMS", 4, 1, 1024)),
-            max_streams_total=int(number("MODELCATALOG_DEMO_MAX_STREAMS_TOTAL", 8, 1, 4096)),
+            max_streams=int(number("MODELCATALOG_DEMO_MAX_STREAMS", 8, 1, 1024)),
+            max_streams_total=int(number("MODELCATALOG_DEMO_MAX_STREAMS_TOTAL", 16, 1, 4096)),
             request_timeout_s=number("MODELCATALOG_DEMO_REQUEST_SECONDS", 120, 1, 3600),
         )
 
