@@ -12,7 +12,7 @@ from catalog.licenses import knowledge_base
 from catalog.lineage import load_lineage
 from catalog.models import Model, ModelBase, ModelDataset, ModelVerdict, StaleVerdict
 from catalog.policies import BUILTIN_POLICIES, load_policy
-from catalog.registry import bump_version
+from catalog.registry import stamp_models
 
 STORED_USES = ("commercial",)
 _BATCH = 2000
@@ -108,6 +108,6 @@ def _store_verdicts(session: Session, model_ids: list[str]) -> None:
                     }
                 )
     session.execute(delete(ModelVerdict).where(col(ModelVerdict.model_id).in_(model_ids)))
-    bump_version(session)
+    stamp_models(session, present)
     if rows:
         session.execute(ModelVerdict.__table__.insert(), rows)  # type: ignore[attr-defined]
