@@ -267,7 +267,9 @@ def _filter_bitmaps(session: Session, index: FacetBitmaps, query: ModelQuery) ->
         found["gated"] = index.gated if query.gated else index.live - index.gated
     rows = row_conditions(session, query)
     if rows:
-        found["rows"] = BitMap(session.exec(select(row_number(session)).where(*rows)))
+        found["rows"] = BitMap(
+            session.exec(select(row_number(session)).select_from(Model).where(*rows))
+        )
     return found
 
 

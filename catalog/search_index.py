@@ -103,7 +103,7 @@ class FacetBitmaps:
         )
 
     def size_bytes(self) -> int:
-        return sum(b.get_serialized_size_in_bytes() for b in self._all())
+        return sum(len(b.serialize()) for b in self._all())
 
 
 def _load_rows(session: Session, index: FacetBitmaps, ids: list[str] | None) -> None:
