@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, LargeBinary, Text
+from sqlalchemy import JSON, BigInteger, Column, Index, LargeBinary, Text
 from sqlmodel import Field, SQLModel
 
 
@@ -185,6 +185,9 @@ class CatalogVersion(SQLModel, table=True):
     id: int = Field(default=1, primary_key=True)
     version: int = 0
     bitmaps_version: int | None = None  # the version the saved search bitmaps were built at
+    # Random when the row is made (a server default, revision 0010): a search index built for another
+    # catalog at the same URL (the database was recreated) is told apart even if versions meet again.
+    epoch: int | None = Field(default=None, sa_column=Column(BigInteger))
 
 
 class SearchBitmap(SQLModel, table=True):

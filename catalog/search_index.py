@@ -58,6 +58,7 @@ def row_number(session: Session) -> ColumnElement[Any]:
 class FacetBitmaps:
     """Every bitmap of one catalog at one version."""
 
+    epoch: int = 0
     version: int = 0
     live: BitMap = field(default_factory=BitMap)
     gated: BitMap = field(default_factory=BitMap)
@@ -94,6 +95,7 @@ class FacetBitmaps:
     def copy(self) -> FacetBitmaps:
         """A copy to change while searches go on reading this one."""
         return FacetBitmaps(
+            epoch=self.epoch,
             version=self.version,
             live=BitMap(self.live),
             gated=BitMap(self.gated),
@@ -160,24 +162,28 @@ def _load_verdicts(session: Session, index: FacetBitmaps, where: Any) -> None:
         index.cleared.setdefault(policy, BitMap()).update(r[0] for r in rows if r[1])
 
 
-def current_version(session: Session) -> int:
-    return (
-        session.execute(select(CatalogVersion.version).where(CatalogVersion.id == 1)).scalar() or 0
-    )
+def current_version(session: Session) -> tuple[int, int]:
+    """The catalog's epoch (which database) and version (how far its writes have gone)."""
+    row = session.execute(
+        select(CatalogVersion.epoch, CatalogVersion.version).where(CatalogVersion.id == 1)
+    ).one_or_none()
+    return (row[0] or 0, row[1] or 0) if row else (0, 0)
 
 
 def build_index(session: Session) -> FacetBitmaps:
     """Read every live model once into a new index at the current version."""
-    version = current_version(session)
-    index = FacetBitmaps(version=version)
+    epoch, version = current_version(session)
+    index = FacetBitmaps(epoch=epoch, version=version)
     _load_rows(session, index, None)
     return index
 
 
 def catch_up(session: Session, index: FacetBitmaps) -> FacetBitmaps:
     """Bring an index to the current catalog version: the models stamped since, or all of them."""
-    version = current_version(session)
-    if version <= index.version:
+    epoch, version = current_version(session)
+    if epoch != index.epoch or version < index.version:
+        return build_index(session)
+    if version == index.version:
         return index
     changed = list(
         session.execute(
@@ -212,10 +218,8 @@ def _keys(index: FacetBitmaps) -> Iterable[tuple[str, str, BitMap]]:
 
 def save_index(session: Session) -> FacetBitmaps:
     """Store the bitmaps at the current version (after an import or a crawl); return them."""
-    # Taking the version row first serialises concurrent savers on PostgreSQL.
-    session.execute(
-        update(CatalogVersion).where(CatalogVersion.id == 1).values(bitmaps_version=None)
-    )
+    # Locking the version row first serialises concurrent savers on PostgreSQL.
+    session.execute(select(CatalogVersion.id).where(CatalogVersion.id == 1).with_for_update())
     index = catch_up(session, load_index(session))
     session.execute(delete(SearchBitmap))
     rows = [
@@ -233,12 +237,12 @@ def save_index(session: Session) -> FacetBitmaps:
 
 def load_index(session: Session) -> FacetBitmaps:
     """The saved bitmaps, or a fresh build when none were saved."""
-    saved = session.execute(
-        select(CatalogVersion.bitmaps_version).where(CatalogVersion.id == 1)
-    ).scalar()
+    epoch, saved = session.execute(
+        select(CatalogVersion.epoch, CatalogVersion.bitmaps_version).where(CatalogVersion.id == 1)
+    ).one_or_none() or (0, None)
     if saved is None:
         return build_index(session)
-    index = FacetBitmaps(version=saved)
+    index = FacetBitmaps(epoch=epoch or 0, version=saved)
     for facet, value, blob in session.execute(
         select(SearchBitmap.facet, SearchBitmap.value, SearchBitmap.bitmap)
     ):
@@ -264,7 +268,7 @@ class IndexHolder:
     def current(self, session: Session) -> FacetBitmaps:
         key = _engine_key(session.get_bind())
         index = self.indexes.get(key)
-        if index is not None and index.version >= current_version(session):
+        if index is not None and (index.epoch, index.version) == current_version(session):
             return index
         # One thread catches up while the others wait for it rather than repeat the work.
         with self.lock:

@@ -13,6 +13,12 @@ branch_labels = None
 depends_on = None
 
 
+def _epoch() -> sa.TextClause:
+    if op.get_bind().dialect.name == "postgresql":
+        return sa.text("(floor(random() * 9007199254740991))::bigint")
+    return sa.text("(abs(random()) % 9007199254740991)")
+
+
 def upgrade() -> None:
     op.add_column(
         "model", sa.Column("search_version", sa.Integer(), nullable=False, server_default="0")
@@ -31,6 +37,7 @@ def upgrade() -> None:
     with op.batch_alter_table("catalog_version") as batch:
         batch.drop_column("facets_version")
         batch.add_column(sa.Column("bitmaps_version", sa.Integer(), nullable=True))
+        batch.add_column(sa.Column("epoch", sa.BigInteger(), server_default=_epoch()))
     op.drop_table("model_facets")
     op.drop_table("facet_count")
 
@@ -52,6 +59,7 @@ def downgrade() -> None:
     )
     with op.batch_alter_table("catalog_version") as batch:
         batch.drop_column("bitmaps_version")
+        batch.drop_column("epoch")
         batch.add_column(sa.Column("facets_version", sa.Integer(), nullable=True))
     op.drop_table("search_bitmap")
     if op.get_bind().dialect.name == "postgresql":
