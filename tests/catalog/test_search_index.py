@@ -12,13 +12,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete, text, update
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, SQLModel
+from sqlmodel import Session, SQLModel, select
 
 from catalog.licenses import knowledge_base
 from catalog.models import CatalogVersion, License, Task
 from catalog.registry import mark_missing, upsert_models
 from catalog.search import ModelQuery, search_models, search_models_sql
-from catalog.search_index import IndexHolder, holder, save_index
+from catalog.search_index import IndexHolder, holder, load_index, save_index
 from catalog.verdicts import refresh_verdicts
 from ingest.cards import model_record
 
@@ -141,6 +141,27 @@ def test_index_answers_equal_the_sql_reference_before_and_after_writes(
         _write(session, writes, missing)
         for query in searches:
             _assert_same(session, query)
+
+
+def assert_saved_index_is_current(session: Session) -> None:
+    """The bitmaps saved by the last import or crawl are at its version and answer as SQL does."""
+    version, saved = session.exec(
+        select(CatalogVersion.version, CatalogVersion.bitmaps_version)
+    ).one()
+    assert saved == version
+    loaded = load_index(session)
+    for query in (ModelQuery(), ModelQuery(licenses=("mit", "apache-2.0"), commercial=True)):
+        assert len(loaded.live) == search_models_sql(session, ModelQuery()).total
+        _assert_same(session, query)
+
+
+def test_an_import_saves_bitmaps_a_new_server_can_use(engine: Engine) -> None:
+    from ingest.snapshot import bundled_snapshot_lines, import_snapshot
+
+    _new_catalog(engine)
+    with Session(engine) as session:
+        import_snapshot(session, bundled_snapshot_lines())
+        assert_saved_index_is_current(session)
 
 
 def test_a_restarted_server_loads_the_saved_bitmaps_and_catches_up(engine: Engine) -> None:
