@@ -14,7 +14,6 @@ import argparse
 import statistics
 import sys
 import time
-import tracemalloc
 from pathlib import Path
 from typing import Any
 
@@ -72,7 +71,11 @@ def duckdb_counts(connection: Any, session: Any, params: dict[str, Any]) -> dict
     from sqlalchemy import text
 
     where: dict[str, str] = {}
-    for facet, column in (("license_category", "category"), ("task", "task"), ("library", "library")):
+    for facet, column in (
+        ("license_category", "category"),
+        ("task", "task"),
+        ("library", "library"),
+    ):
         if facet in params:
             where[facet] = f"{column} IN ({','.join(repr(v) for v in params[facet])})"
     for facet, column in (("license", "licenses"), ("language", "languages")):
@@ -80,12 +83,22 @@ def duckdb_counts(connection: Any, session: Any, params: dict[str, Any]) -> dict
             where[facet] = f"list_has_any({column}, {params[facet]!r})"
     if "commercial" in params:
         cleared = "verdict IN ('allowed','conditional')"
-        where["commercial"] = cleared if params["commercial"] == "true" else f"NOT coalesce({cleared}, false)"
+        where["commercial"] = (
+            cleared if params["commercial"] == "true" else f"NOT coalesce({cleared}, false)"
+        )
     if "author" in params:
         where["author"] = f"author = {params['author']!r}"
     if "q" in params:
-        rowids = [r[0] for r in session.execute(text("SELECT rowid FROM model_fts WHERE model_fts MATCH :q"), {"q": f'"{params["q"]}"*'})]
-        connection.execute("CREATE OR REPLACE TEMP TABLE hits AS SELECT unnest(?::BIGINT[]) AS rn", [rowids])
+        rowids = [
+            r[0]
+            for r in session.execute(
+                text("SELECT rowid FROM model_fts WHERE model_fts MATCH :q"),
+                {"q": f'"{params["q"]}"*'},
+            )
+        ]
+        connection.execute(
+            "CREATE OR REPLACE TEMP TABLE hits AS SELECT unnest(?::BIGINT[]) AS rn", [rowids]
+        )
         where["q"] = "rn IN (SELECT rn FROM hits)"
 
     def clause(skip: str | None) -> str:
@@ -94,8 +107,11 @@ def duckdb_counts(connection: Any, session: Any, params: dict[str, Any]) -> dict
 
     found = {"total": connection.execute(f"SELECT count(*) FROM m WHERE {clause(None)}").fetchone()}
     for facet, expression in (
-        ("license_category", "category"), ("task", "task"), ("library", "library"),
-        ("license", "unnest(licenses)"), ("language", "unnest(languages)"),
+        ("license_category", "category"),
+        ("task", "task"),
+        ("library", "library"),
+        ("license", "unnest(licenses)"),
+        ("language", "unnest(languages)"),
         ("commercial", "verdict IN ('allowed','conditional')"),
     ):
         found[facet] = connection.execute(
@@ -114,7 +130,9 @@ def timed(function: Any, inputs: list[Any]) -> list[float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--db", type=Path, required=True)
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--sql-queries", type=int, default=30, help="the SQL reference is slow")
@@ -122,35 +140,60 @@ def main() -> None:
     from sqlmodel import Session
 
     from catalog.db import make_engine
-    from catalog.search import FACETS, _facet_counts, conditions, search_models_sql  # noqa: F401
+    from catalog.search import FACETS, _facet_counts, conditions, search_models, search_models_sql  # noqa: F401
     from catalog.search_index import build_index
-    from catalog.search import search_models
 
     engine = make_engine(f"sqlite:///{args.db}")
     combos = distinct_filters(args.queries)
     table = []
     with Session(engine) as session:
-        tracemalloc.start()
         start = time.perf_counter()
         index = build_index(session)
         built = time.perf_counter() - start
         size = index.size_bytes()
-        tracemalloc.stop()
-        session.exec  # the holder loads the same index on first use
         search_models(session, as_query({}))
-        table.append(("pyroaring bitmaps", built, size, timed(lambda p: search_models(session, as_query(p), with_facets=True), combos)))
+        table.append(
+            (
+                "pyroaring bitmaps",
+                built,
+                size,
+                timed(lambda p: search_models(session, as_query(p), with_facets=True), combos),
+            )
+        )
         start = time.perf_counter()
         connection = duckdb_mirror(session)
         built = time.perf_counter() - start
-        table.append(("duckdb mirror", built, None, timed(lambda p: duckdb_counts(connection, session, p), combos)))
-        table.append(("SQL reference", 0.0, None, timed(lambda p: search_models_sql(session, as_query(p)), combos[: args.sql_queries])))
-    print(f"\nTotal + six facet counts (bitmaps: + one page of items), {len(combos)} distinct random combinations, SQLite {args.db.stat().st_size / 2**20:.0f} MiB, 2 shared cores\n")
-    print(f"| {'option':<18} | {'build':>7} | {'size':>8} | {'n':>4} | {'p50':>8} | {'p99':>8} | {'max':>8} |")
-    print(f"|{'-'*20}|{'-'*9}|{'-'*10}|{'-'*6}|{'-'*10}|{'-'*10}|{'-'*10}|")
+        table.append(
+            (
+                "duckdb mirror",
+                built,
+                None,
+                timed(lambda p: duckdb_counts(connection, session, p), combos),
+            )
+        )
+        table.append(
+            (
+                "SQL reference",
+                0.0,
+                None,
+                timed(
+                    lambda p: search_models_sql(session, as_query(p)), combos[: args.sql_queries]
+                ),
+            )
+        )
+    print(
+        f"\nTotal + six facet counts (bitmaps: + one page of items), {len(combos)} distinct random combinations, SQLite {args.db.stat().st_size / 2**20:.0f} MiB, 2 shared cores\n"
+    )
+    print(
+        f"| {'option':<18} | {'build':>7} | {'size':>8} | {'n':>4} | {'p50':>8} | {'p99':>8} | {'max':>8} |"
+    )
+    print(f"|{'-' * 20}|{'-' * 9}|{'-' * 10}|{'-' * 6}|{'-' * 10}|{'-' * 10}|{'-' * 10}|")
     for name, built, size, times in table:
         size_text = f"{size / 2**20:.1f} MiB" if size else "-"
         p99 = times[min(len(times) - 1, int(len(times) * 0.99))]
-        print(f"| {name:<18} | {built:>6.1f}s | {size_text:>8} | {len(times):>4} | {statistics.median(times):>6.1f}ms | {p99:>6.1f}ms | {times[-1]:>6.1f}ms |")
+        print(
+            f"| {name:<18} | {built:>6.1f}s | {size_text:>8} | {len(times):>4} | {statistics.median(times):>6.1f}ms | {p99:>6.1f}ms | {times[-1]:>6.1f}ms |"
+        )
 
 
 if __name__ == "__main__":
