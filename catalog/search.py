@@ -267,9 +267,9 @@ def _filter_bitmaps(session: Session, index: FacetBitmaps, query: ModelQuery) ->
         found["gated"] = index.gated if query.gated else index.live - index.gated
     rows = row_conditions(session, query)
     if rows:
-        found["rows"] = BitMap(
-            session.exec(select(row_number(session)).select_from(Model).where(*rows))
-        )
+        # Core rather than ORM rows: these can be many thousands of plain integers.
+        numbers = select(row_number(session)).select_from(Model).where(*rows)
+        found["rows"] = BitMap(session.connection().execute(numbers).scalars())
     return found
 
 
@@ -330,7 +330,7 @@ def _walk(session: Session, query: ModelQuery, matching: BitMap, wanted: int) ->
         .execution_options(yield_per=2000)
     )
     found: list[str] = []
-    result = session.execute(statement)
+    result = session.connection().execute(statement)
     try:
         for model_id, number in result:
             if number in matching:

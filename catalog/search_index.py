@@ -116,13 +116,21 @@ def _load_rows(session: Session, index: FacetBitmaps, ids: list[str] | None) -> 
         statement = statement.where(col(Model.missing).is_(False))
         return statement if ids is None else statement.where(col(Model.id).in_(ids))
 
-    rows = session.execute(
-        where(
-            select(
-                number, Model.license_category, Model.pipeline_tag, Model.library_name, Model.gated
+    rows = (
+        session.connection()
+        .execute(
+            where(
+                select(
+                    number,
+                    Model.license_category,
+                    Model.pipeline_tag,
+                    Model.library_name,
+                    Model.gated,
+                )
             )
         )
-    ).all()
+        .all()
+    )
     index.live.update(r[0] for r in rows)
     index.gated.update(r[0] for r in rows if r[4] not in (None, "false"))
     for position, facet in enumerate(("license_category", "task", "library"), start=1):
@@ -137,7 +145,7 @@ def _load_rows(session: Session, index: FacetBitmaps, ids: list[str] | None) -> 
         ("language", ModelLanguage, ModelLanguage.language),
     ):
         joined = select(column, number).join(Model, Model.id == table.model_id)  # type: ignore[attr-defined]
-        _add_grouped(index, facet, session.execute(where(joined)))
+        _add_grouped(index, facet, session.connection().execute(where(joined)))
     _load_verdicts(session, index, where)
 
 
@@ -157,16 +165,18 @@ def _load_verdicts(session: Session, index: FacetBitmaps, where: Any) -> None:
             .join(Model, Model.id == ModelVerdict.model_id)
             .where(ModelVerdict.use == "commercial", ModelVerdict.policy == policy)
         )
-        rows = session.execute(where(statement)).all()
+        rows = session.connection().execute(where(statement)).all()
         index.judged.setdefault(policy, BitMap()).update(r[0] for r in rows)
         index.cleared.setdefault(policy, BitMap()).update(r[0] for r in rows if r[1])
 
 
 def current_version(session: Session) -> tuple[int, int]:
     """The catalog's epoch (which database) and version (how far its writes have gone)."""
-    row = session.execute(
-        select(CatalogVersion.epoch, CatalogVersion.version).where(CatalogVersion.id == 1)
-    ).one_or_none()
+    row = (
+        session.connection()
+        .execute(select(CatalogVersion.epoch, CatalogVersion.version).where(CatalogVersion.id == 1))
+        .one_or_none()
+    )
     return (row[0] or 0, row[1] or 0) if row else (0, 0)
 
 
@@ -186,7 +196,7 @@ def catch_up(session: Session, index: FacetBitmaps) -> FacetBitmaps:
     if version == index.version:
         return index
     changed = list(
-        session.execute(
+        session.connection().execute(
             select(Model.id, row_number(session)).where(
                 col(Model.search_version) > index.version, col(Model.search_version) <= version
             )
@@ -219,16 +229,18 @@ def _keys(index: FacetBitmaps) -> Iterable[tuple[str, str, BitMap]]:
 def save_index(session: Session) -> FacetBitmaps:
     """Store the bitmaps at the current version (after an import or a crawl); return them."""
     # Locking the version row first serialises concurrent savers on PostgreSQL.
-    session.execute(select(CatalogVersion.id).where(CatalogVersion.id == 1).with_for_update())
+    session.connection().execute(
+        select(CatalogVersion.id).where(CatalogVersion.id == 1).with_for_update()
+    )
     index = catch_up(session, load_index(session))
-    session.execute(delete(SearchBitmap))
+    session.connection().execute(delete(SearchBitmap))
     rows = [
         {"facet": facet, "value": value, "bitmap": bitmap.serialize()}
         for facet, value, bitmap in _keys(index)
     ]
     for start in range(0, len(rows), 500):
-        session.execute(SearchBitmap.__table__.insert(), rows[start : start + 500])  # type: ignore[attr-defined]
-    session.execute(
+        session.connection().execute(SearchBitmap.__table__.insert(), rows[start : start + 500])  # type: ignore[attr-defined]
+    session.connection().execute(
         update(CatalogVersion).where(CatalogVersion.id == 1).values(bitmaps_version=index.version)
     )
     session.commit()
@@ -237,13 +249,13 @@ def save_index(session: Session) -> FacetBitmaps:
 
 def load_index(session: Session) -> FacetBitmaps:
     """The saved bitmaps, or a fresh build when none were saved."""
-    epoch, saved = session.execute(
+    epoch, saved = session.connection().execute(
         select(CatalogVersion.epoch, CatalogVersion.bitmaps_version).where(CatalogVersion.id == 1)
     ).one_or_none() or (0, None)
     if saved is None:
         return build_index(session)
     index = FacetBitmaps(epoch=epoch or 0, version=saved)
-    for facet, value, blob in session.execute(
+    for facet, value, blob in session.connection().execute(
         select(SearchBitmap.facet, SearchBitmap.value, SearchBitmap.bitmap)
     ):
         bitmap = BitMap.deserialize(blob)
