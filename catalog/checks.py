@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlmodel import Session
 
-from catalog.compliance import Verdict, evaluate
+from catalog.compliance import Rules, Verdict, evaluate
 from catalog.licenses import knowledge_base
 from catalog.lineage import load_lineage
 from catalog.policies import Policy
@@ -19,7 +19,11 @@ def check_models(
     """Verdicts for several models, loading their lineage in bulk (one query per graph level)."""
     lineage = load_lineage(session, repo_ids)
     kb = knowledge_base()
-    return [evaluate(repo_id, lineage, use=use, policy=policy, kb=kb) for repo_id in repo_ids]
+    rules = Rules(policy, kb)
+    return [
+        evaluate(repo_id, lineage, use=use, policy=policy, kb=kb, rules=rules)
+        for repo_id in repo_ids
+    ]
 
 
 def check_model(session: Session, repo_id: str, *, use: str, policy: Policy) -> dict[str, Any]:
