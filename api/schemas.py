@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from marshmallow import RAISE, Schema, fields, validate
 
+from catalog.checks import DEFAULT_FAIL_ON, FAIL_ON
 from catalog.licenses import CATEGORIES
 from catalog.policies import BUILTIN_POLICIES, USES
 from catalog.search import SORTS
@@ -63,6 +64,16 @@ class ComplianceBody(StrictSchema):
     )
     use = fields.String(load_default="commercial", validate=validate.OneOf(USES))
     policy = fields.String(load_default="default", validate=validate.OneOf(BUILTIN_POLICIES))
+
+
+class GateArgs(StrictSchema):
+    fail_on = fields.String(
+        load_default=DEFAULT_FAIL_ON,
+        validate=validate.OneOf(FAIL_ON),
+        metadata={
+            "description": "The least verdict that fails the gate: conditional, unknown (default) or forbidden."
+        },
+    )
 
 
 class LicenseQueryArgs(StrictSchema):
@@ -164,8 +175,15 @@ class VerdictSchema(Schema):
     checked_at = fields.String()
 
 
+class GateSchema(Schema):
+    fail_on = fields.String()
+    passed = fields.Boolean()
+    failing = fields.List(fields.String(), metadata={"description": "Models at fail_on or worse."})
+
+
 class VerdictListSchema(Schema):
     results = fields.List(fields.Nested(VerdictSchema))
+    gate = fields.Nested(GateSchema)
 
 
 class LineageNodeSchema(Schema):
