@@ -136,11 +136,13 @@ def rules_digest() -> str:
 
 def stored_rules_digest(session: Session) -> str | None:
     return session.exec(
-        select(CatalogVersion.rules_digest).where(CatalogVersion.id == 1)
+        select(CatalogVersion.rules_digest).where(col(CatalogVersion.id) == 1)
     ).one_or_none()
 
 
 def mark_rules_current(session: Session) -> None:
     session.execute(
-        update(CatalogVersion).where(CatalogVersion.id == 1).values(rules_digest=rules_digest())
+        update(CatalogVersion)
+        .where(col(CatalogVersion.id) == 1)
+        .values(rules_digest=rules_digest())
     )
