@@ -188,6 +188,7 @@ class CatalogVersion(SQLModel, table=True):
     # Random when the row is made (a server default, revision 0010): a search index built for another
     # catalog at the same URL (the database was recreated) is told apart even if versions meet again.
     epoch: int | None = Field(default=None, sa_column=Column(BigInteger))
+    rules_digest: str | None = None  # the knowledge stored verdicts were computed with (0007)
 
 
 class SearchBitmap(SQLModel, table=True):

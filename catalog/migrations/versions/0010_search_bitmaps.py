@@ -1,14 +1,14 @@
 """The search bitmap index: row numbers, change stamps and saved bitmaps replace the facet tables.
 
 Revision ID: 0010
-Revises: 0006
+Revises: 0007
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0010"
-down_revision = "0006"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
