@@ -24,7 +24,6 @@ import yaml
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from catalog.search_index import save_index
 from catalog.licenses import knowledge_base
 from catalog.models import CrawlState
 from catalog.records import DatasetRecord, ModelRecord
@@ -35,6 +34,7 @@ from catalog.registry import (
     upsert_models,
     utcnow,
 )
+from catalog.search_index import save_index
 from catalog.verdicts import mark_stale, models_trained_on, refresh_stale
 from ingest.cards import dataset_record, model_record, parse_datetime
 from ingest.errors import BadRecord, HubUnavailable

@@ -11,11 +11,11 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from catalog.search_index import save_index
 from catalog.licenses import knowledge_base
 from catalog.models import Dataset, Model, ModelBase, ModelDataset
 from catalog.records import DatasetRecord, ModelRecord
 from catalog.registry import UpsertResult, upsert_datasets, upsert_models
+from catalog.search_index import save_index
 from catalog.verdicts import models_trained_on, refresh_verdicts
 from ingest.cards import dataset_record, model_record
 from ingest.errors import BadRecord
@@ -73,7 +73,7 @@ def import_snapshot(session: Session, lines: Iterable[str]) -> ImportReport:
         if len(batch[kind]) >= BATCH:
             _flush(session, report, batch)
     _flush(session, report, batch)
-    affected = refresh_verdicts(
+    refresh_verdicts(
         session,
         report.models.changed_ids + models_trained_on(session, report.datasets.changed_ids),
     )
