@@ -15,6 +15,7 @@ from api.database import db
 from api.schemas import (
     ComplianceArgs,
     ComplianceBody,
+    GateArgs,
     ModelDetailSchema,
     ModelPageSchema,
     ModelQueryArgs,
@@ -22,7 +23,7 @@ from api.schemas import (
     VerdictSchema,
 )
 from api.security_headers import external_url
-from catalog.checks import check_models
+from catalog.checks import check_models, failing
 from catalog.policies import load_policy
 from catalog.queries import get_model, model_detail
 from catalog.search import ModelQuery, search_models
@@ -39,13 +40,13 @@ def model_query(args: dict[str, Any]) -> ModelQuery:
     """Query arguments (already validated) as a catalog query."""
     return ModelQuery(
         q=args.get("q"),
-        licenses=tuple(args.get("license") or ()),
-        license_category=args.get("license_category"),
+        licenses=tuple(args["license"]),
+        license_category=tuple(args["license_category"]),
         commercial=args.get("commercial"),
         policy=args["policy"],
-        task=args.get("task"),
-        library=args.get("library"),
-        language=args.get("language"),
+        task=tuple(args["task"]),
+        library=tuple(args["library"]),
+        language=tuple(args["language"]),
         author=args.get("author"),
         base_model=args.get("base_model"),
         dataset=args.get("dataset"),
@@ -112,10 +113,14 @@ class ModelDetail(MethodView):
 
 @blp.route("/compliance")
 class Compliance(MethodView):
+    @blp.arguments(GateArgs, location="query", as_kwargs=False, unknown=RAISE)
     @blp.arguments(ComplianceBody, as_kwargs=False)
     @blp.response(200, VerdictListSchema)
-    def post(self, body: dict[str, Any]) -> Any:
-        """Verdicts for several models at once (at most 500). Unknown ids come back as `unknown`."""
+    def post(self, gate: dict[str, Any], body: dict[str, Any]) -> Any:
+        """Verdicts for several models at once (at most 500), and whether they pass a gate.
+
+        Unknown ids come back as `unknown`. `?fail_on=conditional` makes the gate fail on any
+        verdict with obligations; the default fails on `unknown` and `forbidden`."""
         if len(body["models"]) > current_app.config["COMPLIANCE_BATCH_LIMIT"]:
             abort(
                 422,
@@ -124,4 +129,9 @@ class Compliance(MethodView):
         verdicts = check_models(
             db(), body["models"], use=body["use"], policy=load_policy(body["policy"])
         )
-        return {"results": [v.to_dict() for v in verdicts]}
+        results = [v.to_dict() for v in verdicts]
+        stopped = failing(results, gate["fail_on"])
+        return {
+            "results": results,
+            "gate": {"fail_on": gate["fail_on"], "passed": not stopped, "failing": stopped},
+        }

@@ -33,6 +33,7 @@ CATEGORY_COLOURS = {
     "copyleft": "#c0ca33",
     "open-rail": "#fb8c00",
     "community": "#f4511e",
+    "no-derivatives": "#d81b60",
     "non-commercial": "#e53935",
     "research-only": "#8e24aa",
     "unknown": "#757575",
@@ -60,7 +61,8 @@ def toggle_license(license_id: str) -> str:
 
 @blp.get("/")
 def search():  # type: ignore[no-untyped-def]
-    raw = {k: (request.args.getlist(k) if k == "license" else v) for k, v in request.args.items()}
+    repeatable = ("license", "license_category", "task", "library", "language")
+    raw = {k: (request.args.getlist(k) if k in repeatable else v) for k, v in request.args.items()}
     try:
         args = ModelQueryArgs().load(raw)
     except ValidationError as exc:

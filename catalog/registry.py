@@ -31,13 +31,34 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def bump_version(session: Session) -> None:
-    """Say that the catalog changed (search count caches key on this number)."""
-    session.execute(
-        update(CatalogVersion)
-        .where(CatalogVersion.id == 1)
-        .values(version=CatalogVersion.version + 1)
+def bump_version(session: Session) -> int:
+    """Say that the catalog changed; return the new version.
+
+    A writer that changes what search filters on (a model's columns, licenses, languages or
+    verdicts) stamps those models with this number (`Model.search_version`), so the search index
+    reads only them (catalog.search_index). On PostgreSQL the row lock taken here orders writers.
+    """
+    return (
+        session.execute(
+            update(CatalogVersion)
+            .where(CatalogVersion.id == 1)
+            .values(version=CatalogVersion.version + 1)
+            .returning(CatalogVersion.version)
+        ).scalar()
+        or 0
     )
+
+
+def stamp_models(session: Session, model_ids: Sequence[str]) -> None:
+    """Raise the catalog version and mark these models as changed at it (for the search index)."""
+    version = bump_version(session)
+    for start in range(0, len(model_ids), 2000):
+        session.execute(
+            update(Model)
+            .where(col(Model.id).in_(model_ids[start : start + 2000]))
+            .values(search_version=version)
+            .execution_options(synchronize_session=False)
+        )
 
 
 def sync_licenses(session: Session, kb: KnowledgeBase) -> None:
@@ -182,13 +203,8 @@ def _distinct(records: Sequence[Any]) -> tuple[list[Any], list[str]]:
     return list(latest.values()), [repo_id for repo_id, n in seen.items() if n > 1]
 
 
-def _row(record: ModelRecord | DatasetRecord, now: datetime) -> dict[str, Any]:
-    return {
-        **record.columns(),
-        "missing": False,
-        "ingested_at": now,
-        "content_digest": record.content_digest(),
-    }
+def _row(record: ModelRecord | DatasetRecord, written: dict[str, Any]) -> dict[str, Any]:
+    return {**record.columns(), **written, "content_digest": record.content_digest()}
 
 
 def upsert_models(
@@ -200,15 +216,17 @@ def upsert_models(
     existing = _existing(session, Model, [r.id for r in records])
     groups = _partition(existing, records)
     changed = groups["new"] + groups["updated"]
+    version = bump_version(session) if changed else 0
+    written = {"missing": False, "ingested_at": now, "search_version": version}
     if groups["new"]:
         session.execute(
             Model.__table__.insert(),  # type: ignore[attr-defined]
-            [_row(r, now) for r in groups["new"]],
+            [_row(r, written) for r in groups["new"]],
         )
     if groups["updated"]:
         session.execute(
             update(Model),
-            [_row(r, now) for r in groups["updated"]],
+            [_row(r, written) for r in groups["updated"]],
         )
     if changed:
         changed_ids = [r.id for r in changed]
@@ -249,8 +267,6 @@ def upsert_models(
                 dataset_rows,
             )
     _observe(session, "model", groups, existing, now)
-    if changed:
-        bump_version(session)
     _ensure_tasks(session, {r.pipeline_tag for r in changed if r.pipeline_tag})
     return _result(groups, duplicates, existing)
 
@@ -265,12 +281,12 @@ def upsert_datasets(
     if groups["new"]:
         session.execute(
             Dataset.__table__.insert(),  # type: ignore[attr-defined]
-            [_row(r, now) for r in groups["new"]],
+            [_row(r, {"missing": False, "ingested_at": now}) for r in groups["new"]],
         )
     if groups["updated"]:
         session.execute(
             update(Dataset),
-            [_row(r, now) for r in groups["updated"]],
+            [_row(r, {"missing": False, "ingested_at": now}) for r in groups["updated"]],
         )
     _observe(session, "dataset", groups, existing, now)
     if groups["new"] or groups["updated"]:
