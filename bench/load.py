@@ -288,6 +288,8 @@ def main() -> None:
                 "baseline": extract(args.baseline_rev, Path(tempfile.mkdtemp(dir=scratch))),
                 **trees,
             }
+        elif args.baseline_src:
+            trees = {"baseline": args.baseline_src.resolve(), **trees}
         for name, source in trees.items():
             workdir = Path(tempfile.mkdtemp(dir=scratch))
             server = Server(source, workdir, demo_cache)
