@@ -109,6 +109,29 @@ class _Request:
         return False
 
 
+def _step_callback(group: list[_Request]) -> Any:
+    """CTranslate2's per-token callback for one batch; returning True stops that request.
+
+    It must not hold the Batcher (or the model): CTranslate2 keeps the callback on its own worker
+    thread and may drop it there last, and a model freed on its own worker thread aborts the
+    process (it would join itself).
+    """
+
+    def on_step(step: Any) -> bool:
+        request = group[step.batch_id]
+        if request.should_stop():
+            request.finish()
+            return True
+        request.tokens.put(step.token_id)
+        request.generated += 1
+        if step.is_last or request.generated >= request.params.max_tokens:
+            request.finish()
+            return True
+        return False
+
+    return on_step
+
+
 class Batcher:
     """One worker thread that decodes waiting requests together (grouped by sampling settings)."""
 
@@ -118,7 +141,7 @@ class Batcher:
         self.end_token = end_token
         self.waiting: queue.Queue[_Request | None] = queue.Queue()
         self.batches: list[int] = []  # batch sizes, for tests and figures
-        self.decoding = 0  # requests in the running decode that have not stopped
+        self.decoding: list[_Request] = []  # the batch being decoded now
         self.thread = threading.Thread(target=self._run, name="demo-batcher", daemon=True)
         self.thread.start()
 
@@ -131,7 +154,7 @@ class Batcher:
 
     def active(self) -> int:
         """Requests waiting or decoding right now."""
-        return self.waiting.qsize() + self.decoding
+        return self.waiting.qsize() + sum(not request.done for request in self.decoding)
 
     def close(self) -> None:
         self.waiting.put(None)
@@ -175,29 +198,11 @@ class Batcher:
 
     def _decode(self, group: list[_Request]) -> None:
         self.batches.append(len(group))
-        self.decoding = len(group)
-
-        def on_step(step: Any) -> bool:
-            request = group[step.batch_id]
-            if request.should_stop():
-                self._stop(request)
-                return True
-            request.tokens.put(step.token_id)
-            request.generated += 1
-            if step.is_last or request.generated >= request.params.max_tokens:
-                self._stop(request)
-                return True
-            return False
-
+        self.decoding = group
         try:
-            self._generate(group, on_step)
+            self._generate(group, _step_callback(group))
         finally:
-            self.decoding = 0
-
-    def _stop(self, request: _Request) -> None:
-        if not request.done:
-            self.decoding -= 1
-        request.finish()
+            self.decoding = []
 
     def _generate(self, group: list[_Request], on_step: Any) -> None:
 
