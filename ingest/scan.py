@@ -1,0 +1,245 @@
+"""Find the Hub repos a code base uses: Python sources, notebooks and config files under some paths.
+
+Python is read through its syntax tree (ingest/scan_python.py) and configs through their parsers
+(ingest/scan_config.py), so ids in comments, docstrings and unrelated strings are never reported.
+A value that is not a usable Hub id (a local path, a name without an owner, an f-string or a
+variable whose value cannot be known) is not a finding: it is counted and listed as skipped, so a
+gate never passes silently over something it could not read.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pathspec
+
+# Folders that hold other people's code or build output, never the project's own model loads.
+IGNORED_DIRS = frozenset(
+    {
+        ".git",
+        ".hg",
+        ".svn",
+        ".venv",
+        "venv",
+        ".env",
+        "env",
+        "node_modules",
+        "build",
+        "dist",
+        "site-packages",
+        "__pycache__",
+        ".tox",
+        ".nox",
+        ".mypy_cache",
+        ".pytest_cache",
+        ".ruff_cache",
+        ".eggs",
+        ".ipynb_checkpoints",
+    }
+)
+PYTHON_SUFFIXES = frozenset({".py", ".pyi"})
+NOTEBOOK_SUFFIXES = frozenset({".ipynb"})
+CONFIG_SUFFIXES = frozenset({".yaml", ".yml", ".json", ".toml"})
+MAX_FILE_BYTES = 5 * 1024 * 1024
+
+# Hub repo ids: owner/name, 96 characters at most, no "--" or ".." (huggingface_hub's own rules).
+_REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9_.-]+$")
+_BARE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+_WEIGHT_FILE = re.compile(r"\.(bin|pt|pth|ckpt|safetensors|gguf|onnx|h5|pkl|jsonl?|ya?ml|csv|tsv|parquet|arrow|txt)$", re.I)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A Hub repo a file uses: where, and how it was recognised."""
+
+    repo_id: str
+    kind: str  # model | dataset
+    path: str  # as reached from the path given to the scan, with "/" separators
+    line: int
+    how: str  # e.g. "from_pretrained()", "pipeline(model=)", "config key base_model"
+    cell: int | None = None  # notebooks: the code cell's number, counting from 1
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "repo_id": self.repo_id,
+            "kind": self.kind,
+            "path": self.path,
+            "line": self.line,
+            "cell": self.cell,
+            "how": self.how,
+        }
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A value in a model-loading place that is not a Hub repo id, and why."""
+
+    reason: str  # local-path | no-owner | not-a-repo-id | unresolved
+    path: str
+    line: int
+    how: str
+    value: str | None = None
+    cell: int | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "reason": self.reason,
+            "path": self.path,
+            "line": self.line,
+            "cell": self.cell,
+            "how": self.how,
+            "value": self.value,
+        }
+
+
+@dataclass
+class ScanResult:
+    findings: list[Finding] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    files: int = 0
+    unreadable: list[tuple[str, str]] = field(default_factory=list)  # (path, why)
+
+    def repo_ids(self, kind: str = "model") -> list[str]:
+        """Distinct repo ids of one kind, in the order they were first found."""
+        return list(dict.fromkeys(f.repo_id for f in self.findings if f.kind == kind))
+
+    def skipped_counts(self) -> dict[str, int]:
+        return dict(sorted(Counter(s.reason for s in self.skipped).items()))
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "files": self.files,
+            "models": self.repo_ids("model"),
+            "datasets": self.repo_ids("dataset"),
+            "findings": [f.to_dict() for f in self.findings],
+            "skipped": self.skipped_counts(),
+            "skipped_values": [s.to_dict() for s in self.skipped],
+            "unreadable": [{"path": p, "reason": r} for p, r in self.unreadable],
+        }
+
+
+def classify(value: str) -> str | None:
+    """None when `value` is a Hub repo id, else why it is not one."""
+    if (
+        value.startswith(("/", "./", "../", "~", "\\"))
+        or "\\" in value
+        or re.match(r"^[A-Za-z]:", value)
+        or value.count("/") > 1
+        or _WEIGHT_FILE.search(value)
+    ):
+        return "local-path"
+    if _REPO_ID.match(value):
+        if len(value) > 96 or "--" in value or ".." in value or value.endswith((".", "-")):
+            return "not-a-repo-id"
+        return None
+    return "no-owner" if _BARE_NAME.match(value) else "not-a-repo-id"
+
+
+class Recorder:
+    """Collects one file's findings and skips, classifying each value once."""
+
+    def __init__(self, result: ScanResult, path: str, cell: int | None = None) -> None:
+        self.result = result
+        self.path = path
+        self.cell = cell
+
+    def value(
+        self, value: str | None, *, kind: str, line: int, how: str, expression: str | None = None
+    ) -> None:
+        """Record `value` found at `line`; None means unresolved, shown as its source `expression`."""
+        if value is None:
+            skipped = Skipped("unresolved", self.path, line, how, expression, self.cell)
+            self.result.skipped.append(skipped)
+            return
+        reason = classify(value)
+        if reason is None:
+            self.result.findings.append(Finding(value, kind, self.path, line, how, self.cell))
+        else:
+            self.result.skipped.append(Skipped(reason, self.path, line, how, value, self.cell))
+
+
+def _ignore_spec(directory: Path) -> pathspec.PathSpec | None:
+    gitignore = directory / ".gitignore"
+    try:
+        lines = gitignore.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return None
+    return pathspec.GitIgnoreSpec.from_lines(lines)
+
+
+def _ignored(
+    path: Path, is_dir: bool, specs: list[tuple[Path, pathspec.PathSpec]]
+) -> bool:
+    for base, spec in specs:
+        relative = path.relative_to(base).as_posix() + ("/" if is_dir else "")
+        if spec.match_file(relative):
+            return True
+    return False
+
+
+def walk(root: Path) -> Iterator[Path]:
+    """The files under `root` worth scanning: skips vendored and build folders and what .gitignore excludes."""
+    wanted = PYTHON_SUFFIXES | NOTEBOOK_SUFFIXES | CONFIG_SUFFIXES
+    stack: list[tuple[Path, list[tuple[Path, pathspec.PathSpec]]]] = [(root, [])]
+    while stack:
+        directory, specs = stack.pop()
+        spec = _ignore_spec(directory)
+        if spec is not None:
+            specs = [*specs, (directory, spec)]
+        try:
+            entries = sorted(os.scandir(directory), key=lambda e: e.name)
+        except OSError:
+            continue
+        subdirs = []
+        for entry in entries:
+            path = Path(entry.path)
+            # Symlinks are not followed: a link can loop or lead outside the project.
+            if entry.is_symlink():
+                continue
+            if entry.is_dir():
+                if entry.name not in IGNORED_DIRS and not entry.name.endswith(".egg-info"):
+                    if not _ignored(path, True, specs):
+                        subdirs.append((path, specs))
+            elif path.suffix.lower() in wanted and not _ignored(path, False, specs):
+                yield path
+        stack.extend(reversed(subdirs))
+
+
+def _scan_file(path: Path, shown: str, result: ScanResult) -> None:
+    from ingest.scan_config import scan_config
+    from ingest.scan_python import scan_notebook, scan_python
+
+    suffix = path.suffix.lower()
+    try:
+        if path.stat().st_size > MAX_FILE_BYTES:
+            result.unreadable.append((shown, "larger than 5 MB"))
+            return
+        data = path.read_bytes()
+    except OSError as exc:
+        result.unreadable.append((shown, exc.strerror or type(exc).__name__))
+        return
+    result.files += 1
+    if suffix in PYTHON_SUFFIXES:
+        scan_python(data, shown, result)
+    elif suffix in NOTEBOOK_SUFFIXES:
+        scan_notebook(data, shown, result)
+    else:
+        scan_config(data, suffix, shown, result)
+
+
+def scan_paths(paths: Iterable[Path | str]) -> ScanResult:
+    """Scan files and folders; findings name files as the paths given name them (`scan .`: relative)."""
+    result = ScanResult()
+    for given in paths:
+        root = Path(given)
+        if root.is_dir():
+            for path in walk(root):
+                _scan_file(path, path.as_posix(), result)
+        else:
+            _scan_file(root, root.as_posix(), result)
+    return result
