@@ -35,3 +35,7 @@ class UnknownUse(CatalogError):
     def __init__(self, use: str, known: list[str]) -> None:
         super().__init__(f"unknown use {use!r}; expected one of {', '.join(known)}")
         self.use = use
+
+
+class BomError(CatalogError):
+    """A bill of materials that cannot be read."""
