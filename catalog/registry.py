@@ -278,3 +278,15 @@ def referenced_but_absent(session: Session) -> tuple[set[str], set[str]]:
         )  # type: ignore[attr-defined]
     )
     return bases, datasets
+
+
+def models_not_held(session: Session, repo_ids: Iterable[str]) -> list[str]:
+    """Of these ids, those the catalog has no record for (or only a missing placeholder)."""
+    wanted = list(dict.fromkeys(repo_ids))
+    held: set[str] = set()
+    for start in range(0, len(wanted), 500):
+        query = select(Model.id).where(
+            col(Model.id).in_(wanted[start : start + 500]), col(Model.missing).is_(False)
+        )
+        held.update(session.exec(query))
+    return [repo_id for repo_id in wanted if repo_id not in held]
