@@ -178,43 +178,231 @@ def _main_reason(verdict: dict) -> str:
     )
 
 
-@main.command()
-@click.argument("repo_ids", nargs=-1, required=True)
-@click.option(
-    "--use",
-    type=click.Choice(USES),
-    default="commercial",
-    show_default=True,
-    help="What you want to do.",
-)
-@click.option(
-    "--policy",
-    "policy_name",
-    default="default",
-    show_default=True,
-    help="default, strict, or a path to your own policy file.",
-)
-@click.option("--json", "as_json", is_flag=True, help="One verdict object per line.")
-def check(repo_ids: tuple[str, ...], use: str, policy_name: str, as_json: bool) -> None:
-    """Check models for a use. Exit 0 if all are allowed or conditional, 1 if any is forbidden or unknown."""
+def _policy(policy_name: str):  # type: ignore[no-untyped-def]
     try:
-        policy = load_policy(policy_name)
+        return load_policy(policy_name)
     except CatalogError as exc:
         raise click.UsageError(str(exc)) from None
+
+
+def _verdicts(repo_ids: list[str], use: str, policy_name: str) -> list[dict]:
+    policy = _policy(policy_name)
     with new_session() as session:
-        verdicts = [
-            v.to_dict() for v in check_models(session, list(repo_ids), use=use, policy=policy)
-        ]
+        return [v.to_dict() for v in check_models(session, repo_ids, use=use, policy=policy)]
+
+
+def _echo_verdicts(verdicts: list[dict], output_format: str, fail_on: str) -> None:
+    from api.ci_reports import junit_report
+
+    if output_format == "junit":
+        click.echo(junit_report(verdicts, fail_on))
+        return
     for verdict in verdicts:
-        if as_json:
+        if output_format == "json":
             click.echo(json.dumps(verdict))
         else:
             click.echo(
                 f"{verdict['model']:<45} {verdict['verdict']:<12} "
                 f"{verdict['effective_license']['category']:<15} {_main_reason(verdict)}"
             )
-    if any(v["verdict"] in ("forbidden", "unknown") for v in verdicts):
+
+
+def _bom_repo_ids(path: str) -> tuple[list[str], int]:
+    """The models a BOM file names; unmapped components are reported on stderr and counted."""
+    from catalog.bom_read import bom_models
+
+    try:
+        found = bom_models(Path(path).read_bytes())
+    except OSError as exc:
+        raise click.UsageError(f"cannot read {path}: {exc.strerror}") from None
+    except CatalogError as exc:
+        raise click.UsageError(f"{path}: {exc}") from None
+    for component in found.unmapped:
+        shown = component["purl"] or component["name"] or component["bom-ref"] or "(no name)"
+        click.echo(f"{path}: model component {shown} maps to no Hub repo id", err=True)
+    return found.repo_ids, len(found.unmapped)
+
+
+USE_OPTION = click.option(
+    "--use",
+    type=click.Choice(USES),
+    default="commercial",
+    show_default=True,
+    help="What you want to do.",
+)
+POLICY_OPTION = click.option(
+    "--policy",
+    "policy_name",
+    default="default",
+    show_default=True,
+    help="default, strict, or a path to your own policy file.",
+)
+FAIL_ON_OPTION = click.option(
+    "--fail-on",
+    type=click.Choice(["unknown", "conditional"]),
+    default="unknown",
+    show_default=True,
+    help="Exit 1 on forbidden and unknown verdicts; `conditional` fails on those too.",
+)
+
+
+@main.command()
+@click.argument("repo_ids", nargs=-1)
+@USE_OPTION
+@POLICY_OPTION
+@click.option("--json", "as_json", is_flag=True, help="One verdict object per line.")
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["table", "json", "junit"]),
+    help="table (default), json (as --json) or junit (JUnit XML for CI test reports).",
+)
+@click.option(
+    "--bom",
+    "bom_file",
+    type=click.Path(dir_okay=False),
+    help="Also judge every model component of this CycloneDX JSON BOM (by purl, else by name).",
+)
+def check(
+    repo_ids: tuple[str, ...],
+    use: str,
+    policy_name: str,
+    as_json: bool,
+    output_format: str | None,
+    bom_file: str | None,
+) -> None:
+    """Check models for a use. Exit 0 if all are allowed or conditional, 1 if any is forbidden or unknown."""
+    from api.ci_reports import gate_fails
+
+    ids, unmapped = list(repo_ids), 0
+    if bom_file:
+        from_bom, unmapped = _bom_repo_ids(bom_file)
+        ids += [i for i in from_bom if i not in ids]
+    if not ids and not unmapped:
+        raise click.UsageError("give at least one REPO_ID or a --bom file that lists models")
+    verdicts = _verdicts(ids, use, policy_name)
+    _echo_verdicts(verdicts, output_format or ("json" if as_json else "table"), "unknown")
+    # A model component that maps to no repo cannot be cleared: it fails the gate like unknown.
+    if gate_fails(verdicts) or unmapped:
         sys.exit(1)
+
+
+def _fetch_missing(repo_ids: list[str]) -> None:
+    """Fetch models the catalog lacks (and their lineage) when the Hub answers; else say so."""
+    import os
+
+    from ingest.errors import HubUnavailable
+    from ingest.hub import Crawler, CrawlOptions, hub_reachable
+
+    endpoint = os.environ.get("HF_ENDPOINT")
+    if not hub_reachable(endpoint):
+        click.echo("The Hub cannot be reached: judging with what the catalog holds.", err=True)
+        return
+    options = CrawlOptions(endpoint=endpoint, token=os.environ.get("HF_TOKEN"), timeout=10.0)
+    try:
+        Crawler(engine(), options).fetch_models(repo_ids)
+    except HubUnavailable as exc:
+        click.echo(f"{exc}: judging with what the catalog holds.", err=True)
+
+
+def _echo_scan(scan, output_format: str) -> None:  # type: ignore[no-untyped-def]
+    if output_format == "json":
+        click.echo(json.dumps(scan.to_dict(), indent=2))
+        return
+    for finding in scan.findings:
+        where = f"{finding.path}:{finding.line}" + (f" (cell {finding.cell})" if finding.cell else "")
+        click.echo(f"{where:<50} {finding.kind:<8} {finding.repo_id:<45} {finding.how}")
+    skipped = ", ".join(f"{reason} {count}" for reason, count in scan.skipped_counts().items())
+    click.echo(
+        f"{scan.files} files: {len(scan.repo_ids('model'))} models, "
+        f"{len(scan.repo_ids('dataset'))} datasets; skipped: {skipped or 'none'}",
+        err=True,
+    )
+    for path, why in scan.unreadable:
+        click.echo(f"{path}: not read: {why}", err=True)
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["table", "json", "sarif", "junit"]),
+    default="table",
+    show_default=True,
+    help="sarif and junit need --check.",
+)
+@click.option("--check", "judge", is_flag=True, help="Judge the models found; exit as `check` does.")
+@USE_OPTION
+@POLICY_OPTION
+@FAIL_ON_OPTION
+@click.option(
+    "--fetch/--no-fetch",
+    default=True,
+    show_default=True,
+    help="With --check: fetch models the catalog lacks, and their lineage, from HF_ENDPOINT.",
+)
+def scan(paths, output_format, judge, use, policy_name, fail_on, fetch) -> None:  # type: ignore[no-untyped-def]
+    """Find the Hub models and datasets a code base loads (Python, notebooks, YAML/JSON/TOML configs).
+
+    Skips .venv, node_modules, build folders and what .gitignore excludes. Local paths, names
+    without an owner and values known only at run time are counted as skipped, not judged.
+    """
+    from api.ci_reports import gate_fails, sarif_report
+    from ingest.scan import scan_paths
+
+    if output_format in ("sarif", "junit") and not judge:
+        raise click.UsageError(f"--format {output_format} needs --check")
+    result = scan_paths(paths)
+    if not judge:
+        _echo_scan(result, output_format)
+        return
+    _policy(policy_name)  # a bad policy is a usage error before anything is fetched
+    repo_ids = result.repo_ids("model")
+    if fetch and repo_ids:
+        _fetch_missing(repo_ids)
+    verdicts = _verdicts(repo_ids, use, policy_name) if repo_ids else []
+    if output_format == "sarif":
+        click.echo(sarif_report(result, verdicts, fail_on))
+    elif output_format == "json":
+        click.echo(json.dumps({"scan": result.to_dict(), "verdicts": verdicts}, indent=2))
+    else:
+        if output_format == "table":
+            _echo_scan(result, "table")
+        _echo_verdicts(verdicts, output_format, fail_on)
+    if gate_fails(verdicts, fail_on):
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("repo_ids", nargs=-1)
+@click.option(
+    "--from-scan",
+    "scan_paths_",
+    multiple=True,
+    type=click.Path(exists=True),
+    help="Add the models a scan of this path finds (repeatable).",
+)
+@click.option("-o", "--output", type=click.File("w", encoding="utf-8"), default="-")
+@USE_OPTION
+@POLICY_OPTION
+def bom(repo_ids, scan_paths_, output, use, policy_name) -> None:  # type: ignore[no-untyped-def]
+    """Write a CycloneDX 1.6 ML-BOM (JSON) of models: licenses, lineage, datasets and verdicts."""
+    from catalog.bom import BomRequest, bom_json, build_bom
+    from ingest.scan import scan_paths
+
+    ids = list(dict.fromkeys(repo_ids))
+    found_in: dict[str, list[str]] = {}
+    if scan_paths_:
+        for finding in scan_paths(scan_paths_).findings:
+            if finding.kind == "model":
+                found_in.setdefault(finding.repo_id, []).append(f"{finding.path}:{finding.line}")
+        ids += [i for i in found_in if i not in ids]
+    if not ids:
+        raise click.UsageError("no models: give REPO_IDs or a --from-scan path that loads some")
+    request = BomRequest(ids, use, _policy(policy_name), found_in)
+    with new_session() as session:
+        output.write(bom_json(build_bom(session, request)) + "\n")
 
 
 @main.group()
