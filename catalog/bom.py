@@ -39,7 +39,7 @@ PROPERTY_NAMES = {
     "modelcatalog:effective-category": "the effective license's category",
     "modelcatalog:reason": "code: text of a reason the verdict is not allowed (repeated)",
     "modelcatalog:obligation": "code: text of an obligation to meet (repeated)",
-    "modelcatalog:conflict": "code: text of a license conflict in the lineage (repeated)",
+    "modelcatalog:conflict": "a license conflict in the lineage, in words (repeated)",
     "modelcatalog:relation": "on an ancestor: finetune | adapter | quantized | merge",
     "modelcatalog:in-catalog": "false when the catalog has no record of the repo",
     "modelcatalog:found-in": "path:line where a scan found the model (repeated)",
@@ -107,12 +107,9 @@ def _properties(verdict: Verdict, found_in: list[str]) -> list[Property]:
         ("effective-category", answer["effective_license"]["category"]),
     ]
     pairs += [("effective-license", i) for i in answer["effective_license"]["ids"]]
-    for key, items in (
-        ("reason", answer["reasons"]),
-        ("obligation", answer["obligations"]),
-        ("conflict", answer["conflicts"]),
-    ):
-        pairs += [(key, f"{item.get('code')}: {item.get('text')}") for item in items]
+    for key, items in (("reason", answer["reasons"]), ("obligation", answer["obligations"])):
+        pairs += [(key, f"{item['code']}: {item['text']}") for item in items]
+    pairs += [("conflict", conflict["text"]) for conflict in answer["conflicts"]]
     pairs += [("found-in", where) for where in found_in]
     return [Property(name=f"{NAMESPACE}:{key}", value=str(value)) for key, value in pairs]
 
