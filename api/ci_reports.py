@@ -14,7 +14,10 @@ SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 INFORMATION_URI = "https://github.com/modelcatalog/modelcatalog"
 # Which verdicts fail a gate: the default fails on forbidden and unknown (nothing unknown passes).
 FAIL_ON = ("unknown", "conditional")
-_FAILING = {"unknown": {"forbidden", "unknown"}, "conditional": {"forbidden", "unknown", "conditional"}}
+_FAILING = {
+    "unknown": {"forbidden", "unknown"},
+    "conditional": {"forbidden", "unknown", "conditional"},
+}
 
 RULES = {
     "model-forbidden": ("error", "A model the code loads is forbidden for this use."),

@@ -310,7 +310,9 @@ def _echo_scan(scan, output_format: str) -> None:  # type: ignore[no-untyped-def
         click.echo(json.dumps(scan.to_dict(), indent=2))
         return
     for finding in scan.findings:
-        where = f"{finding.path}:{finding.line}" + (f" (cell {finding.cell})" if finding.cell else "")
+        where = f"{finding.path}:{finding.line}" + (
+            f" (cell {finding.cell})" if finding.cell else ""
+        )
         click.echo(f"{where:<50} {finding.kind:<8} {finding.repo_id:<45} {finding.how}")
     skipped = ", ".join(f"{reason} {count}" for reason, count in scan.skipped_counts().items())
     click.echo(
@@ -332,7 +334,9 @@ def _echo_scan(scan, output_format: str) -> None:  # type: ignore[no-untyped-def
     show_default=True,
     help="sarif and junit need --check.",
 )
-@click.option("--check", "judge", is_flag=True, help="Judge the models found; exit as `check` does.")
+@click.option(
+    "--check", "judge", is_flag=True, help="Judge the models found; exit as `check` does."
+)
 @USE_OPTION
 @POLICY_OPTION
 @FAIL_ON_OPTION

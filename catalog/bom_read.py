@@ -52,7 +52,7 @@ def _hub_purl(purl: Any) -> tuple[bool, str | None]:
 
 
 def _repo_id(component: dict[str, Any]) -> str | None:
-    is_hub, repo_id = _hub_purl(component.get("purl"))
+    _, repo_id = _hub_purl(component.get("purl"))
     if repo_id:
         return repo_id
     name, group = component.get("name"), component.get("group")

@@ -50,7 +50,10 @@ MAX_FILE_BYTES = 5 * 1024 * 1024
 # Hub repo ids: owner/name, 96 characters at most, no "--" or ".." (huggingface_hub's own rules).
 _REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9_.-]+$")
 _BARE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-_WEIGHT_FILE = re.compile(r"\.(bin|pt|pth|ckpt|safetensors|gguf|onnx|h5|pkl|jsonl?|ya?ml|csv|tsv|parquet|arrow|txt)$", re.I)
+_WEIGHT_FILE = re.compile(
+    r"\.(bin|pt|pth|ckpt|safetensors|gguf|onnx|h5|pkl|jsonl?|ya?ml|csv|tsv|parquet|arrow|txt)$",
+    re.I,
+)
 
 
 @dataclass(frozen=True)
@@ -172,14 +175,16 @@ def _ignore_spec(directory: Path) -> pathspec.PathSpec | None:
     return pathspec.GitIgnoreSpec.from_lines(lines)
 
 
-def _ignored(
-    path: Path, is_dir: bool, specs: list[tuple[Path, pathspec.PathSpec]]
-) -> bool:
+def _ignored(path: Path, is_dir: bool, specs: list[tuple[Path, pathspec.PathSpec]]) -> bool:
     for base, spec in specs:
         relative = path.relative_to(base).as_posix() + ("/" if is_dir else "")
         if spec.match_file(relative):
             return True
     return False
+
+
+def _wanted_dir(name: str) -> bool:
+    return name not in IGNORED_DIRS and not name.endswith(".egg-info")
 
 
 def walk(root: Path) -> Iterator[Path]:
@@ -202,9 +207,8 @@ def walk(root: Path) -> Iterator[Path]:
             if entry.is_symlink():
                 continue
             if entry.is_dir():
-                if entry.name not in IGNORED_DIRS and not entry.name.endswith(".egg-info"):
-                    if not _ignored(path, True, specs):
-                        subdirs.append((path, specs))
+                if _wanted_dir(entry.name) and not _ignored(path, True, specs):
+                    subdirs.append((path, specs))
             elif path.suffix.lower() in wanted and not _ignored(path, False, specs):
                 yield path
         stack.extend(reversed(subdirs))

@@ -22,14 +22,42 @@ EXPECTED_FINDINGS = [
     ("notebooks/explore.ipynb", 3, 2, "model", "Salesforce/xgen-7b-8k-inst", "from_pretrained()"),
     ("src/app/data.py", 5, None, "dataset", "tatsu-lab/alpaca", "load_dataset()"),
     ("src/app/data.py", 7, None, "dataset", "databricks/databricks-dolly-15k", "hf_hub_download()"),
-    ("src/app/data.py", 8, None, "model", "TheBloke/Llama-2-7B-Chat-GGUF", "from_pretrained(repo_id=)"),
+    (
+        "src/app/data.py",
+        8,
+        None,
+        "model",
+        "TheBloke/Llama-2-7B-Chat-GGUF",
+        "from_pretrained(repo_id=)",
+    ),
     ("src/app/loaders.py", 16, None, "model", "mosaicml/mpt-7b", "from_pretrained()"),
     ("src/app/loaders.py", 17, None, "model", "tiiuae/falcon-40b", "from_pretrained()"),
-    ("src/app/loaders.py", 18, None, "model", "HuggingFaceTB/SmolLM2-135M-Instruct", "pipeline(model=)"),
+    (
+        "src/app/loaders.py",
+        18,
+        None,
+        "model",
+        "HuggingFaceTB/SmolLM2-135M-Instruct",
+        "pipeline(model=)",
+    ),
     ("src/app/loaders.py", 19, None, "model", "google/flan-t5-xl", "pipeline()"),
-    ("src/app/loaders.py", 21, None, "model", "TheBloke/Llama-2-7B-GGUF", "hf_hub_download(repo_id=)"),
+    (
+        "src/app/loaders.py",
+        21,
+        None,
+        "model",
+        "TheBloke/Llama-2-7B-GGUF",
+        "hf_hub_download(repo_id=)",
+    ),
     ("src/app/loaders.py", 22, None, "model", "databricks/dolly-v2-12b", "snapshot_download()"),
-    ("src/app/loaders.py", 23, None, "model", "sentence-transformers/all-MiniLM-L6-v2", "SentenceTransformer()"),
+    (
+        "src/app/loaders.py",
+        23,
+        None,
+        "model",
+        "sentence-transformers/all-MiniLM-L6-v2",
+        "SentenceTransformer()",
+    ),
 ]
 
 EXPECTED_SKIPPED = [
@@ -67,7 +95,9 @@ def test_a_scan_finds_exactly_the_loads_and_none_of_the_traps(project: Path) -> 
     assert found == EXPECTED_FINDINGS
 
 
-def test_local_paths_bare_names_and_unknowable_values_are_skipped_and_counted(project: Path) -> None:
+def test_local_paths_bare_names_and_unknowable_values_are_skipped_and_counted(
+    project: Path,
+) -> None:
     result = scan_paths([project])
     skipped = [
         (Path(s.path).relative_to(project).as_posix(), s.line, s.reason, s.value)
@@ -127,7 +157,10 @@ def test_only_owner_slash_name_values_are_hub_repo_ids(value: str, reason: str |
 def test_a_notebook_constant_set_in_an_earlier_cell_is_resolved(tmp_path: Path) -> None:
     cells = [
         {"cell_type": "code", "source": 'REPO = "org/model"'},
-        {"cell_type": "code", "source": ["!pip install x\n", "m = AutoModel.from_pretrained(REPO)"]},
+        {
+            "cell_type": "code",
+            "source": ["!pip install x\n", "m = AutoModel.from_pretrained(REPO)"],
+        },
     ]
     (tmp_path / "n.ipynb").write_text(json.dumps({"cells": cells}))
     [finding] = scan_paths([tmp_path]).findings
@@ -145,7 +178,9 @@ def test_import_aliases_and_repo_type_dataset_are_followed(tmp_path: Path) -> No
 
 
 def test_hostile_files_are_reported_not_crashed_on(tmp_path: Path) -> None:
-    (tmp_path / "deep.py").write_text("x = " + "(" * 5000 + "1" + ")" * 5000 + "\nfrom_pretrained\n")
+    (tmp_path / "deep.py").write_text(
+        "x = " + "(" * 5000 + "1" + ")" * 5000 + "\nfrom_pretrained\n"
+    )
     (tmp_path / "bad.json").write_text("{" * 100000)
     (tmp_path / "bad.ipynb").write_bytes(b"\xff\xfe not json")
     (tmp_path / "bad.toml").write_text("model_id = ")
