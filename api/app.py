@@ -19,6 +19,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         DATABASE_URL=database_url(),
         MAX_CONTENT_LENGTH=256 * 1024,
         COMPLIANCE_BATCH_LIMIT=500,
+        BOM_MAX_BYTES=4 * 1024 * 1024,
         API_TITLE="modelcatalog",
         API_VERSION="v1",
         OPENAPI_VERSION="3.0.3",

@@ -209,10 +209,10 @@ def _echo_verdicts(verdicts: list[dict], output_format: str, fail_on: str) -> No
 
 def _bom_repo_ids(path: str) -> tuple[list[str], int]:
     """The models a BOM file names; unmapped components are reported on stderr and counted."""
-    from catalog.bom_read import bom_models
+    from catalog.bom_read import bom_models, parse_bom
 
     try:
-        found = bom_models(Path(path).read_bytes())
+        found = bom_models(parse_bom(Path(path).read_bytes()))
     except OSError as exc:
         raise click.UsageError(f"cannot read {path}: {exc.strerror}") from None
     except CatalogError as exc:

@@ -6,21 +6,25 @@ import math
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import current_app, request
+from flask import Response, current_app, request
 from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 from marshmallow import RAISE
 
 from api.database import db
 from api.schemas import (
+    BomVerdictsSchema,
     ComplianceArgs,
     ComplianceBody,
+    CycloneDxBomBody,
     ModelDetailSchema,
     ModelPageSchema,
     ModelQueryArgs,
     VerdictListSchema,
     VerdictSchema,
 )
+from catalog.bom import BomRequest, bom_json, build_bom
+from catalog.bom_read import bom_models
 from catalog.checks import check_models
 from catalog.policies import load_policy
 from catalog.queries import get_model, model_detail
@@ -101,6 +105,21 @@ class ModelCompliance(MethodView):
         ].to_dict()
 
 
+BOM_MIMETYPE = "application/vnd.cyclonedx+json"
+
+
+@blp.route("/models/<path:repo_id>/bom")
+class ModelBom(MethodView):
+    @blp.arguments(ComplianceArgs, location="query", as_kwargs=False, unknown=RAISE)
+    @blp.response(200, content_type=BOM_MIMETYPE, description="A CycloneDX 1.6 JSON ML-BOM.")
+    def get(self, args: dict[str, Any], repo_id: str) -> Any:
+        """A CycloneDX 1.6 ML-BOM of the model: licenses, base models, datasets and its verdict."""
+        get_model(db(), repo_id)
+        request_ = BomRequest([repo_id], args["use"], load_policy(args["policy"]))
+        body = bom_json(build_bom(db(), request_))
+        return Response(body, content_type=f"{BOM_MIMETYPE}; version=1.6")
+
+
 @blp.route("/models/<path:repo_id>")
 class ModelDetail(MethodView):
     @blp.response(200, ModelDetailSchema)
@@ -124,3 +143,27 @@ class Compliance(MethodView):
             db(), body["models"], use=body["use"], policy=load_policy(body["policy"])
         )
         return {"results": [v.to_dict() for v in verdicts]}
+
+
+@blp.before_request
+def _room_for_boms() -> None:
+    # Inventories from other tools run larger than the other bodies this API reads.
+    if request.endpoint == "models.ComplianceBom":
+        request.max_content_length = current_app.config["BOM_MAX_BYTES"]
+
+
+@blp.route("/compliance/bom")
+class ComplianceBom(MethodView):
+    @blp.arguments(ComplianceArgs, location="query", as_kwargs=False, unknown=RAISE)
+    @blp.arguments(CycloneDxBomBody, as_kwargs=False)
+    @blp.response(200, BomVerdictsSchema)
+    def post(self, args: dict[str, Any], bom: dict[str, Any]) -> Any:
+        """Verdicts for every model component of a CycloneDX JSON BOM, and the components that map to none."""
+        found = bom_models(bom)
+        limit = current_app.config["COMPLIANCE_BATCH_LIMIT"]
+        if len(found.repo_ids) > limit:
+            abort(422, message=f"at most {limit} models per BOM")
+        verdicts = check_models(
+            db(), found.repo_ids, use=args["use"], policy=load_policy(args["policy"])
+        )
+        return {"results": [v.to_dict() for v in verdicts], "unmapped": found.unmapped}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from marshmallow import RAISE, Schema, fields, validate
+from marshmallow import INCLUDE, RAISE, Schema, fields, validate
 
 from catalog.licenses import CATEGORIES
 from catalog.policies import BUILTIN_POLICIES, USES
@@ -63,6 +63,23 @@ class ComplianceBody(StrictSchema):
     )
     use = fields.String(load_default="commercial", validate=validate.OneOf(USES))
     policy = fields.String(load_default="default", validate=validate.OneOf(BUILTIN_POLICIES))
+
+
+class CycloneDxBomBody(Schema):
+    """A CycloneDX JSON BOM from any tool: only what is needed to find its models is checked."""
+
+    class Meta:
+        unknown = INCLUDE
+
+    bomFormat = fields.String(required=True, validate=validate.Equal("CycloneDX"))
+    specVersion = fields.String()
+    components = fields.List(
+        fields.Dict(),
+        load_default=list,
+        metadata={
+            "description": "Model components are matched by pkg:huggingface purl, else by name."
+        },
+    )
 
 
 class LicenseQueryArgs(StrictSchema):
@@ -154,6 +171,19 @@ class VerdictSchema(Schema):
 
 class VerdictListSchema(Schema):
     results = fields.List(fields.Nested(VerdictSchema))
+
+
+class UnmappedComponentSchema(Schema):
+    name = fields.String(allow_none=True)
+    purl = fields.String(allow_none=True)
+    bom_ref = fields.String(allow_none=True, attribute="bom-ref", data_key="bom-ref")
+
+
+class BomVerdictsSchema(VerdictListSchema):
+    unmapped = fields.List(
+        fields.Nested(UnmappedComponentSchema),
+        metadata={"description": "Model components that map to no Hub repo id: not cleared."},
+    )
 
 
 class LineageNodeSchema(Schema):

@@ -75,15 +75,15 @@ def parse_bom(text: str | bytes) -> dict[str, Any]:
         raise BomError(f"not a JSON document: {str(exc)[:200]}") from None
     if not isinstance(document, dict) or document.get("bomFormat") != "CycloneDX":
         raise BomError('not a CycloneDX BOM: expected a JSON object with "bomFormat": "CycloneDX"')
-    if not isinstance(document.get("components", []), list):
-        raise BomError('"components" must be a list')
     return document
 
 
-def bom_models(text: str | bytes) -> BomModels:
-    """The model components of a CycloneDX JSON BOM as repo ids, and those that map to none."""
+def bom_models(document: dict[str, Any]) -> BomModels:
+    """The model components of a CycloneDX BOM (parsed JSON) as repo ids, and those that map to none."""
+    if not isinstance(document.get("components", []), list):
+        raise BomError('"components" must be a list')
     found = BomModels()
-    for count, component in enumerate(_components(parse_bom(text).get("components")), start=1):
+    for count, component in enumerate(_components(document.get("components")), start=1):
         if count > MAX_COMPONENTS:
             raise BomError(f"more than {MAX_COMPONENTS} components")
         if not _is_model(component):

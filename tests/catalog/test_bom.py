@@ -8,7 +8,7 @@ import pytest
 from sqlmodel import Session
 
 from catalog.bom import BomRequest, bom_json, build_bom
-from catalog.bom_read import bom_models
+from catalog.bom_read import bom_models, parse_bom
 from catalog.errors import BomError
 from catalog.policies import load_policy
 from ingest.snapshot import bundled_snapshot_lines, import_snapshot
@@ -112,7 +112,7 @@ def test_a_model_the_catalog_lacks_is_in_the_bom_as_unknown(catalog: Session) ->
 def test_our_bom_reads_back_to_the_same_models(catalog: Session) -> None:
     ids = ["mosaicml/mpt-30b-chat", "acme/chat-tune", "tiiuae/falcon-40b"]
     text = json.dumps(_bom(catalog, *ids))
-    found = bom_models(text)
+    found = bom_models(parse_bom(text))
     assert sorted(found.repo_ids) == sorted(ids)  # ancestors are pedigree, not models in use
     assert found.unmapped == []
 
@@ -134,7 +134,7 @@ def test_another_tools_bom_is_read_by_purl_then_by_name() -> None:
             },
         ],
     }
-    found = bom_models(json.dumps(bom))
+    found = bom_models(parse_bom(json.dumps(bom)))
     assert found.repo_ids == ["org/by-purl", "org/by-name", "org/by-group", "org/nested"]
     assert found.unmapped == [{"name": "in-house ranker", "purl": None, "bom-ref": "r1"}]
 
@@ -145,4 +145,4 @@ def test_another_tools_bom_is_read_by_purl_then_by_name() -> None:
 )
 def test_what_is_not_a_cyclonedx_json_bom_is_refused(text: str) -> None:
     with pytest.raises(BomError):
-        bom_models(text)
+        bom_models(parse_bom(text))
