@@ -42,7 +42,17 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
 
 def _register(app: Flask) -> None:
-    from api import catalog_api, database, demos_api, docs_assets, errors, health, models_api, pages
+    from api import (
+        catalog_api,
+        database,
+        demos_api,
+        docs_assets,
+        errors,
+        health,
+        models_api,
+        pages,
+        scan_pages,
+    )
 
     database.init_app(app)
     api = errors.ProblemApi(app)
@@ -54,6 +64,7 @@ def _register(app: Flask) -> None:
     health.init_app(app)
     docs_assets.init_app(app)
     pages.init_app(app)
+    scan_pages.init_app(app)
 
 
 def _conditional_get(response: Response) -> Response:

@@ -247,3 +247,21 @@ def scan_paths(paths: Iterable[Path | str]) -> ScanResult:
         else:
             _scan_file(root, root.as_posix(), result)
     return result
+
+
+def parse_model_list(text: str) -> tuple[list[str], list[tuple[int, str, str]]]:
+    """Repo ids from a requirements-style list (one a line, `#` comments, `@rev` or `==rev` pins
+    dropped); lines that hold no repo id come back as (line number, line, why)."""
+    ids: list[str] = []
+    rejected: list[tuple[int, str, str]] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        entry = line.split("#", 1)[0].strip()
+        if not entry:
+            continue
+        repo_id = re.split(r"\s|@|==", entry, maxsplit=1)[0]
+        reason = classify(repo_id)
+        if reason is not None:
+            rejected.append((number, line.strip()[:200], reason))
+        elif repo_id not in ids:
+            ids.append(repo_id)
+    return ids, rejected
