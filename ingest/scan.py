@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import re
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -175,9 +175,9 @@ def _ignore_spec(directory: Path) -> pathspec.PathSpec | None:
     return pathspec.GitIgnoreSpec.from_lines(lines)
 
 
-def _ignored(path: Path, is_dir: bool, specs: list[tuple[Path, pathspec.PathSpec]]) -> bool:
+def _ignored(path: str, is_dir: bool, specs: list[tuple[str, pathspec.PathSpec]]) -> bool:
     for base, spec in specs:
-        relative = path.relative_to(base).as_posix() + ("/" if is_dir else "")
+        relative = os.path.relpath(path, base).replace(os.sep, "/") + ("/" if is_dir else "")
         if spec.match_file(relative):
             return True
     return False
@@ -187,13 +187,17 @@ def _wanted_dir(name: str) -> bool:
     return name not in IGNORED_DIRS and not name.endswith(".egg-info")
 
 
-def walk(root: Path) -> Iterator[Path]:
+def _suffix(name: str) -> str:
+    return os.path.splitext(name)[1].lower()
+
+
+def walk(root: str) -> Iterator[str]:
     """The files under `root` worth scanning: skips vendored and build folders and what .gitignore excludes."""
     wanted = PYTHON_SUFFIXES | NOTEBOOK_SUFFIXES | CONFIG_SUFFIXES
-    stack: list[tuple[Path, list[tuple[Path, pathspec.PathSpec]]]] = [(root, [])]
+    stack: list[tuple[str, list[tuple[str, pathspec.PathSpec]]]] = [(root, [])]
     while stack:
         directory, specs = stack.pop()
-        spec = _ignore_spec(directory)
+        spec = _ignore_spec(Path(directory))
         if spec is not None:
             specs = [*specs, (directory, spec)]
         try:
@@ -202,51 +206,117 @@ def walk(root: Path) -> Iterator[Path]:
             continue
         subdirs = []
         for entry in entries:
-            path = Path(entry.path)
             # Symlinks are not followed: a link can loop or lead outside the project.
             if entry.is_symlink():
                 continue
             if entry.is_dir():
-                if _wanted_dir(entry.name) and not _ignored(path, True, specs):
-                    subdirs.append((path, specs))
-            elif path.suffix.lower() in wanted and not _ignored(path, False, specs):
-                yield path
+                if _wanted_dir(entry.name) and not (specs and _ignored(entry.path, True, specs)):
+                    subdirs.append((entry.path, specs))
+            elif _suffix(entry.name) in wanted and not (
+                specs and _ignored(entry.path, False, specs)
+            ):
+                yield entry.path
         stack.extend(reversed(subdirs))
 
 
-def _scan_file(path: Path, shown: str, result: ScanResult) -> None:
+def _read(path: str, shown: str, result: ScanResult) -> bytes | None:
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        result.unreadable.append((shown, exc.strerror or type(exc).__name__))
+        return None
+    if len(data) > MAX_FILE_BYTES:
+        result.unreadable.append((shown, "larger than 5 MB"))
+        return None
+    result.files += 1
+    return data
+
+
+def _readers() -> dict[str, Callable[[bytes, str, ScanResult], None]]:
     from ingest.scan_config import scan_config
     from ingest.scan_python import scan_notebook, scan_python
 
-    suffix = path.suffix.lower()
-    try:
-        if path.stat().st_size > MAX_FILE_BYTES:
-            result.unreadable.append((shown, "larger than 5 MB"))
-            return
-        data = path.read_bytes()
-    except OSError as exc:
-        result.unreadable.append((shown, exc.strerror or type(exc).__name__))
+    readers: dict[str, Callable[[bytes, str, ScanResult], None]] = {}
+    for suffix in PYTHON_SUFFIXES:
+        readers[suffix] = scan_python
+    for suffix in NOTEBOOK_SUFFIXES:
+        readers[suffix] = scan_notebook
+    for suffix in CONFIG_SUFFIXES:
+        readers[suffix] = lambda data, shown, result, suffix=suffix: scan_config(
+            data, suffix, shown, result
+        )
+    return readers
+
+
+# Below this many files, starting worker processes costs more than it saves.
+PARALLEL_FROM = 2000
+_CHUNK = 250
+
+
+def _scan_one(path: str, shown: str, readers: dict, result: ScanResult) -> None:  # type: ignore[type-arg]
+    reader = readers.get(_suffix(path))
+    if reader is None:  # only a file named on the command line gets here
+        result.unreadable.append((shown, "not a Python, notebook or config file"))
         return
-    result.files += 1
-    if suffix in PYTHON_SUFFIXES:
-        scan_python(data, shown, result)
-    elif suffix in NOTEBOOK_SUFFIXES:
-        scan_notebook(data, shown, result)
-    else:
-        scan_config(data, suffix, shown, result)
+    data = _read(path, shown, result)
+    if data is not None:
+        reader(data, shown, result)
 
 
-def scan_paths(paths: Iterable[Path | str]) -> ScanResult:
-    """Scan files and folders; findings name files as the paths given name them (`scan .`: relative)."""
+def _scan_files(files: list[tuple[str, str]]) -> ScanResult:
     result = ScanResult()
-    for given in paths:
-        root = Path(given)
-        if root.is_dir():
-            for path in walk(root):
-                _scan_file(path, path.as_posix(), result)
-        else:
-            _scan_file(root, root.as_posix(), result)
+    readers = _readers()
+    for path, shown in files:
+        _scan_one(path, shown, readers, result)
     return result
+
+
+def _merge(parts: Iterable[ScanResult]) -> ScanResult:
+    merged = ScanResult()
+    for part in parts:
+        merged.findings += part.findings
+        merged.skipped += part.skipped
+        merged.unreadable += part.unreadable
+        merged.files += part.files
+    return merged
+
+
+def default_jobs() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _files(paths: Iterable[Path | str]) -> list[tuple[str, str]]:
+    files = []
+    for given in paths:
+        root = os.fspath(given)
+        for path in walk(root) if os.path.isdir(root) else [root]:
+            shown = path[2:] if path.startswith("./") else path
+            files.append((path, shown.replace(os.sep, "/")))
+    return files
+
+
+def scan_paths(paths: Iterable[Path | str], *, jobs: int | None = None) -> ScanResult:
+    """Scan files and folders; findings name files as the paths given name them (`scan .`: relative).
+
+    Large trees are read by `jobs` worker processes (default: one per CPU); findings keep file order.
+    """
+    files = _files(paths)
+    jobs = default_jobs() if jobs is None else jobs
+    if jobs <= 1 or len(files) < PARALLEL_FROM:
+        return _scan_files(files)
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    # forkserver: workers never inherit the threads of the process that asked for the scan.
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("forkserver" if "forkserver" in methods else None)
+    chunks = [files[i : i + _CHUNK] for i in range(0, len(files), _CHUNK)]
+    with ProcessPoolExecutor(jobs, mp_context=context) as pool:
+        return _merge(pool.map(_scan_files, chunks))
 
 
 def parse_model_list(text: str) -> tuple[list[str], list[tuple[int, str, str]]]:

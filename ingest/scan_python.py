@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import ast
 import json
+import re
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from ingest.scan import Recorder, ScanResult
@@ -30,7 +33,8 @@ FUNCTIONS = {
 # Any X.from_pretrained(...): AutoModel*, AutoTokenizer, Llama (llama-cpp-python), diffusers, ...
 FROM_PRETRAINED = Loader("model", 0, ("pretrained_model_name_or_path", "repo_id", "model_id"))
 # A cheap test before parsing: a file without any of these cannot load anything.
-TRIGGERS = tuple(name.encode() for name in (*FUNCTIONS, "from_pretrained"))
+TRIGGER_NAMES = (*FUNCTIONS, "from_pretrained")
+TRIGGERS = tuple(name.encode() for name in TRIGGER_NAMES)
 
 
 def _module_constants(tree: ast.Module) -> dict[str, str | None]:
@@ -52,10 +56,42 @@ def _module_constants(tree: ast.Module) -> dict[str, str | None]:
     return constants
 
 
-def _aliases(tree: ast.Module) -> dict[str, str]:
+_NEWLINE = re.compile(r"\r\n|\r|\n")
+
+
+def _lines_naming(source: str, names: Iterable[str]) -> list[int]:
+    """The (1-based) lines where any of these names occurs, as the parser numbers lines."""
+    pattern = re.compile("|".join(re.escape(name) for name in names))
+    starts = [0] + [m.end() for m in _NEWLINE.finditer(source)]
+    return sorted({bisect_right(starts, m.start()) for m in pattern.finditer(source)})
+
+
+def _touches(node: ast.AST, lines: list[int]) -> bool:
+    """Whether the node's line span holds one of `lines` (nodes without positions: always)."""
+    start = getattr(node, "lineno", None)
+    if start is None:
+        return True
+    for decorator in getattr(node, "decorator_list", ()):  # decorators sit above `def`
+        start = min(start, decorator.lineno)
+    end = getattr(node, "end_lineno", None) or start
+    index = bisect_left(lines, start)
+    return index < len(lines) and lines[index] <= end
+
+
+def _nodes_on(tree: ast.AST, lines: list[int]) -> Iterator[ast.AST]:
+    """The nodes whose span holds one of `lines`: a loader's name must appear on a call's lines,
+    so only the few statements around those lines are walked, not the whole tree."""
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        yield node
+        stack.extend(child for child in ast.iter_child_nodes(node) if _touches(child, lines))
+
+
+def _aliases(imports: Iterable[ast.AST]) -> dict[str, str]:
     """`from transformers import pipeline as make` makes `make` a loader too."""
     aliases: dict[str, str] = {}
-    for node in ast.walk(tree):
+    for node in imports:
         if isinstance(node, ast.ImportFrom):
             for alias in node.names:
                 if alias.asname and alias.name in FUNCTIONS:
@@ -63,11 +99,23 @@ def _aliases(tree: ast.Module) -> dict[str, str]:
     return aliases
 
 
-class _Visitor(ast.NodeVisitor):
-    def __init__(self, module: ast.Module, recorder: Recorder) -> None:
-        self.constants = _module_constants(module)
-        self.aliases = _aliases(module)
+class _CallReader:
+    """Reads the loading calls of one module (or notebook cell) and records what they load."""
+
+    def __init__(self, constants: dict[str, str | None], recorder: Recorder) -> None:
+        self.constants = constants
         self.recorder = recorder
+        self.aliases: dict[str, str] = {}
+
+    def read(self, tree: ast.Module, source: str) -> None:
+        nodes = list(_nodes_on(tree, _lines_naming(source, TRIGGER_NAMES)))
+        self.aliases = _aliases(nodes)
+        if self.aliases:
+            extra = _lines_naming(source, [f"{name}(" for name in self.aliases])
+            nodes += _nodes_on(tree, extra)
+        calls = {id(n): n for n in nodes if isinstance(n, ast.Call)}.values()
+        for call in sorted(calls, key=lambda c: (c.lineno, c.col_offset)):
+            self._record(call)
 
     def _loader(self, func: ast.expr) -> tuple[str, Loader] | None:
         name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
@@ -83,7 +131,8 @@ class _Visitor(ast.NodeVisitor):
             return self.constants.get(node.id)
         return None  # f-strings, calls, attributes, parameters: not knowable without running it
 
-    def _argument(self, call: ast.Call, loader: Loader) -> tuple[ast.expr, str] | None:
+    @staticmethod
+    def _argument(call: ast.Call, loader: Loader) -> tuple[ast.expr, str] | None:
         for keyword in call.keywords:
             if keyword.arg in loader.keywords:
                 return keyword.value, f"{keyword.arg}="
@@ -92,19 +141,19 @@ class _Visitor(ast.NodeVisitor):
             return positional[loader.position], ""
         return None
 
-    def _kind(self, call: ast.Call, loader: Loader) -> str:
+    @staticmethod
+    def _kind(call: ast.Call, loader: Loader) -> str:
         for keyword in call.keywords:
             if keyword.arg == "repo_type" and isinstance(keyword.value, ast.Constant):
                 return "dataset" if keyword.value.value == "dataset" else loader.kind
         return loader.kind
 
-    def visit_Call(self, node: ast.Call) -> None:
-        self.generic_visit(node)
-        found = self._loader(node.func)
+    def _record(self, call: ast.Call) -> None:
+        found = self._loader(call.func)
         if found is None:
             return
         name, loader = found
-        argument = self._argument(node, loader)
+        argument = self._argument(call, loader)
         if argument is None:
             return  # e.g. pipeline("text-generation"): the library's default model, not ours to judge
         expr, keyword = argument
@@ -112,14 +161,14 @@ class _Visitor(ast.NodeVisitor):
             return
         self.recorder.value(
             self._resolve(expr),
-            kind=self._kind(node, loader),
-            line=node.lineno,
+            kind=self._kind(call, loader),
+            line=call.lineno,
             how=f"{name}({keyword})",
             expression=ast.unparse(expr)[:200],
         )
 
 
-def _parse(source: str | bytes, recorder: Recorder) -> ast.Module | None:
+def _parse(source: str, recorder: Recorder) -> ast.Module | None:
     try:
         return ast.parse(source)
     except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
@@ -127,11 +176,13 @@ def _parse(source: str | bytes, recorder: Recorder) -> ast.Module | None:
         return None
 
 
-def _visit(tree: ast.Module, module: ast.Module, recorder: Recorder) -> None:
+def _read(tree: ast.Module, source: str, reader: _CallReader) -> None:
     try:
-        _Visitor(module, recorder).visit(tree)
+        reader.read(tree, source)
     except RecursionError:
-        recorder.result.unreadable.append((recorder.path, "nested too deeply to read"))
+        reader.recorder.result.unreadable.append(
+            (reader.recorder.path, "nested too deeply to read")
+        )
 
 
 def scan_python(data: bytes, path: str, result: ScanResult) -> None:
@@ -139,9 +190,13 @@ def scan_python(data: bytes, path: str, result: ScanResult) -> None:
     if not any(trigger in data for trigger in TRIGGERS):
         return
     recorder = Recorder(result, path)
-    tree = _parse(data, recorder)
+    try:
+        source = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        source = data.decode("latin-1")  # PEP 263 declarations other than UTF-8 are rare
+    tree = _parse(source, recorder)
     if tree is not None:
-        _visit(tree, tree, recorder)
+        _read(tree, source, _CallReader(_module_constants(tree), recorder))
 
 
 def _cell_source(cell: dict[str, object]) -> str:
@@ -167,10 +222,12 @@ def scan_notebook(data: bytes, path: str, result: ScanResult) -> None:
     parsed = []
     for number, cell in enumerate(code_cells, start=1):
         recorder = Recorder(result, path, cell=number)
-        tree = _parse(_cell_source(cell), recorder)
+        source = _cell_source(cell)
+        tree = _parse(source, recorder)
         if tree is not None:
-            parsed.append((tree, recorder))
+            parsed.append((source, tree, recorder))
     # The cells share one namespace: a constant set in one cell is what a later cell loads.
-    whole = ast.Module(body=[node for tree, _ in parsed for node in tree.body], type_ignores=[])
-    for tree, recorder in parsed:
-        _visit(tree, whole, recorder)
+    whole = ast.Module(body=[node for _, tree, _ in parsed for node in tree.body], type_ignores=[])
+    constants = _module_constants(whole)
+    for source, tree, recorder in parsed:
+        _read(tree, source, _CallReader(constants, recorder))
