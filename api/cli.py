@@ -346,7 +346,13 @@ def _echo_scan(scan, output_format: str) -> None:  # type: ignore[no-untyped-def
     show_default=True,
     help="With --check: fetch models the catalog lacks, and their lineage, from HF_ENDPOINT.",
 )
-def scan(paths, output_format, judge, use, policy_name, fail_on, fetch) -> None:  # type: ignore[no-untyped-def]
+@click.option(
+    "-j",
+    "--jobs",
+    type=click.IntRange(1, 64),
+    help="Worker processes for large trees (default: one per CPU).",
+)
+def scan(paths, output_format, judge, use, policy_name, fail_on, fetch, jobs) -> None:  # type: ignore[no-untyped-def]
     """Find the Hub models and datasets a code base loads (Python, notebooks, YAML/JSON/TOML configs).
 
     Skips .venv, node_modules, build folders and what .gitignore excludes. Local paths, names
@@ -357,7 +363,7 @@ def scan(paths, output_format, judge, use, policy_name, fail_on, fetch) -> None:
 
     if output_format in ("sarif", "junit") and not judge:
         raise click.UsageError(f"--format {output_format} needs --check")
-    result = scan_paths(paths)
+    result = scan_paths(paths, jobs=jobs)
     if not judge:
         _echo_scan(result, output_format)
         return

@@ -197,3 +197,15 @@ def test_hostile_files_are_reported_not_crashed_on(tmp_path: Path) -> None:
         "bad.toml",
         "deep.py",
     ]
+
+
+def test_worker_processes_find_what_one_process_finds_in_the_same_order(tmp_path: Path) -> None:
+    for n in range(2000):  # PARALLEL_FROM: smaller trees are scanned in process
+        folder = tmp_path / f"pkg{n // 100}"
+        folder.mkdir(exist_ok=True)
+        loads = f'AutoModel.from_pretrained("org/m{n}")\n' if n % 7 == 0 else "x = 1\n"
+        (folder / f"m{n}.py").write_text(loads)
+    serial = scan_paths([tmp_path], jobs=1)
+    parallel = scan_paths([tmp_path], jobs=2)
+    assert len(serial.findings) == 286
+    assert (parallel.findings, parallel.files) == (serial.findings, serial.files)
