@@ -8,17 +8,12 @@ from importlib import metadata
 from typing import Any
 from xml.etree import ElementTree
 
+from catalog.checks import DEFAULT_FAIL_ON, failing
+from catalog.policies import OUTCOME_RANK
 from ingest.scan import ScanResult
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 INFORMATION_URI = "https://github.com/modelcatalog/modelcatalog"
-# Which verdicts fail a gate: the default fails on forbidden and unknown (nothing unknown passes).
-FAIL_ON = ("unknown", "conditional")
-_FAILING = {
-    "unknown": {"forbidden", "unknown"},
-    "conditional": {"forbidden", "unknown", "conditional"},
-}
-
 RULES = {
     "model-forbidden": ("error", "A model the code loads is forbidden for this use."),
     "model-unknown": ("error", "A model the code loads cannot be cleared: a human must look."),
@@ -28,14 +23,8 @@ RULES = {
 
 
 def failing_verdicts(fail_on: str) -> set[str]:
-    """The verdicts that fail a gate run with `--fail-on fail_on`."""
-    return _FAILING[fail_on]
-
-
-def gate_fails(verdicts: Sequence[dict[str, Any]], fail_on: str = "unknown") -> bool:
-    """Whether a gate fails: any verdict among the failing ones."""
-    failing = failing_verdicts(fail_on)
-    return any(v["verdict"] in failing for v in verdicts)
+    """The verdicts that fail a gate run with `--fail-on fail_on` (the one rule: catalog.checks)."""
+    return {v for v in OUTCOME_RANK if failing([{"model": v, "verdict": v}], fail_on)}
 
 
 def _version() -> str:
@@ -61,7 +50,8 @@ def _verdict_results(
         if verdict is None or verdict["verdict"] == "allowed":
             continue
         rule = f"model-{verdict['verdict']}"
-        level = "error" if verdict["verdict"] in failing_verdicts(fail_on) else RULES[rule][0]
+        # The gate decides the level: what fails the run is an error, the rest a warning.
+        level = "error" if verdict["verdict"] in failing_verdicts(fail_on) else "warning"
         why = verdict["reasons"][0]["text"] if verdict["reasons"] else "obligations apply"
         where = f" (notebook cell {finding.cell})" if finding.cell else ""
         results.append(
@@ -124,10 +114,10 @@ def sarif_report(scan: ScanResult, verdicts: Sequence[dict[str, Any]], fail_on: 
     return json.dumps(log, indent=2)
 
 
-def junit_report(verdicts: Sequence[dict[str, Any]], fail_on: str = "unknown") -> str:
+def junit_report(verdicts: Sequence[dict[str, Any]], fail_on: str = DEFAULT_FAIL_ON) -> str:
     """JUnit XML: one test case per model; a verdict that fails the gate is a failure."""
-    failing = failing_verdicts(fail_on)
-    failures = sum(1 for v in verdicts if v["verdict"] in failing)
+    failed = failing_verdicts(fail_on)
+    failures = sum(1 for v in verdicts if v["verdict"] in failed)
     suites = ElementTree.Element("testsuites", name="modelcatalog")
     suite = ElementTree.SubElement(
         suites,
@@ -148,7 +138,7 @@ def junit_report(verdicts: Sequence[dict[str, Any]], fail_on: str = "unknown") -
         lines = [f"{r['code']}: {r['text']}" for r in verdict["reasons"]]
         lines += [f"obligation {o['code']}: {o['text']}" for o in verdict["obligations"]]
         lines = list(dict.fromkeys(lines))  # the same obligation reached through several ancestors
-        if verdict["verdict"] in failing:
+        if verdict["verdict"] in failed:
             failure = ElementTree.SubElement(
                 case, "failure", message=f"{verdict['verdict']}", type=verdict["verdict"]
             )

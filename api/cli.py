@@ -8,16 +8,24 @@ from pathlib import Path
 
 import click
 from flask.cli import FlaskGroup
+from sqlmodel import Session
 
 from api.app import create_app
 from api.database import engine, new_session
-from catalog.checks import check_models
+from catalog.checks import DEFAULT_FAIL_ON, FAIL_ON, check_models, failing
 from catalog.db import upgrade_schema
 from catalog.errors import CatalogError, LicenseNotFound
+from catalog.facets import current_version, update_facet_counts
 from catalog.licenses import CATEGORIES, knowledge_base
 from catalog.policies import USES, load_policy
 from catalog.registry import sync_licenses
-from catalog.verdicts import refresh_verdicts
+from catalog.verdicts import (
+    mark_rules_current,
+    refresh_verdicts,
+    rules_digest,
+    stored_rules_digest,
+)
+from ingest.relicense import resolve_stored_licenses
 from ingest.snapshot import bundled_snapshot_lines, export_snapshot, import_snapshot
 
 
@@ -38,6 +46,7 @@ def init(no_seed: bool) -> None:
     with new_session() as session:
         sync_licenses(session, knowledge_base())
         session.commit()
+        _apply_rule_changes(session)
         if not no_seed:
             report = import_snapshot(session, bundled_snapshot_lines())
             click.echo(
@@ -48,6 +57,23 @@ def init(no_seed: bool) -> None:
             refresh_verdicts(session)
             session.commit()
     click.echo(f"Database ready: {engine().url.render_as_string(hide_password=True)}")
+
+
+def _apply_rule_changes(session: Session) -> None:
+    """When the bundled knowledge changed since the verdicts were stored, re-judge the catalog."""
+    if stored_rules_digest(session) == rules_digest():
+        return
+    since = current_version(session)
+    relicensed = resolve_stored_licenses(session, knowledge_base())
+    affected = refresh_verdicts(session)
+    mark_rules_current(session)
+    session.commit()
+    update_facet_counts(session, affected, since_version=since)
+    if affected:
+        click.echo(
+            f"License rules changed: {len(relicensed.models)} models and "
+            f"{len(relicensed.datasets)} datasets resolved anew, {len(affected)} verdicts recomputed."
+        )
 
 
 @main.command()
@@ -239,10 +265,10 @@ POLICY_OPTION = click.option(
 )
 FAIL_ON_OPTION = click.option(
     "--fail-on",
-    type=click.Choice(["unknown", "conditional"]),
-    default="unknown",
+    type=click.Choice(FAIL_ON),
+    default=DEFAULT_FAIL_ON,
     show_default=True,
-    help="Exit 1 on forbidden and unknown verdicts; `conditional` fails on those too.",
+    help="The least verdict that fails the check: 'conditional' also fails on any obligation.",
 )
 
 
@@ -250,6 +276,7 @@ FAIL_ON_OPTION = click.option(
 @click.argument("repo_ids", nargs=-1)
 @USE_OPTION
 @POLICY_OPTION
+@FAIL_ON_OPTION
 @click.option("--json", "as_json", is_flag=True, help="One verdict object per line.")
 @click.option(
     "--format",
@@ -267,13 +294,16 @@ def check(
     repo_ids: tuple[str, ...],
     use: str,
     policy_name: str,
+    fail_on: str,
     as_json: bool,
     output_format: str | None,
     bom_file: str | None,
 ) -> None:
-    """Check models for a use. Exit 0 if all are allowed or conditional, 1 if any is forbidden or unknown."""
-    from api.ci_reports import gate_fails
+    """Check models for a use (a CI gate).
 
+    Exit 0 if every verdict passes, 1 if any is `--fail-on` or worse (by default: forbidden or
+    unknown; with --fail-on conditional, anything but allowed), 2 on bad usage. A BOM's model
+    components that map to no Hub repo id fail the check too."""
     ids, unmapped = list(repo_ids), 0
     if bom_file:
         from_bom, unmapped = _bom_repo_ids(bom_file)
@@ -281,9 +311,16 @@ def check(
     if not ids and not unmapped:
         raise click.UsageError("give at least one REPO_ID or a --bom file that lists models")
     verdicts = _verdicts(ids, use, policy_name)
-    _echo_verdicts(verdicts, output_format or ("json" if as_json else "table"), "unknown")
-    # A model component that maps to no repo cannot be cleared: it fails the gate like unknown.
-    if gate_fails(verdicts) or unmapped:
+    output_format = output_format or ("json" if as_json else "table")
+    _echo_verdicts(verdicts, output_format, fail_on)
+    stopped = failing(verdicts, fail_on)
+    if stopped or unmapped:
+        if output_format == "table":
+            click.echo(
+                f"{len(stopped) + unmapped} of {len(verdicts) + unmapped} not cleared "
+                f"(fail on {fail_on} or worse)",
+                err=True,
+            )
         sys.exit(1)
 
 
@@ -358,7 +395,7 @@ def scan(paths, output_format, judge, use, policy_name, fail_on, fetch, jobs) ->
     Skips .venv, node_modules, build folders and what .gitignore excludes. Local paths, names
     without an owner and values known only at run time are counted as skipped, not judged.
     """
-    from api.ci_reports import gate_fails, sarif_report
+    from api.ci_reports import sarif_report
     from ingest.scan import scan_paths
 
     if output_format in ("sarif", "junit") and not judge:
@@ -380,7 +417,7 @@ def scan(paths, output_format, judge, use, policy_name, fail_on, fetch, jobs) ->
         if output_format == "table":
             _echo_scan(result, "table")
         _echo_verdicts(verdicts, output_format, fail_on)
-    if gate_fails(verdicts, fail_on):
+    if failing(verdicts, fail_on):
         sys.exit(1)
 
 

@@ -13,10 +13,12 @@ from marshmallow import RAISE
 
 from api.database import db
 from api.schemas import (
+    BomComplianceArgs,
     BomVerdictsSchema,
     ComplianceArgs,
     ComplianceBody,
     CycloneDxBomBody,
+    GateArgs,
     ModelDetailSchema,
     ModelPageSchema,
     ModelQueryArgs,
@@ -25,7 +27,7 @@ from api.schemas import (
 )
 from catalog.bom import BomRequest, bom_json, build_bom
 from catalog.bom_read import bom_models
-from catalog.checks import check_models
+from catalog.checks import check_models, failing
 from catalog.policies import load_policy
 from catalog.queries import get_model, model_detail
 from catalog.search import ModelQuery, search_models
@@ -130,10 +132,14 @@ class ModelDetail(MethodView):
 
 @blp.route("/compliance")
 class Compliance(MethodView):
+    @blp.arguments(GateArgs, location="query", as_kwargs=False, unknown=RAISE)
     @blp.arguments(ComplianceBody, as_kwargs=False)
     @blp.response(200, VerdictListSchema)
-    def post(self, body: dict[str, Any]) -> Any:
-        """Verdicts for several models at once (at most 500). Unknown ids come back as `unknown`."""
+    def post(self, gate: dict[str, Any], body: dict[str, Any]) -> Any:
+        """Verdicts for several models at once (at most 500), and whether they pass a gate.
+
+        Unknown ids come back as `unknown`. `?fail_on=conditional` makes the gate fail on any
+        verdict with obligations; the default fails on `unknown` and `forbidden`."""
         if len(body["models"]) > current_app.config["COMPLIANCE_BATCH_LIMIT"]:
             abort(
                 422,
@@ -142,7 +148,12 @@ class Compliance(MethodView):
         verdicts = check_models(
             db(), body["models"], use=body["use"], policy=load_policy(body["policy"])
         )
-        return {"results": [v.to_dict() for v in verdicts]}
+        results = [v.to_dict() for v in verdicts]
+        stopped = failing(results, gate["fail_on"])
+        return {
+            "results": results,
+            "gate": {"fail_on": gate["fail_on"], "passed": not stopped, "failing": stopped},
+        }
 
 
 @blp.before_request
@@ -154,11 +165,13 @@ def _room_for_boms() -> None:
 
 @blp.route("/compliance/bom")
 class ComplianceBom(MethodView):
-    @blp.arguments(ComplianceArgs, location="query", as_kwargs=False, unknown=RAISE)
+    @blp.arguments(BomComplianceArgs, location="query", as_kwargs=False, unknown=RAISE)
     @blp.arguments(CycloneDxBomBody, as_kwargs=False)
     @blp.response(200, BomVerdictsSchema)
     def post(self, args: dict[str, Any], bom: dict[str, Any]) -> Any:
-        """Verdicts for every model component of a CycloneDX JSON BOM, and the components that map to none."""
+        """Verdicts for every model component of a CycloneDX JSON BOM, and whether they pass a gate.
+
+        Model components that map to no Hub repo id are listed under `unmapped` and fail the gate."""
         found = bom_models(bom)
         limit = current_app.config["COMPLIANCE_BATCH_LIMIT"]
         if len(found.repo_ids) > limit:
@@ -166,4 +179,11 @@ class ComplianceBom(MethodView):
         verdicts = check_models(
             db(), found.repo_ids, use=args["use"], policy=load_policy(args["policy"])
         )
-        return {"results": [v.to_dict() for v in verdicts], "unmapped": found.unmapped}
+        results = [v.to_dict() for v in verdicts]
+        stopped = failing(results, args["fail_on"])
+        gate = {
+            "fail_on": args["fail_on"],
+            "passed": not stopped and not found.unmapped,
+            "failing": stopped,
+        }
+        return {"results": results, "unmapped": found.unmapped, "gate": gate}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from marshmallow import INCLUDE, RAISE, Schema, fields, validate
 
+from catalog.checks import DEFAULT_FAIL_ON, FAIL_ON
 from catalog.licenses import CATEGORIES
 from catalog.policies import BUILTIN_POLICIES, USES
 from catalog.search import SORTS
@@ -82,6 +83,20 @@ class CycloneDxBomBody(Schema):
     )
 
 
+class GateArgs(StrictSchema):
+    fail_on = fields.String(
+        load_default=DEFAULT_FAIL_ON,
+        validate=validate.OneOf(FAIL_ON),
+        metadata={
+            "description": "The least verdict that fails the gate: conditional, unknown (default) or forbidden."
+        },
+    )
+
+
+class BomComplianceArgs(ComplianceArgs, GateArgs):
+    """Query arguments of POST /compliance/bom: the use, the policy and the gate."""
+
+
 class LicenseQueryArgs(StrictSchema):
     category = fields.String(validate=validate.OneOf(CATEGORIES))
 
@@ -136,7 +151,15 @@ class ReasonSchema(Schema):
 class ObligationSchema(Schema):
     code = fields.String()
     text = fields.String()
-    threshold = fields.Integer()
+    threshold = fields.Integer(
+        metadata={"description": "Monthly active users or USD annual revenue."}
+    )
+    region = fields.String(
+        metadata={"description": "Where the rights are withheld (region-restriction)."}
+    )
+    clause = fields.String(
+        metadata={"description": "The clause of the license the obligation rests on."}
+    )
     source = fields.Nested(SourceSchema)
 
 
@@ -146,6 +169,10 @@ class ConflictSchema(Schema):
     ancestor = fields.String()
     ancestor_license = fields.List(fields.String())
     relation = fields.String(allow_none=True)
+    path = fields.List(
+        fields.String(), metadata={"description": "Repo ids from the model to the ancestor."}
+    )
+    relations = fields.List(fields.String(), metadata={"description": "The relation of each step."})
     text = fields.String()
 
 
@@ -169,8 +196,15 @@ class VerdictSchema(Schema):
     checked_at = fields.String()
 
 
+class GateSchema(Schema):
+    fail_on = fields.String()
+    passed = fields.Boolean()
+    failing = fields.List(fields.String(), metadata={"description": "Models at fail_on or worse."})
+
+
 class VerdictListSchema(Schema):
     results = fields.List(fields.Nested(VerdictSchema))
+    gate = fields.Nested(GateSchema)
 
 
 class UnmappedComponentSchema(Schema):
@@ -233,7 +267,15 @@ class ModelDetailSchema(ModelSummarySchema):
 class TermSchema(Schema):
     code = fields.String()
     text = fields.String()
+    clause = fields.String(allow_none=True)
     threshold = fields.Integer(allow_none=True)
+    region = fields.String(allow_none=True)
+    uses = fields.List(fields.String(), allow_none=True)
+
+
+class UnclearSchema(Schema):
+    text = fields.String()
+    uses = fields.List(fields.String())
 
 
 class LicenseSchema(Schema):
@@ -251,6 +293,20 @@ class LicenseDetailSchema(LicenseSchema):
     permissions = fields.List(fields.Nested(TermSchema))
     conditions = fields.List(fields.Nested(TermSchema))
     limitations = fields.List(fields.Nested(TermSchema))
+    basis = fields.String(allow_none=True)
+    derivatives = fields.String(
+        metadata={
+            "description": "How derivatives may be licensed: any, same, or carry (the listed terms)."
+        }
+    )
+    carry = fields.List(fields.String())
+    names = fields.List(
+        fields.String(), metadata={"description": "license_name values recognised."}
+    )
+    links = fields.List(
+        fields.String(), metadata={"description": "license_link values recognised."}
+    )
+    unclear = fields.Nested(UnclearSchema, allow_none=True)
     note = fields.String(allow_none=True)
     differs = fields.String(allow_none=True)
     scancode = fields.String(allow_none=True)
@@ -280,6 +336,9 @@ class DatasetDetailSchema(DatasetSchema):
     card_data = fields.Dict(allow_none=True)
     card_errors = fields.List(fields.String(), allow_none=True)
     model_generated_by = fields.String(allow_none=True)
+    model_generated_how = fields.String(
+        allow_none=True, metadata={"description": "How it was recognised as model-generated."}
+    )
     models = fields.List(
         fields.String(), metadata={"description": "Models trained on it (first 100)."}
     )

@@ -100,3 +100,19 @@ def test_a_bom_may_be_larger_than_other_bodies_but_not_without_limit(client: Fla
     assert client.post("/api/v1/compliance/bom", json=padding).status_code == 413
     too_big = {"models": ["a/b"], "x": "y" * 300_000}
     assert client.post("/api/v1/compliance", json=too_big).status_code == 413
+
+
+def test_the_bom_gate_fails_on_unmapped_components_and_follows_fail_on(client: FlaskClient) -> None:
+    conditional = {"type": "machine-learning-model", "name": "meta-llama/Llama-2-7b-hf"}
+    bom = {"bomFormat": "CycloneDX", "components": [conditional]}
+    assert client.post("/api/v1/compliance/bom", json=bom).get_json()["gate"]["passed"] is True
+    strict = client.post("/api/v1/compliance/bom?fail_on=conditional", json=bom).get_json()
+    assert strict["gate"] == {
+        "fail_on": "conditional",
+        "passed": False,
+        "failing": ["meta-llama/Llama-2-7b-hf"],
+    }
+    bom["components"].append({"type": "machine-learning-model", "name": "ranker"})
+    gate = client.post("/api/v1/compliance/bom", json=bom).get_json()["gate"]
+    assert (gate["passed"], gate["failing"]) == (False, [])
+    assert client.post("/api/v1/compliance/bom?fail_on=never", json=bom).status_code == 422

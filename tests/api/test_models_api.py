@@ -151,7 +151,7 @@ def test_batch_compliance_has_a_limit(client) -> None:
 
 def test_licenses_datasets_and_tasks(client) -> None:
     licenses = client.get("/api/v1/licenses").json
-    assert licenses["total"] == 90
+    assert licenses["total"] == 100
     llama2 = client.get("/api/v1/licenses/llama2").json
     assert llama2["model_count"] == 6 and llama2["models"]
     assert client.get("/api/v1/licenses?category=community").json["total"] >= 8
@@ -185,3 +185,16 @@ def test_openapi_document_and_offline_docs(client) -> None:
     asset = client.get("/api/v1/docs/assets/swagger-ui-bundle.js")
     assert asset.status_code == 200
     asset.close()
+
+
+def test_the_batch_gate_follows_fail_on(client) -> None:
+    body = {"models": ["tiiuae/falcon-40b", "meta-llama/Llama-2-7b-hf"]}
+    default = client.post("/api/v1/compliance", json=body).json["gate"]
+    assert default == {"fail_on": "unknown", "passed": True, "failing": []}
+    strict = client.post("/api/v1/compliance?fail_on=conditional", json=body).json["gate"]
+    assert strict == {
+        "fail_on": "conditional",
+        "passed": False,
+        "failing": ["meta-llama/Llama-2-7b-hf"],
+    }
+    assert client.post("/api/v1/compliance?fail_on=never", json=body).status_code == 422

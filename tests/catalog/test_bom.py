@@ -90,7 +90,7 @@ def test_the_verdict_obligations_and_conflicts_are_namespaced_properties(catalog
     assert _properties(component, "modelcatalog:verdict") == ["conditional"]
     assert _properties(component, "modelcatalog:use") == ["commercial"]
     [conflict] = _properties(component, "modelcatalog:conflict")
-    assert "declares apache-2.0" in conflict and "meta-llama/Llama-2-7b-hf is llama2" in conflict
+    assert "declares apache-2.0" in conflict and "meta-llama/Llama-2-7b-hf" in conflict
     assert "license-conflict" in " ".join(_properties(component, "modelcatalog:reason"))
     assert "acceptable-use-policy" in " ".join(_properties(component, "modelcatalog:obligation"))
 
