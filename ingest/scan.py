@@ -9,12 +9,14 @@ gate never passes silently over something it could not read.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pathspec
 
@@ -243,10 +245,12 @@ def _readers() -> dict[str, Callable[[bytes, str, ScanResult], None]]:
     for suffix in NOTEBOOK_SUFFIXES:
         readers[suffix] = scan_notebook
     for suffix in CONFIG_SUFFIXES:
-        readers[suffix] = lambda data, shown, result, suffix=suffix: scan_config(
-            data, suffix, shown, result
-        )
+        readers[suffix] = functools.partial(_config, suffix=suffix, scan_config=scan_config)
     return readers
+
+
+def _config(data: bytes, shown: str, result: ScanResult, *, suffix: str, scan_config: Any) -> None:
+    scan_config(data, suffix, shown, result)
 
 
 # Below this many files, starting worker processes costs more than it saves.

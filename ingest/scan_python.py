@@ -118,10 +118,14 @@ class _CallReader:
             self._record(call)
 
     def _loader(self, func: ast.expr) -> tuple[str, Loader] | None:
-        name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
-        if name == "from_pretrained" and isinstance(func, ast.Attribute):
-            return "from_pretrained", FROM_PRETRAINED
-        name = self.aliases.get(name, name) if isinstance(func, ast.Name) else name
+        if isinstance(func, ast.Attribute):
+            if func.attr == "from_pretrained":
+                return "from_pretrained", FROM_PRETRAINED
+            name = func.attr
+        elif isinstance(func, ast.Name):
+            name = self.aliases.get(func.id, func.id)
+        else:
+            return None
         return (name, FUNCTIONS[name]) if name in FUNCTIONS else None
 
     def _resolve(self, node: ast.expr) -> str | None:
