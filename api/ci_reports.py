@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from importlib import metadata
 from typing import Any
+from urllib.parse import quote
 from xml.etree import ElementTree
 
 from catalog.checks import DEFAULT_FAIL_ON, failing
@@ -14,6 +16,9 @@ from ingest.scan import ScanResult
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 INFORMATION_URI = "https://github.com/modelcatalog/modelcatalog"
+# Characters XML 1.0 cannot hold at all, even escaped (card text can carry them).
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
 RULES = {
     "model-forbidden": ("error", "A model the code loads is forbidden for this use."),
     "model-unknown": ("error", "A model the code loads cannot be cleared: a human must look."),
@@ -35,7 +40,8 @@ def _version() -> str:
 
 
 def _location(path: str, line: int | None) -> dict[str, Any]:
-    physical: dict[str, Any] = {"artifactLocation": {"uri": path}}
+    # A URI reference relative to the scanned folder: spaces and the like percent-encoded.
+    physical: dict[str, Any] = {"artifactLocation": {"uri": quote(path)}}
     if line:
         physical["region"] = {"startLine": line}
     return {"physicalLocation": physical}
@@ -142,8 +148,8 @@ def junit_report(verdicts: Sequence[dict[str, Any]], fail_on: str = DEFAULT_FAIL
             failure = ElementTree.SubElement(
                 case, "failure", message=f"{verdict['verdict']}", type=verdict["verdict"]
             )
-            failure.text = "\n".join(lines)
+            failure.text = _NOT_XML.sub("", "\n".join(lines))
         elif lines:
-            ElementTree.SubElement(case, "system-out").text = "\n".join(lines)
+            ElementTree.SubElement(case, "system-out").text = _NOT_XML.sub("", "\n".join(lines))
     ElementTree.indent(suites)
     return ElementTree.tostring(suites, encoding="unicode", xml_declaration=True)

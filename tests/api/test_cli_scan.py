@@ -199,3 +199,18 @@ def test_pre_commit_hook_runs_scan_check() -> None:
     [hook] = hooks
     assert hook["entry"].split()[:3] == ["modelcatalog", "scan", "--check"]
     assert hook["pass_filenames"] is False and hook["language"] == "python"
+
+
+def test_sarif_uris_are_encoded_and_junit_stays_well_formed(cli, tmp_path: Path) -> None:
+    root = tmp_path / "my project"
+    root.mkdir()
+    (root / "load it.py").write_text('AutoModel.from_pretrained("mosaicml/mpt-30b-chat")\n')
+    sarif = assert_valid_sarif(
+        cli("scan", "--check", "--no-fetch", "--format", "sarif", str(root)).stdout
+    )
+    [result] = sarif["runs"][0]["results"]
+    assert result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"].endswith(
+        "my%20project/load%20it.py"
+    )
+    junit = cli("scan", "--check", "--no-fetch", "--format", "junit", str(root)).stdout
+    assert ElementTree.fromstring(junit).find("testsuite").get("failures") == "1"
