@@ -396,11 +396,11 @@ def scan(paths, output_format, judge, use, policy_name, fail_on, fetch, jobs) ->
     without an owner and values known only at run time are counted as skipped, not judged.
     """
     from api.ci_reports import sarif_report
-    from ingest.scan import scan_paths
+    from ingest.scan import default_jobs, scan_paths
 
     if output_format in ("sarif", "junit") and not judge:
         raise click.UsageError(f"--format {output_format} needs --check")
-    result = scan_paths(paths, jobs=jobs)
+    result = scan_paths(paths, jobs=jobs or default_jobs())
     if not judge:
         _echo_scan(result, output_format)
         return

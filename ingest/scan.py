@@ -190,7 +190,9 @@ def _wanted_dir(name: str) -> bool:
 
 
 def _suffix(name: str) -> str:
-    return os.path.splitext(name)[1].lower()
+    base = name.rpartition("/")[2]
+    dot = base.rfind(".")
+    return base[dot:].lower() if dot > 0 else ""
 
 
 def walk(root: str) -> Iterator[str]:
@@ -303,13 +305,13 @@ def _files(paths: Iterable[Path | str]) -> list[tuple[str, str]]:
     return files
 
 
-def scan_paths(paths: Iterable[Path | str], *, jobs: int | None = None) -> ScanResult:
+def scan_paths(paths: Iterable[Path | str], *, jobs: int = 1) -> ScanResult:
     """Scan files and folders; findings name files as the paths given name them (`scan .`: relative).
 
-    Large trees are read by `jobs` worker processes (default: one per CPU); findings keep file order.
+    With `jobs` > 1, a large tree is read by that many worker processes (started afresh, so the
+    calling program's main module must be import-safe, as the CLI's is); findings keep file order.
     """
     files = _files(paths)
-    jobs = default_jobs() if jobs is None else jobs
     if jobs <= 1 or len(files) < PARALLEL_FROM:
         return _scan_files(files)
     import multiprocessing
