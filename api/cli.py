@@ -13,7 +13,7 @@ from sqlmodel import Session
 from api.app import create_app
 from api.database import engine, new_session
 from catalog.checks import DEFAULT_FAIL_ON, FAIL_ON, check_models, failing
-from catalog.db import upgrade_schema
+from catalog.db import schema_ready, upgrade_schema
 from catalog.errors import CatalogError, LicenseNotFound
 from catalog.facets import current_version, update_facet_counts
 from catalog.licenses import CATEGORIES, knowledge_base
@@ -211,8 +211,18 @@ def _policy(policy_name: str):  # type: ignore[no-untyped-def]
         raise click.UsageError(str(exc)) from None
 
 
+def _require_catalog() -> None:
+    """A clear usage error, not a traceback, when the catalog database is not set up."""
+    if not schema_ready(engine()):
+        url = engine().url.render_as_string(hide_password=True)
+        raise click.UsageError(
+            f"no catalog at {url}: run `modelcatalog init` or set DATABASE_URL to a catalog"
+        )
+
+
 def _verdicts(repo_ids: list[str], use: str, policy_name: str) -> list[dict]:
     policy = _policy(policy_name)
+    _require_catalog()
     with new_session() as session:
         return [v.to_dict() for v in check_models(session, repo_ids, use=use, policy=policy)]
 
@@ -406,6 +416,7 @@ def scan(paths, output_format, judge, use, policy_name, fail_on, fetch, jobs) ->
         return
     _policy(policy_name)  # a bad policy is a usage error before anything is fetched
     repo_ids = result.repo_ids("model")
+    _require_catalog()
     if fetch and repo_ids:
         _fetch_missing(repo_ids)
     verdicts = _verdicts(repo_ids, use, policy_name) if repo_ids else []
@@ -448,6 +459,7 @@ def bom(repo_ids, scan_paths_, output, use, policy_name) -> None:  # type: ignor
     if not ids:
         raise click.UsageError("no models: give REPO_IDs or a --from-scan path that loads some")
     request = BomRequest(ids, use, _policy(policy_name), found_in)
+    _require_catalog()
     with new_session() as session:
         output.write(bom_json(build_bom(session, request)) + "\n")
 

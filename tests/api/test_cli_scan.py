@@ -214,3 +214,11 @@ def test_sarif_uris_are_encoded_and_junit_stays_well_formed(cli, tmp_path: Path)
     )
     junit = cli("scan", "--check", "--no-fetch", "--format", "junit", str(root)).stdout
     assert ElementTree.fromstring(junit).find("testsuite").get("failures") == "1"
+
+
+def test_without_a_catalog_scan_check_says_to_run_init(tmp_path: Path) -> None:
+    root = _project(tmp_path, 'AutoModel.from_pretrained("tiiuae/falcon-40b")\n')
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'missing' / 'catalog.db'}"}
+    result = CliRunner().invoke(main, ["scan", "--check", "--no-fetch", str(root)], env=env)
+    assert result.exit_code == 2
+    assert "run `modelcatalog init`" in result.output
