@@ -23,7 +23,7 @@ from catalog.models import (
 )
 from catalog.policies import BUILTIN_POLICIES, load_policy
 from catalog.provenance import generation_text
-from catalog.registry import bump_version
+from catalog.registry import stamp_models
 
 STORED_USES = ("commercial",)
 _BATCH = 2000
@@ -121,7 +121,7 @@ def _store_verdicts(session: Session, model_ids: list[str]) -> None:
                     }
                 )
     session.execute(delete(ModelVerdict).where(col(ModelVerdict.model_id).in_(model_ids)))
-    bump_version(session)
+    stamp_models(session, present)
     if rows:
         session.execute(ModelVerdict.__table__.insert(), rows)  # type: ignore[attr-defined]
 
@@ -136,11 +136,13 @@ def rules_digest() -> str:
 
 def stored_rules_digest(session: Session) -> str | None:
     return session.exec(
-        select(CatalogVersion.rules_digest).where(CatalogVersion.id == 1)
+        select(CatalogVersion.rules_digest).where(col(CatalogVersion.id) == 1)
     ).one_or_none()
 
 
 def mark_rules_current(session: Session) -> None:
     session.execute(
-        update(CatalogVersion).where(CatalogVersion.id == 1).values(rules_digest=rules_digest())
+        update(CatalogVersion)
+        .where(col(CatalogVersion.id) == 1)
+        .values(rules_digest=rules_digest())
     )

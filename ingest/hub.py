@@ -24,7 +24,6 @@ import yaml
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from catalog.facets import current_version, update_facet_counts
 from catalog.licenses import knowledge_base
 from catalog.models import CrawlState
 from catalog.records import DatasetRecord, ModelRecord
@@ -36,6 +35,7 @@ from catalog.registry import (
     upsert_models,
     utcnow,
 )
+from catalog.search_index import save_index
 from catalog.verdicts import mark_stale, models_trained_on, refresh_stale
 from ingest.cards import dataset_record, model_record, parse_datetime
 from ingest.errors import BadRecord, HubUnavailable
@@ -294,8 +294,6 @@ class Crawler:
         )
 
     def run(self) -> CrawlSummary:
-        with Session(self.engine) as session:
-            self.since_version = current_version(session)
         try:
             self._crawl_kind("model")
             if self.options.datasets:
@@ -309,7 +307,6 @@ class Crawler:
     def fetch_models(self, repo_ids: Sequence[str]) -> CrawlSummary:
         """Fetch the models among these that the catalog lacks, then their lineage (a scan's gate)."""
         with Session(self.engine) as session:
-            self.since_version = current_version(session)
             wanted = models_not_held(session, repo_ids)
         try:
             with Session(self.engine) as session:
@@ -330,7 +327,7 @@ class Crawler:
         with Session(self.engine) as session:
             affected = refresh_stale(session)
             self.summary.verdicts = len(affected)
-            update_facet_counts(session, affected, since_version=self.since_version)
+            save_index(session)
 
     def _load_state(self, session: Session, kind: str) -> CrawlState:
         state = session.get(CrawlState, self.state_key(kind))
