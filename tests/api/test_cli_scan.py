@@ -169,9 +169,9 @@ def test_check_without_ids_or_bom_is_a_usage_error(cli) -> None:
 def test_scan_check_fetches_models_the_catalog_lacks_from_the_hub(cli, tmp_path: Path) -> None:
     hub = FakeHub().start()
     try:
-        hub.add_model(
-            {"id": "acme/new-model", "sha": "a" * 40, "cardData": {"license": "mit"}, "tags": []}
-        )
+        card = {"license": "mit", "base_model": "acme/base"}
+        hub.add_model({"id": "acme/new-model", "sha": "a" * 40, "cardData": card, "tags": []})
+        hub.add_model({"id": "acme/base", "sha": "b" * 40, "cardData": {"license": "llama2"}})
         root = _project(tmp_path, 'AutoModel.from_pretrained("acme/new-model")\n')
         offline = cli("scan", "--check", "--no-fetch", str(root), HF_ENDPOINT=hub.url)
         assert offline.exit_code == 1  # unknown: not in the catalog
@@ -180,7 +180,9 @@ def test_scan_check_fetches_models_the_catalog_lacks_from_the_hub(cli, tmp_path:
         hub.stop()
     assert fetched.exit_code == 0
     [verdict] = json.loads(fetched.stdout)["verdicts"]
-    assert (verdict["model"], verdict["verdict"]) == ("acme/new-model", "allowed")
+    # The base model was fetched too: its community license's conditions carry down.
+    assert (verdict["model"], verdict["verdict"]) == ("acme/new-model", "conditional")
+    assert any(r["source"]["id"] == "acme/base" for r in verdict["reasons"])
 
 
 def test_scan_check_with_an_unreachable_hub_says_so_and_judges_what_it_has(
