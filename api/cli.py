@@ -7,9 +7,11 @@ import sys
 from pathlib import Path
 
 import click
+from flask import Flask
 from flask.cli import FlaskGroup
 
-from api.app import create_app
+from api.app import create_app, settings
+from api.settings import SettingsError
 from api.database import engine, new_session
 from catalog.checks import check_models
 from catalog.db import upgrade_schema
@@ -21,8 +23,15 @@ from catalog.verdicts import refresh_verdicts
 from ingest.snapshot import bundled_snapshot_lines, export_snapshot, import_snapshot
 
 
+def _create_app() -> Flask:
+    try:
+        return create_app()
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
 @click.group(
-    cls=FlaskGroup, create_app=create_app, add_default_commands=True, add_version_option=False
+    cls=FlaskGroup, create_app=_create_app, add_default_commands=True, add_version_option=False
 )
 def main() -> None:
     """modelcatalog: search open models and check their licenses, lineage included."""
@@ -122,8 +131,6 @@ def ingest_snapshot(file: click.utils.LazyFile) -> None:
 @click.option("--page-size", default=1000, show_default=True, type=click.IntRange(1, 1000))
 def ingest_hub(author, filters, search, limit, datasets, resync, since, page_size) -> None:  # type: ignore[no-untyped-def]
     """Crawl the Hub (HF_ENDPOINT, HF_TOKEN) into the catalog: incremental by default, resumable."""
-    import os
-
     from ingest.errors import HubUnavailable
     from ingest.hub import Crawler, CrawlOptions
     from ingest.progress import crawl_progress
@@ -137,8 +144,7 @@ def ingest_hub(author, filters, search, limit, datasets, resync, since, page_siz
         resync=resync,
         since=since,
         page_size=page_size,
-        endpoint=os.environ.get("HF_ENDPOINT"),
-        token=os.environ.get("HF_TOKEN"),
+        hub=settings().hub,
     )
     with crawl_progress() as progress:
         crawler = Crawler(engine(), options, progress)
@@ -235,7 +241,7 @@ def _demo_model(repo_id: str, gguf: str | None):  # type: ignore[no-untyped-def]
         raise click.UsageError(
             f"{repo_id} is not in the catalog (only catalog models can be demoed; see `modelcatalog ingest`)"
         ) from None
-    manager = DemoManager()
+    manager = DemoManager(settings().demo)
     job = manager.start(repo_id, gguf_file=Path(gguf) if gguf else None)
     with click.progressbar(
         length=100,

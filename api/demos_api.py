@@ -9,6 +9,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 from marshmallow import Schema, fields, validate
 
+from api.app import settings
 from api.database import db
 from catalog.queries import get_model
 
@@ -66,7 +67,7 @@ def demo_manager():  # type: ignore[no-untyped-def]
         except ImportError:
             abort(501, message="demos need the demo extra: pip install -e '.[demo]'")
         manager = current_app.extensions.setdefault(
-            "modelcatalog.demos", DemoManager(current_app.config.get("DEMO_SETTINGS"))
+            "modelcatalog.demos", DemoManager(settings().demo)
         )
     return manager
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import uuid
 from collections import OrderedDict
@@ -18,34 +17,10 @@ from demo_runner.convert import convert
 from demo_runner.device import DeviceChoice, pick_device
 from demo_runner.errors import DemoError
 from demo_runner.generate import LoadedModel
+from demo_runner.settings import DemoSettings
 from demo_runner.sources import Source, resolve_source
 
 log = logging.getLogger(__name__)
-STATES = ("queued", "downloading", "converting", "loading", "ready", "failed")
-
-
-@dataclass
-class DemoSettings:
-    """Operator settings (environment variables in brackets)."""
-
-    cache_dir: Path = Path("var/demos")  # MODELCATALOG_DEMO_CACHE
-    cache_max_bytes: int = 20 * 2**30  # MODELCATALOG_DEMO_CACHE_GB
-    max_loaded: int = 2  # MODELCATALOG_DEMO_MAX_LOADED: models in memory at once; the least recently used is unloaded
-    trust_remote_code: bool = False  # MODELCATALOG_TRUST_REMOTE_CODE=1
-    endpoint: str | None = None  # HF_ENDPOINT
-    token: str | None = None  # HF_TOKEN
-
-    @classmethod
-    def from_environment(cls) -> DemoSettings:
-        env = os.environ
-        return cls(
-            cache_dir=Path(env.get("MODELCATALOG_DEMO_CACHE", "var/demos")),
-            cache_max_bytes=int(float(env.get("MODELCATALOG_DEMO_CACHE_GB", "20")) * 2**30),
-            max_loaded=int(env.get("MODELCATALOG_DEMO_MAX_LOADED", "2")),
-            trust_remote_code=env.get("MODELCATALOG_TRUST_REMOTE_CODE") == "1",
-            endpoint=env.get("HF_ENDPOINT"),
-            token=env.get("HF_TOKEN"),
-        )
 
 
 @dataclass
@@ -80,12 +55,12 @@ class DemoManager:
 
     def __init__(
         self,
-        settings: DemoSettings | None = None,
+        settings: DemoSettings,
         choice: DeviceChoice | None = None,
         resolve: Callable[..., Source] = resolve_source,
     ) -> None:
-        self.settings = settings or DemoSettings.from_environment()
-        self.choice = choice or pick_device()
+        self.settings = settings
+        self.choice = choice or pick_device(settings.device, settings.compute_type, settings.threads)
         self.cache = ModelCache(
             self.settings.cache_dir / "converted", self.settings.cache_max_bytes
         )

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from demo_runner.errors import HubUnreachable, NeedsLogin, NeedsTermsAccepted, NotInCatalog
+from ingest.connection import transport_errors
 from demo_runner.support import DEFAULT_DEMO, check_fits, check_remote_code, runtime_kind
 
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -67,11 +68,7 @@ def gguf_source(path: Path, repo_id: str | None = None) -> Source:
 
 def _hub_error(exc: Exception, repo_id: str) -> Exception:
     """Turn huggingface_hub's errors into the demo runner's, with a next step for the user."""
-    from huggingface_hub.errors import (
-        GatedRepoError,
-        LocalEntryNotFoundError,
-        RepositoryNotFoundError,
-    )
+    from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError
 
     if isinstance(exc, GatedRepoError):
         status = exc.response.status_code if exc.response is not None else 401
@@ -84,11 +81,7 @@ def _hub_error(exc: Exception, repo_id: str) -> Exception:
         )
     if isinstance(exc, RepositoryNotFoundError):
         return NotInCatalog(f"{repo_id} was not found on the Hub")
-    # httpx/httpx2/requests connection errors, whichever client this huggingface_hub uses.
-    transport = {"TransportError", "RequestException", "ConnectionError", "TimeoutException"}
-    if isinstance(exc, LocalEntryNotFoundError | OSError) or transport & {
-        c.__name__ for c in type(exc).__mro__
-    }:
+    if isinstance(exc, transport_errors()):
         return HubUnreachable(
             f"the Hub cannot be reached to download {repo_id}; check HF_ENDPOINT and the network"
         )

@@ -11,7 +11,6 @@ afterwards, to a bounded depth; what the Hub does not have is recorded as missin
 from __future__ import annotations
 
 import logging
-import os
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -37,11 +36,11 @@ from catalog.registry import (
 )
 from catalog.verdicts import mark_stale, models_trained_on, refresh_stale
 from ingest.cards import dataset_record, model_record, parse_datetime
+from ingest.connection import HubSettings, transport_errors
 from ingest.errors import BadRecord, HubUnavailable
 
 log = logging.getLogger(__name__)
 
-MAX_RETRIES = int(os.environ.get("MODELCATALOG_HUB_RETRIES", "6"))
 MAX_RETRY_AFTER = 60.0
 
 
@@ -56,8 +55,7 @@ class CrawlOptions:
     since: datetime | None = None
     page_size: int = 1000
     lineage_depth: int = 3
-    endpoint: str | None = None
-    token: str | None = None
+    hub: HubSettings = field(default_factory=HubSettings)
     timeout: float = 30.0
 
 
@@ -83,31 +81,18 @@ class CrawlSummary:
 Progress = Callable[[str, int, CrawlSummary], None]
 
 
-def _transport_errors() -> tuple[type[BaseException], ...]:
-    """The connection-level exceptions of whichever HTTP library this huggingface_hub uses."""
-    import importlib
-
-    from huggingface_hub.utils import get_session
-
-    errors: list[type[BaseException]] = [OSError]
-    library = importlib.import_module(type(get_session()).__module__.split(".")[0])
-    for name in ("TransportError", "RequestException", "HTTPError"):
-        if isinstance(getattr(library, name, None), type):
-            errors.append(getattr(library, name))
-    return tuple(errors)
-
-
 class HubClient:
     """huggingface_hub's HTTP session and API with retries: 429 waits, 5xx and timeouts back off."""
 
-    def __init__(self, endpoint: str | None, token: str | None, timeout: float) -> None:
+    def __init__(self, hub: HubSettings, timeout: float) -> None:
         from huggingface_hub import HfApi, constants
 
-        self.endpoint = (endpoint or constants.ENDPOINT).rstrip("/")
-        self.token = token
+        self.endpoint = (hub.endpoint or constants.ENDPOINT).rstrip("/")
+        self.token = token = hub.token
+        self.retries = hub.retries
         self.timeout = timeout
         self.api = HfApi(endpoint=self.endpoint, token=token)
-        self.transport_errors = _transport_errors()
+        self.transport_errors = transport_errors()
         # Cards are read once per crawl; a private cache keeps one endpoint's files from answering
         # for another's (the shared Hub cache is keyed by repo id alone).
         self._cache = tempfile.TemporaryDirectory(prefix="modelcatalog-cards-")
@@ -119,7 +104,7 @@ class HubClient:
         from huggingface_hub.errors import HfHubHTTPError
 
         delay = 0.5
-        for attempt in range(1, MAX_RETRIES + 1):
+        for attempt in range(1, self.retries + 1):
             try:
                 return call()
             except HfHubHTTPError as exc:
@@ -128,7 +113,7 @@ class HubClient:
                     wait = _retry_after(exc.response, delay)
                     log.warning("%s: rate limited, waiting %.1f s", what, wait)
                     time.sleep(wait)
-                elif status is not None and status >= 500 and attempt < MAX_RETRIES:
+                elif status is not None and status >= 500 and attempt < self.retries:
                     log.warning(
                         "%s: server error %s, retry %d in %.1f s", what, status, attempt, delay
                     )
@@ -136,7 +121,7 @@ class HubClient:
                 else:
                     raise
             except self.transport_errors as exc:
-                if attempt == MAX_RETRIES:
+                if attempt == self.retries:
                     raise HubUnavailable(
                         f"the Hub at {self.endpoint} cannot be reached ({type(exc).__name__}: {exc})"
                     ) from exc
@@ -144,7 +129,7 @@ class HubClient:
                 time.sleep(delay)
             delay = min(delay * 2, 10.0)
         raise HubUnavailable(
-            f"{what}: the Hub at {self.endpoint} kept failing after {MAX_RETRIES} tries"
+            f"{what}: the Hub at {self.endpoint} kept failing after {self.retries} tries"
         )
 
     def get_page(self, url: str) -> tuple[list[dict[str, Any]], str | None]:
@@ -259,7 +244,7 @@ class Crawler:
     ) -> None:
         self.engine = engine
         self.options = options
-        self.client = HubClient(options.endpoint, options.token, options.timeout)
+        self.client = HubClient(options.hub, options.timeout)
         self.summary = CrawlSummary()
         self.progress = progress or (lambda *_: None)
         self.kb = knowledge_base()

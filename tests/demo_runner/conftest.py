@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from demo_runner.device import DeviceChoice
-from demo_runner.jobs import DemoManager, DemoSettings
+from demo_runner.jobs import DemoManager
+from demo_runner.settings import DemoSettings
 from tests.fakehub import FakeHub
 
 CHAT_TEMPLATE = (

@@ -11,7 +11,8 @@ import pytest
 from demo_runner.cache import ModelCache, directory_size
 from demo_runner.errors import BadGenerationRequest
 from demo_runner.generate import GenerationParams
-from demo_runner.jobs import DemoManager, DemoSettings
+from demo_runner.jobs import DemoManager
+from demo_runner.settings import DemoSettings
 from tests.demo_runner.conftest import CPU, add_tiny
 from tests.fakehub import FakeHub
 
