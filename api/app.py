@@ -14,7 +14,9 @@ from catalog.db import make_engine
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def create_app(test_config: dict[str, Any] | None = None, settings: Settings | None = None) -> Flask:
+def create_app(
+    test_config: dict[str, Any] | None = None, settings: Settings | None = None
+) -> Flask:
     """Build the app: settings (from the environment unless given), database engine, API, pages."""
     app = Flask(__name__, template_folder=os.path.join(ROOT, "templates"), static_folder=None)
     if settings is None:

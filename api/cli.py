@@ -11,8 +11,8 @@ from flask import Flask
 from flask.cli import FlaskGroup
 
 from api.app import create_app, settings
-from api.settings import SettingsError
 from api.database import engine, new_session
+from api.settings import SettingsError
 from catalog.checks import check_models
 from catalog.db import upgrade_schema
 from catalog.errors import CatalogError, LicenseNotFound

@@ -42,9 +42,7 @@ class EnvironmentSchema(Schema):
         unknown = EXCLUDE
 
     database_url = fields.String(data_key="DATABASE_URL", validate=_database_url)
-    hub_endpoint = fields.Url(
-        data_key="HF_ENDPOINT", schemes={"http", "https"}, require_tld=False
-    )
+    hub_endpoint = fields.Url(data_key="HF_ENDPOINT", schemes={"http", "https"}, require_tld=False)
     hub_token = fields.String(data_key="HF_TOKEN")
     hub_retries = fields.Integer(
         data_key="MODELCATALOG_HUB_RETRIES", validate=validate.Range(min=1, max=100)
@@ -111,6 +109,4 @@ class Settings:
             compute_type=values.get("demo_compute_type"),
             threads=values.get("demo_threads", base.demo.threads),
         )
-        return cls(
-            database_url=values.get("database_url", base.database_url), demo=demo, hub=hub
-        )
+        return cls(database_url=values.get("database_url", base.database_url), demo=demo, hub=hub)

@@ -60,7 +60,9 @@ class DemoManager:
         resolve: Callable[..., Source] = resolve_source,
     ) -> None:
         self.settings = settings
-        self.choice = choice or pick_device(settings.device, settings.compute_type, settings.threads)
+        self.choice = choice or pick_device(
+            settings.device, settings.compute_type, settings.threads
+        )
         self.cache = ModelCache(
             self.settings.cache_dir / "converted", self.settings.cache_max_bytes
         )

@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from demo_runner.errors import HubUnreachable, NeedsLogin, NeedsTermsAccepted, NotInCatalog
-from ingest.connection import transport_errors
 from demo_runner.support import DEFAULT_DEMO, check_fits, check_remote_code, runtime_kind
+from ingest.connection import transport_errors
 
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 # What the runtime needs beside the converted weights: tokenizer files and the generation config.

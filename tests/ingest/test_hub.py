@@ -20,8 +20,8 @@ from api.cli import main
 from catalog.checks import check_model
 from catalog.models import Dataset, LicenseObservation, Model
 from catalog.policies import load_policy
-from ingest.errors import HubUnavailable
 from ingest.connection import HubSettings
+from ingest.errors import HubUnavailable
 from ingest.hub import Crawler, CrawlOptions
 from tests.catalog.test_registry import _assert_stored_facets_are_live
 from tests.fakehub import FakeHub
