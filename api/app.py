@@ -11,14 +11,13 @@ from flask import Flask, Response, current_app, request
 from api.settings import Settings
 from catalog.db import make_engine
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
 
 def create_app(
     test_config: dict[str, Any] | None = None, settings: Settings | None = None
 ) -> Flask:
     """Build the app: settings (from the environment unless given), database engine, API, pages."""
-    app = Flask(__name__, template_folder=os.path.join(ROOT, "templates"), static_folder=None)
+    # The templates live in the package (api/templates) so that an installed wheel has them too.
+    app = Flask(__name__, static_folder=None)
     if settings is None:
         settings = Settings.from_environ(os.environ, Path(app.instance_path))
     app.config.from_mapping(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Blueprint, Flask, abort, redirect, render_template, request
+from flask import Blueprint, Flask, abort, redirect, render_template, request, url_for
 from marshmallow import ValidationError
 
 from api.database import db
@@ -246,7 +246,7 @@ def demo_start():  # type: ignore[no-untyped-def]
     if not repo_id:
         abort(400, description="which model? the form needs a model field")
     job = start_demo(repo_id)
-    return redirect(f"/demos/{job.id}", code=303)
+    return redirect(url_for("pages.demo_page", demo_id=job.id), code=303)
 
 
 @blp.get("/demos/<demo_id>")
