@@ -59,7 +59,6 @@ def _register(app: Flask) -> None:
     api.register_blueprint(models_api.blp)
     api.register_blueprint(catalog_api.blp)
     api.register_blueprint(demos_api.blp)
-    demos_api.init_app(app)
     errors.init_app(app)
     health.init_app(app)
     docs_assets.init_app(app)

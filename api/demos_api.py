@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, Response, current_app, url_for
+from flask import Response, current_app, url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 from marshmallow import Schema, fields, validate
@@ -148,17 +148,3 @@ class DemoModels(MethodView):
             "object": "list",
             "data": [{"id": job.model, "object": "model", "owned_by": "modelcatalog"}],
         }
-
-
-def init_app(app: Flask) -> None:
-    """Demo errors become problem+json with the status each error names."""
-    try:
-        from demo_runner.errors import DemoError
-    except ImportError:
-        return
-    from api.errors import problem
-
-    def demo_error(error: DemoError) -> Response:
-        return problem(error.status, "Demo error", str(error))
-
-    app.register_error_handler(DemoError, demo_error)
