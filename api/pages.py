@@ -20,7 +20,7 @@ from catalog.queries import (
     license_detail,
     list_datasets,
     list_tasks,
-    model_detail,
+    model_page,
 )
 from catalog.search import search_models
 
@@ -142,11 +142,7 @@ def lineage_layout(graph: dict[str, list[dict[str, Any]]], root: str) -> dict[st
 
 @blp.get("/models/<path:repo_id>")
 def model(repo_id: str):  # type: ignore[no-untyped-def]
-    detail = model_detail(db(), repo_id)
-    policy = load_policy("default")
-    verdicts = [
-        v.to_dict() for use in USES for v in check_models(db(), [repo_id], use=use, policy=policy)
-    ]
+    detail, verdicts = model_page(db(), repo_id, uses=USES, policy=load_policy("default"))
     licenses = [
         knowledge_base().licenses[i]
         for i in detail["license_ids"] or []
@@ -155,7 +151,7 @@ def model(repo_id: str):  # type: ignore[no-untyped-def]
     return render_template(
         "models/detail.html",
         model=detail,
-        verdicts=verdicts,
+        verdicts=[v.to_dict() for v in verdicts],
         licenses=licenses,
         layout=lineage_layout(detail["lineage"], repo_id),
         colours=CATEGORY_COLOURS,

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
 
 from sqlalchemy import String, cast, func
 from sqlmodel import Session, col, select
 
-from catalog.compliance import evaluate
+from catalog.compliance import Verdict, evaluate
 from catalog.errors import DatasetNotFound, ModelNotFound
 from catalog.licenses import CATEGORY_RANK, knowledge_base
 from catalog.lineage import Lineage, load_lineage
 from catalog.models import Dataset, LicenseObservation, Model, ModelDataset, ModelLicense, Task
-from catalog.policies import load_policy
+from catalog.policies import Policy, load_policy
 from catalog.provenance import model_generated_datasets
 
 HUB = "https://huggingface.co"
@@ -80,9 +81,23 @@ def lineage_graph(root: str, lineage: Lineage) -> dict[str, list[dict[str, Any]]
 
 
 def model_detail(session: Session, repo_id: str) -> dict[str, Any]:
-    """Everything the model page and GET /models/{id} show."""
+    """Everything GET /models/{id} shows."""
+    return _detail(session, get_model(session, repo_id), load_lineage(session, [repo_id]))
+
+
+def model_page(
+    session: Session, repo_id: str, *, uses: Sequence[str], policy: Policy
+) -> tuple[dict[str, Any], list[Verdict]]:
+    """The model page: the detail and a verdict for each use, all judged from one lineage load."""
     model = get_model(session, repo_id)
     lineage = load_lineage(session, [repo_id])
+    kb = knowledge_base()
+    verdicts = [evaluate(repo_id, lineage, use=use, policy=policy, kb=kb) for use in uses]
+    return _detail(session, model, lineage), verdicts
+
+
+def _detail(session: Session, model: Model, lineage: Lineage) -> dict[str, Any]:
+    repo_id = model.id
     verdict = evaluate(
         repo_id, lineage, use="commercial", policy=load_policy("default"), kb=knowledge_base()
     )
