@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
 
 import click
 from flask import Flask
@@ -21,6 +23,10 @@ from catalog.policies import USES, load_policy
 from catalog.registry import sync_licenses
 from catalog.verdicts import refresh_verdicts
 from ingest.snapshot import bundled_snapshot_lines, export_snapshot, import_snapshot
+
+if TYPE_CHECKING:
+    from demo_runner.generate import LoadedModel
+    from demo_runner.jobs import DemoJob, DemoManager
 
 
 def _create_app() -> Flask:
@@ -90,7 +96,7 @@ def ingest() -> None:
 
 @ingest.command("snapshot")
 @click.argument("file", type=click.File("r", encoding="utf-8"))
-def ingest_snapshot(file: click.utils.LazyFile) -> None:
+def ingest_snapshot(file: TextIO) -> None:
     """Import a JSON-lines snapshot (Hub API objects; "kind": "dataset" marks datasets)."""
     with new_session() as session:
         report = import_snapshot(session, file)
@@ -129,7 +135,16 @@ def ingest_snapshot(file: click.utils.LazyFile) -> None:
 )
 @click.option("--since", type=click.DateTime(), help="Only repos modified since this date.")
 @click.option("--page-size", default=1000, show_default=True, type=click.IntRange(1, 1000))
-def ingest_hub(author, filters, search, limit, datasets, resync, since, page_size) -> None:  # type: ignore[no-untyped-def]
+def ingest_hub(
+    author: str | None,
+    filters: tuple[str, ...],
+    search: str | None,
+    limit: int | None,
+    datasets: bool,
+    resync: bool,
+    since: datetime | None,
+    page_size: int,
+) -> None:
     """Crawl the Hub (HF_ENDPOINT, HF_TOKEN) into the catalog: incremental by default, resumable."""
     from ingest.errors import HubUnavailable
     from ingest.hub import Crawler, CrawlOptions
@@ -164,7 +179,7 @@ def ingest_hub(author, filters, search, limit, datasets, resync, since, page_siz
 
 @main.command("export")
 @click.argument("file", type=click.File("w", encoding="utf-8"))
-def export(file: click.utils.LazyFile) -> None:
+def export(file: TextIO) -> None:
     """Export models and datasets as JSON lines, in the format `ingest snapshot` reads."""
     count = 0
     with new_session() as session:
@@ -228,7 +243,7 @@ def demo() -> None:
     """Quantized CTranslate2 demos of catalog models (int8 on CPU, int8_float16 on CUDA)."""
 
 
-def _demo_model(repo_id: str, gguf: str | None):  # type: ignore[no-untyped-def]
+def _demo_model(repo_id: str, gguf: str | None) -> tuple[DemoManager, DemoJob, LoadedModel]:
     """Build (or take from the cache) a demo of a catalog model, with a progress bar; exit 1 on failure."""
     from catalog.errors import ModelNotFound
     from catalog.queries import get_model
@@ -255,10 +270,10 @@ def _demo_model(repo_id: str, gguf: str | None):  # type: ignore[no-untyped-def]
                 bar.update(step)
                 shown += step
         bar.update(100 - shown)
-    if job.state != "ready":
+    if job.state != "ready" or job.loaded is None:
         click.echo(f"Error: {job.error}", err=True)
         sys.exit(1)
-    return manager, job
+    return manager, job, job.loaded
 
 
 @demo.command("run")
@@ -283,9 +298,9 @@ def demo_run(
     """Answer one prompt, printing the answer as it streams."""
     from demo_runner.generate import GenerationParams
 
-    manager, job = _demo_model(repo_id, gguf)
+    manager, job, loaded = _demo_model(repo_id, gguf)
     params = GenerationParams(max_tokens=max_tokens, temperature=temperature)
-    for piece in job.loaded.stream([{"role": "user", "content": prompt}], params):
+    for piece in loaded.stream([{"role": "user", "content": prompt}], params):
         click.echo(piece, nl=False)
     click.echo()
     manager.delete(job.id)
@@ -301,9 +316,9 @@ def demo_serve(repo_id: str, host: str, port: int) -> None:
 
     from demo_runner.standalone import standalone_app
 
-    _manager, job = _demo_model(repo_id, None)
+    _manager, _job, loaded = _demo_model(repo_id, None)
     click.echo(f"{repo_id} on http://{host}:{port}/v1/chat/completions")
-    waitress_serve(standalone_app(job.loaded, repo_id), host=host, port=port, threads=8)
+    waitress_serve(standalone_app(loaded, repo_id), host=host, port=port, threads=8)
 
 
 @demo.command("export")
@@ -313,8 +328,8 @@ def demo_export(repo_id: str, directory: str) -> None:
     """Write a standalone demo bundle: the converted model, a small app, requirements and a README."""
     from demo_runner.bundle import export_bundle
 
-    manager, job = _demo_model(repo_id, None)
-    export_bundle(job.loaded.path, Path(directory), repo_id)
+    manager, job, loaded = _demo_model(repo_id, None)
+    export_bundle(loaded.path, Path(directory), repo_id)
     manager.delete(job.id)
     click.echo(
         f"Wrote {directory}: run `pip install -r {directory}/requirements.txt && python {directory}/app.py`"

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Response, current_app, url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 from marshmallow import Schema, fields, validate
+from werkzeug.exceptions import Conflict, NotFound
 
 from api.app import settings
 from api.database import db
 from catalog.queries import get_model
+
+if TYPE_CHECKING:
+    from demo_runner.jobs import DemoJob, DemoManager
 
 blp = Blueprint(
     "demos",
@@ -58,7 +62,7 @@ class ChatRequestSchema(Schema):
     stream = fields.Boolean()
 
 
-def demo_manager():  # type: ignore[no-untyped-def]
+def demo_manager() -> DemoManager:
     """The process's demo manager, created on first use (it imports CTranslate2)."""
     manager = current_app.extensions.get("modelcatalog.demos")
     if manager is None:
@@ -72,14 +76,14 @@ def demo_manager():  # type: ignore[no-untyped-def]
     return manager
 
 
-def _job(demo_id: str):  # type: ignore[no-untyped-def]
+def _job(demo_id: str) -> DemoJob:
     job = demo_manager().get(demo_id)
     if job is None:
-        abort(404, message=f"no demo {demo_id!r}")
+        raise NotFound(f"no demo {demo_id!r}")
     return job
 
 
-def start_demo(repo_id: str):  # type: ignore[no-untyped-def]
+def start_demo(repo_id: str) -> DemoJob:
     get_model(db(), repo_id)  # only catalog models can be demoed
     return demo_manager().start(repo_id)
 
@@ -124,10 +128,8 @@ class ChatCompletions(MethodView):
         job = _job(demo_id)
         model = demo_manager().ready_model(demo_id)
         if model is None:
-            abort(
-                409,
-                message=f"demo {demo_id} is {job.state}" + (f": {job.error}" if job.error else ""),
-            )
+            state = f"{job.state}: {job.error}" if job.error else job.state
+            raise Conflict(f"demo {demo_id} is {state}")
         messages, params, stream = parse_chat_request(body)
         if stream:
             return Response(

@@ -7,6 +7,7 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, Flask, abort, redirect, render_template, request, url_for
 from marshmallow import ValidationError
+from werkzeug.wrappers import Response as WerkzeugResponse
 
 from api.database import db
 from api.models_api import model_query
@@ -59,7 +60,7 @@ def toggle_license(license_id: str) -> str:
 
 
 @blp.get("/")
-def search():  # type: ignore[no-untyped-def]
+def search() -> str:
     raw = {k: (request.args.getlist(k) if k == "license" else v) for k, v in request.args.items()}
     try:
         args = ModelQueryArgs().load(raw)
@@ -67,9 +68,9 @@ def search():  # type: ignore[no-untyped-def]
         abort(
             400,
             description="; ".join(
-                f"{k}: {', '.join(map(str, v))}" for k, v in exc.messages.items()
+                f"{k}: {', '.join(map(str, v))}" for k, v in exc.normalized_messages().items()
             ),
-        )  # type: ignore[union-attr]
+        )
     query = model_query(args)
     result = search_models(db(), query)
     pages = max(1, -(-result.total // query.per_page))
@@ -141,7 +142,7 @@ def lineage_layout(graph: dict[str, list[dict[str, Any]]], root: str) -> dict[st
 
 
 @blp.get("/models/<path:repo_id>")
-def model(repo_id: str):  # type: ignore[no-untyped-def]
+def model(repo_id: str) -> str:
     detail, verdicts = model_page(db(), repo_id, uses=USES, policy=load_policy("default"))
     licenses = [
         knowledge_base().licenses[i]
@@ -172,7 +173,7 @@ def demo_availability(detail: dict[str, Any]) -> dict[str, Any]:
 
 
 @blp.get("/licenses")
-def licenses():  # type: ignore[no-untyped-def]
+def licenses() -> str:
     category = request.args.get("category")
     if category is not None and category not in CATEGORIES:
         abort(400, description=f"unknown category {category!r}")
@@ -191,14 +192,14 @@ def licenses():  # type: ignore[no-untyped-def]
 
 
 @blp.get("/licenses/<license_id>")
-def license_page(license_id: str):  # type: ignore[no-untyped-def]
+def license_page(license_id: str) -> str:
     return render_template(
         "licenses/detail.html", license=license_detail(db(), license_id), colours=CATEGORY_COLOURS
     )
 
 
 @blp.get("/datasets")
-def datasets():  # type: ignore[no-untyped-def]
+def datasets() -> str:
     page = request.args.get("page", "1")
     if not page.isdigit() or int(page) < 1:
         abort(400, description="page must be a positive integer")
@@ -211,19 +212,19 @@ def datasets():  # type: ignore[no-untyped-def]
 
 
 @blp.get("/datasets/<path:dataset_id>")
-def dataset_page(dataset_id: str):  # type: ignore[no-untyped-def]
+def dataset_page(dataset_id: str) -> str:
     return render_template(
         "datasets/detail.html", dataset=dataset_detail(db(), dataset_id), colours=CATEGORY_COLOURS
     )
 
 
 @blp.get("/tasks")
-def tasks():  # type: ignore[no-untyped-def]
+def tasks() -> str:
     return render_template("tasks/index.html", tasks=list_tasks(db()))
 
 
 @blp.get("/about")
-def about():  # type: ignore[no-untyped-def]
+def about() -> str:
     return render_template(
         "about.html",
         policy=load_policy("default"),
@@ -235,7 +236,7 @@ def about():  # type: ignore[no-untyped-def]
 
 
 @blp.post("/demos")
-def demo_start():  # type: ignore[no-untyped-def]
+def demo_start() -> WerkzeugResponse:
     from api.demos_api import start_demo
 
     repo_id = request.form.get("model", "")
@@ -246,7 +247,7 @@ def demo_start():  # type: ignore[no-untyped-def]
 
 
 @blp.get("/demos/<demo_id>")
-def demo_page(demo_id: str):  # type: ignore[no-untyped-def]
+def demo_page(demo_id: str) -> str:
     from api.demos_api import demo_manager
 
     job = demo_manager().get(demo_id)

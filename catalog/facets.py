@@ -13,6 +13,7 @@ from collections import Counter
 from typing import Any
 
 from sqlalchemy import delete, func, literal_column, or_, update
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from catalog.models import (
@@ -41,29 +42,30 @@ def _catalog_rows(session: Session, ids: list[str] | None = None) -> Any:
     """Per live model: id, single-valued facets, licenses and languages, verdicts (all models if ids is None)."""
     licenses = (
         select(_aggregate(session, ModelLicense.license_id))
-        .where(ModelLicense.model_id == Model.id)
+        .where(col(ModelLicense.model_id) == Model.id)
         .scalar_subquery()
     )
     languages = (
         select(_aggregate(session, ModelLanguage.language))
-        .where(ModelLanguage.model_id == Model.id)
+        .where(col(ModelLanguage.model_id) == Model.id)
         .scalar_subquery()
     )
     verdicts = [
         select(ModelVerdict.verdict)
         .where(
-            ModelVerdict.model_id == Model.id,
-            ModelVerdict.use == "commercial",
-            ModelVerdict.policy == policy,
+            col(ModelVerdict.model_id) == Model.id,
+            col(ModelVerdict.use) == "commercial",
+            col(ModelVerdict.policy) == policy,
         )
         .scalar_subquery()
         for policy in BUILTIN_POLICIES
     ]
-    statement = select(
-        Model.id,
-        Model.license_category,
-        Model.pipeline_tag,
-        Model.library_name,
+    # More columns than sqlmodel's typed select() takes: SQLAlchemy's own.
+    statement = sa_select(
+        col(Model.id),
+        col(Model.license_category),
+        col(Model.pipeline_tag),
+        col(Model.library_name),
         licenses,
         languages,
         *verdicts,
@@ -110,14 +112,16 @@ def _add(
 
 def current_version(session: Session) -> int:
     return (
-        session.exec(select(CatalogVersion.version).where(CatalogVersion.id == 1)).one_or_none()
+        session.exec(
+            select(CatalogVersion.version).where(col(CatalogVersion.id) == 1)
+        ).one_or_none()
         or 0
     )
 
 
 def _mark_current(session: Session, version: int) -> None:
     session.execute(
-        update(CatalogVersion).where(CatalogVersion.id == 1).values(facets_version=version)
+        update(CatalogVersion).where(col(CatalogVersion.id) == 1).values(facets_version=version)
     )
 
 
@@ -151,7 +155,7 @@ def update_facet_counts(session: Session, model_ids: list[str], *, since_version
     (the catalog version when it started). Rebuilds in full when the counts were not current then
     (never built, or another writer went by without updating them)."""
     built = session.exec(
-        select(CatalogVersion.facets_version).where(CatalogVersion.id == 1)
+        select(CatalogVersion.facets_version).where(col(CatalogVersion.id) == 1)
     ).one_or_none()
     if built is None or built != since_version:
         rebuild_facet_counts(session)
@@ -188,14 +192,14 @@ def _apply(session: Session, delta: Counter[tuple[str, str, str, str, str]]) -> 
     counts: Counter[tuple[str, str, str, str, str]] = Counter(
         {
             (policy, filter_facet, filter_value, facet, value): count
-            for policy, filter_facet, filter_value, facet, value, count in session.exec(
-                select(
-                    FacetCount.policy,
-                    FacetCount.filter_facet,
-                    FacetCount.filter_value,
-                    FacetCount.facet,
-                    FacetCount.value,
-                    FacetCount.count,
+            for policy, filter_facet, filter_value, facet, value, count in session.execute(
+                sa_select(
+                    col(FacetCount.policy),
+                    col(FacetCount.filter_facet),
+                    col(FacetCount.filter_value),
+                    col(FacetCount.facet),
+                    col(FacetCount.value),
+                    col(FacetCount.count),
                 )
             )
         }
@@ -229,15 +233,18 @@ def stored_facets(
     if len(active) > 1:
         return None
     version, built = session.exec(
-        select(CatalogVersion.version, CatalogVersion.facets_version).where(CatalogVersion.id == 1)
+        select(CatalogVersion.version, CatalogVersion.facets_version).where(
+            col(CatalogVersion.id) == 1
+        )
     ).one_or_none() or (0, None)
     if built is None or built != version:
         return None
-    condition = FacetCount.filter_facet == ""
+    condition = col(FacetCount.filter_facet) == ""
     if active:
         condition = or_(
             condition,
-            (FacetCount.filter_facet == active[0][0]) & (FacetCount.filter_value == active[0][1]),
+            (col(FacetCount.filter_facet) == active[0][0])
+            & (col(FacetCount.filter_value) == active[0][1]),
         )
     rows = session.exec(
         select(FacetCount.filter_facet, FacetCount.facet, FacetCount.value, FacetCount.count).where(

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
 
-from sqlalchemy import String, cast, func
+from sqlalchemy import ColumnElement, String, cast, func
 from sqlmodel import Session, col, select
 
 from catalog.compliance import Verdict, evaluate
@@ -103,7 +103,9 @@ def _detail(session: Session, model: Model, lineage: Lineage) -> dict[str, Any]:
     )
     history = session.exec(
         select(LicenseObservation)
-        .where(LicenseObservation.repo_kind == "model", LicenseObservation.repo_id == repo_id)
+        .where(
+            col(LicenseObservation.repo_kind) == "model", col(LicenseObservation.repo_id) == repo_id
+        )
         .order_by(col(LicenseObservation.first_seen))
     ).all()
     facts = lineage.models[repo_id]
@@ -122,7 +124,7 @@ def _detail(session: Session, model: Model, lineage: Lineage) -> dict[str, Any]:
 def license_counts(session: Session) -> dict[str, int]:
     statement = (
         select(ModelLicense.license_id, func.count())
-        .join(Model, Model.id == ModelLicense.model_id)
+        .join(Model, col(Model.id) == ModelLicense.model_id)
         .where(col(Model.missing).is_(False))
         .group_by(ModelLicense.license_id)
     )
@@ -133,8 +135,8 @@ def license_detail(session: Session, license_id: str, *, model_limit: int = 50) 
     entry = knowledge_base().get(license_id)
     models = session.exec(
         select(Model)
-        .join(ModelLicense, ModelLicense.model_id == Model.id)
-        .where(ModelLicense.license_id == license_id, col(Model.missing).is_(False))
+        .join(ModelLicense, col(ModelLicense.model_id) == Model.id)
+        .where(col(ModelLicense.license_id) == license_id, col(Model.missing).is_(False))
         .order_by(col(Model.downloads).desc(), col(Model.id))
         .limit(model_limit)
     ).all()
@@ -147,7 +149,7 @@ def license_detail(session: Session, license_id: str, *, model_limit: int = 50) 
 def list_datasets(
     session: Session, *, q: str | None, license_id: str | None, page: int, per_page: int
 ) -> tuple[list[Dataset], int]:
-    where = [col(Dataset.missing).is_(False)]
+    where: list[ColumnElement[bool]] = [col(Dataset.missing).is_(False)]
     if q:
         where.append(func.lower(Dataset.id).contains(q.lower(), autoescape=True))
     if license_id:
@@ -170,7 +172,7 @@ def dataset_detail(session: Session, dataset_id: str) -> dict[str, Any]:
         raise DatasetNotFound(dataset_id)
     models = session.exec(
         select(ModelDataset.model_id)
-        .where(ModelDataset.dataset_id == dataset_id)
+        .where(col(ModelDataset.dataset_id) == dataset_id)
         .order_by(ModelDataset.model_id)
         .limit(100)
     ).all()

@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, and_, exists, func, literal_column, not_, or_, text
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import Select
 
 from catalog.facets import stored_facets
 from catalog.models import (
@@ -91,9 +92,9 @@ def _text_condition(session: Session, q: str) -> ColumnElement[bool]:
 
 def _commercial_condition(policy: str, cleared: bool) -> ColumnElement[bool]:
     verdict = exists().where(
-        ModelVerdict.model_id == Model.id,
-        ModelVerdict.use == "commercial",
-        ModelVerdict.policy == policy,
+        col(ModelVerdict.model_id) == Model.id,
+        col(ModelVerdict.use) == "commercial",
+        col(ModelVerdict.policy) == policy,
         col(ModelVerdict.verdict).in_(CLEARED),
     )
     return verdict if cleared else not_(verdict)
@@ -109,54 +110,60 @@ def conditions(
     if query.licenses and skip != "license":
         found.append(
             exists().where(
-                ModelLicense.model_id == Model.id, col(ModelLicense.license_id).in_(query.licenses)
+                col(ModelLicense.model_id) == Model.id,
+                col(ModelLicense.license_id).in_(query.licenses),
             )
         )
     if query.license_category and skip != "license_category":
-        found.append(Model.license_category == query.license_category)
+        found.append(col(Model.license_category) == query.license_category)
     if query.commercial is not None and skip != "commercial":
         found.append(_commercial_condition(query.policy, query.commercial))
     if query.task and skip != "task":
-        found.append(Model.pipeline_tag == query.task)
+        found.append(col(Model.pipeline_tag) == query.task)
     if query.library and skip != "library":
-        found.append(Model.library_name == query.library)
+        found.append(col(Model.library_name) == query.library)
     if query.language and skip != "language":
         found.append(
             exists().where(
-                ModelLanguage.model_id == Model.id, ModelLanguage.language == query.language
+                col(ModelLanguage.model_id) == Model.id,
+                col(ModelLanguage.language) == query.language,
             )
         )
     if query.author:
-        found.append(Model.author == query.author)
+        found.append(col(Model.author) == query.author)
     if query.base_model:
         found.append(
-            exists().where(ModelBase.model_id == Model.id, ModelBase.base_id == query.base_model)
+            exists().where(
+                col(ModelBase.model_id) == Model.id, col(ModelBase.base_id) == query.base_model
+            )
         )
     if query.dataset:
         found.append(
             exists().where(
-                ModelDataset.model_id == Model.id, ModelDataset.dataset_id == query.dataset
+                col(ModelDataset.model_id) == Model.id,
+                col(ModelDataset.dataset_id) == query.dataset,
             )
         )
     if query.gated is not None:
-        open_repo = or_(col(Model.gated).is_(None), Model.gated == "false")
+        open_repo = or_(col(Model.gated).is_(None), col(Model.gated) == "false")
         found.append(not_(open_repo) if query.gated else open_repo)
     return found
 
 
 def _facet_counts(session: Session, query: ModelQuery, facet: str) -> dict[str, int]:
     where = and_(*conditions(session, query, skip=facet))
+    statement: Select[Any, int]
     if facet == "license":
         statement = (
             select(ModelLicense.license_id, func.count())
-            .join(Model, Model.id == ModelLicense.model_id)
+            .join(Model, col(Model.id) == ModelLicense.model_id)
             .where(where)
             .group_by(ModelLicense.license_id)
         )
     elif facet == "language":
         statement = (
             select(ModelLanguage.language, func.count())
-            .join(Model, Model.id == ModelLanguage.model_id)
+            .join(Model, col(Model.id) == ModelLanguage.model_id)
             .where(where)
             .group_by(ModelLanguage.language)
         )
@@ -164,8 +171,12 @@ def _facet_counts(session: Session, query: ModelQuery, facet: str) -> dict[str, 
         cleared = col(ModelVerdict.verdict).in_(CLEARED)
         statement = (
             select(cleared, func.count())
-            .join(Model, Model.id == ModelVerdict.model_id)
-            .where(where, ModelVerdict.use == "commercial", ModelVerdict.policy == query.policy)
+            .join(Model, col(Model.id) == ModelVerdict.model_id)
+            .where(
+                where,
+                col(ModelVerdict.use) == "commercial",
+                col(ModelVerdict.policy) == query.policy,
+            )
             .group_by(cleared)
         )
         return {("true" if key else "false"): count for key, count in session.exec(statement)}
@@ -211,7 +222,9 @@ _cache = _FacetCache()
 def catalog_version(session: Session) -> int:
     """A number that every write to the catalog raises (catalog.registry.bump_version)."""
     return (
-        session.exec(select(CatalogVersion.version).where(CatalogVersion.id == 1)).one_or_none()
+        session.exec(
+            select(CatalogVersion.version).where(col(CatalogVersion.id) == 1)
+        ).one_or_none()
         or 0
     )
 
@@ -244,7 +257,7 @@ def _stored(session: Session, query: ModelQuery) -> tuple[int, dict[str, dict[st
 
 def search_models(session: Session, query: ModelQuery, *, with_facets: bool = True) -> SearchResult:
     """One page of models matching the query, the total, and facet counts."""
-    key = (str(session.get_bind().url), catalog_version(session), query.filters_only())
+    key = (str(session.get_bind().engine.url), catalog_version(session), query.filters_only())
     cached = _cache.get(key)
     if cached is None and with_facets:
         cached = _stored(session, query)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from sqlalchemy import delete
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from catalog.compliance import evaluate
@@ -40,12 +41,8 @@ def mark_stale(session: Session, model_ids: Iterable[str]) -> None:
     rows = [{"model_id": model_id} for model_id in set(model_ids)]
     if not rows:
         return
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    session.execute(dialect_insert(StaleVerdict).on_conflict_do_nothing(), rows)
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    session.execute(dialect.insert(StaleVerdict).on_conflict_do_nothing(), rows)
 
 
 def refresh_stale(session: Session, batch: int = 5000) -> list[str]:

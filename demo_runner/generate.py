@@ -177,7 +177,9 @@ class LoadedModel:
         self.path = path
         self.meta = json.loads((path / "demo.json").read_text())
         self.runtime = self.meta.get("runtime", "generator")
-        self.tokenizer = AutoTokenizer.from_pretrained(str(path), trust_remote_code=False)
+        # Any: transformers types every tokenizer output as a union of all shapes; the calls here
+        # (one text, decode of one id list) fix the shape.
+        self.tokenizer: Any = AutoTokenizer.from_pretrained(str(path), trust_remote_code=False)
         runtime = ctranslate2.Translator if self.runtime == "translator" else ctranslate2.Generator
         self.model = runtime(
             str(path),

@@ -398,10 +398,14 @@ class Crawler:
                 if not bases and not datasets:
                     return
                 for kind, ids in (("model", bases), ("dataset", datasets)):
-                    found, absent = [], []
+                    found: list[dict[str, Any]] = []
+                    absent: list[str] = []
                     for repo_id in sorted(ids):
                         info = self.client.info(kind, repo_id)
-                        (found if info else absent).append(info or repo_id)
+                        if info:
+                            found.append(info)
+                        else:
+                            absent.append(repo_id)
                     self._store_page(session, kind, found)
                     self.summary.missing += mark_missing(session, kind, absent)
                 session.commit()
