@@ -101,11 +101,11 @@ def add_tiny(
 
 
 @pytest.fixture
-def hub(tiny_model_dir: Path) -> Iterator[FakeHub]:
-    hub = FakeHub().start()
+def hub(fakehub_server: FakeHub, tiny_model_dir: Path) -> Iterator[FakeHub]:
+    hub = fakehub_server.reset()
     add_tiny(hub, "tiny/llama", tiny_model_dir)
     yield hub
-    hub.stop()
+    hub.reset()
 
 
 @pytest.fixture

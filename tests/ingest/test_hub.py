@@ -48,10 +48,9 @@ def model(
 
 
 @pytest.fixture
-def hub() -> Iterator[FakeHub]:
-    hub = FakeHub(page_size_cap=50).start()
-    yield hub
-    hub.stop()
+def hub(fakehub_server: FakeHub) -> Iterator[FakeHub]:
+    yield fakehub_server.reset(page_size_cap=50)
+    fakehub_server.reset()
 
 
 @pytest.fixture
