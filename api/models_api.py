@@ -11,6 +11,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 from marshmallow import RAISE
 
+from api.app import search_cache
 from api.database import db
 from api.schemas import (
     ComplianceArgs,
@@ -70,7 +71,7 @@ class Models(MethodView):
     def get(self, args: dict[str, Any]) -> Any:
         """Search models: filters, full text, sort, pages and facet counts."""
         query = model_query(args)
-        result = search_models(db(), query)
+        result = search_models(db(), query, cache=search_cache())
         pages = max(1, math.ceil(result.total / query.per_page))
         links = []
         if query.page < pages:

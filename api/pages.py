@@ -9,6 +9,7 @@ from flask import Blueprint, Flask, abort, redirect, render_template, request, u
 from marshmallow import ValidationError
 from werkzeug.wrappers import Response as WerkzeugResponse
 
+from api.app import search_cache
 from api.database import db
 from api.models_api import model_query
 from api.schemas import ModelQueryArgs
@@ -72,7 +73,7 @@ def search() -> str:
             ),
         )
     query = model_query(args)
-    result = search_models(db(), query)
+    result = search_models(db(), query, cache=search_cache())
     pages = max(1, -(-result.total // query.per_page))
     return render_template(
         "search/index.html",

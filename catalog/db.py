@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -9,6 +11,26 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import create_engine
+
+# Long IN lists are cut to this size: PostgreSQL plans short lists better, SQLite bounds parameters.
+IN_LIST_SIZE = 500
+
+
+def chunked(ids: Iterable[str], size: int = IN_LIST_SIZE) -> Iterator[list[str]]:
+    """The ids in lists of at most `size`, for `IN (...)` conditions."""
+    batch: list[str] = []
+    for repo_id in ids:
+        batch.append(repo_id)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def as_utc(value: datetime) -> datetime:
+    """A timestamp with its zone: SQLite hands back naive datetimes, all of them stored as UTC."""
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -16,6 +16,7 @@ from sqlalchemy import delete, func, literal_column, or_, update
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
+from catalog.db import chunked
 from catalog.models import (
     CatalogVersion,
     FacetCount,
@@ -26,6 +27,7 @@ from catalog.models import (
     ModelVerdict,
 )
 from catalog.policies import BUILTIN_POLICIES
+from catalog.registry import catalog_version
 
 CLEARED = ("allowed", "conditional")
 SEPARATOR = "\x1f"
@@ -110,15 +112,6 @@ def _add(
             counts[(policy, facet, value, "commercial", cleared)] += sign
 
 
-def current_version(session: Session) -> int:
-    return (
-        session.exec(
-            select(CatalogVersion.version).where(col(CatalogVersion.id) == 1)
-        ).one_or_none()
-        or 0
-    )
-
-
 def _mark_current(session: Session, version: int) -> None:
     session.execute(
         update(CatalogVersion).where(col(CatalogVersion.id) == 1).values(facets_version=version)
@@ -127,7 +120,7 @@ def _mark_current(session: Session, version: int) -> None:
 
 def rebuild_facet_counts(session: Session) -> int:
     """Recount every facet in one pass over the catalog and mark the table current; returns rows written."""
-    version = current_version(session)
+    version = catalog_version(session)
     counts: Counter[tuple[str, str, str, str, str]] = Counter()
     session.execute(delete(ModelFacets))
     # Many models contribute the same facet values: expand each distinct contribution once.
@@ -161,8 +154,7 @@ def update_facet_counts(session: Session, model_ids: list[str], *, since_version
         rebuild_facet_counts(session)
         return
     delta: Counter[tuple[str, str, str, str, str]] = Counter()
-    for start in range(0, len(model_ids), 500):
-        chunk = model_ids[start : start + 500]
+    for chunk in chunked(model_ids):
         old = dict(
             session.exec(
                 select(ModelFacets.model_id, ModelFacets.contribution).where(
@@ -183,7 +175,7 @@ def update_facet_counts(session: Session, model_ids: list[str], *, since_version
                 [{"model_id": i, "contribution": json.dumps(c)} for i, c in new.items()],
             )
     _apply(session, delta)
-    _mark_current(session, current_version(session))
+    _mark_current(session, catalog_version(session))
     session.commit()
 
 

@@ -12,6 +12,7 @@ from sqlalchemy import delete, func, insert, update
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
+from catalog.db import as_utc
 from catalog.licenses import KnowledgeBase
 from catalog.models import (
     CatalogVersion,
@@ -30,6 +31,14 @@ from catalog.records import DatasetRecord, ModelRecord
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def catalog_version(session: Session) -> int:
+    """A number that every write to the catalog raises (bump_version); caches key on it."""
+    version = session.exec(
+        select(CatalogVersion.version).where(col(CatalogVersion.id) == 1)
+    ).one_or_none()
+    return version or 0
 
 
 def bump_version(session: Session) -> None:
@@ -60,8 +69,7 @@ def sync_licenses(session: Session, kb: KnowledgeBase) -> None:
 def _same(old: datetime | None, new: datetime | None) -> bool:
     if old is None or new is None:
         return old is new
-    as_utc = [d if d.tzinfo else d.replace(tzinfo=UTC) for d in (old, new)]
-    return as_utc[0] == as_utc[1]
+    return as_utc(old) == as_utc(new)
 
 
 def _partition(

@@ -17,9 +17,8 @@ from sqlalchemy import ColumnElement, and_, exists, func, literal_column, not_, 
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import Select
 
-from catalog.facets import stored_facets
+from catalog.facets import CLEARED, stored_facets
 from catalog.models import (
-    CatalogVersion,
     Model,
     ModelBase,
     ModelDataset,
@@ -27,6 +26,7 @@ from catalog.models import (
     ModelLicense,
     ModelVerdict,
 )
+from catalog.registry import catalog_version
 
 SORTS = {
     "downloads": Model.downloads,
@@ -36,7 +36,6 @@ SORTS = {
     "name": Model.id,
 }
 FACETS = ("license", "license_category", "task", "library", "language", "commercial")
-CLEARED = ("allowed", "conditional")
 
 
 @dataclass(frozen=True)
@@ -193,8 +192,9 @@ def _facet_counts(session: Session, query: ModelQuery, facet: str) -> dict[str, 
     return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
-class _FacetCache:
-    """Facet counts per (database, catalog version, filter set), least recently used out first."""
+class SearchCache:
+    """Totals, facet counts and page ids per (database, catalog version, query), least recently
+    used out first. The app owns one (api/app.py); entries of older catalog versions age out."""
 
     def __init__(self, size: int = 2048) -> None:
         self.size = size
@@ -214,19 +214,6 @@ class _FacetCache:
             self.entries.move_to_end(key)
             while len(self.entries) > self.size:
                 self.entries.popitem(last=False)
-
-
-_cache = _FacetCache()
-
-
-def catalog_version(session: Session) -> int:
-    """A number that every write to the catalog raises (catalog.registry.bump_version)."""
-    return (
-        session.exec(
-            select(CatalogVersion.version).where(col(CatalogVersion.id) == 1)
-        ).one_or_none()
-        or 0
-    )
 
 
 def _stored(session: Session, query: ModelQuery) -> tuple[int, dict[str, dict[str, int]]] | None:
@@ -255,10 +242,12 @@ def _stored(session: Session, query: ModelQuery) -> tuple[int, dict[str, dict[st
     return stored_facets(session, active, query.policy, FACETS)
 
 
-def search_models(session: Session, query: ModelQuery, *, with_facets: bool = True) -> SearchResult:
+def search_models(
+    session: Session, query: ModelQuery, *, cache: SearchCache, with_facets: bool = True
+) -> SearchResult:
     """One page of models matching the query, the total, and facet counts."""
     key = (str(session.get_bind().engine.url), catalog_version(session), query.filters_only())
-    cached = _cache.get(key)
+    cached = cache.get(key)
     if cached is None and with_facets:
         cached = _stored(session, query)
     if cached is None:
@@ -270,15 +259,17 @@ def search_models(session: Session, query: ModelQuery, *, with_facets: bool = Tr
         )
         cached = (total, facets)
         if with_facets:
-            _cache.put(key, cached)
+            cache.put(key, cached)
     total, facets = cached
-    return SearchResult(items=_page(session, query, key), total=total, facets=facets)
+    return SearchResult(items=_page(session, query, key, cache), total=total, facets=facets)
 
 
-def _page(session: Session, query: ModelQuery, key: tuple[Any, ...]) -> list[Model]:
+def _page(
+    session: Session, query: ModelQuery, key: tuple[Any, ...], cache: SearchCache
+) -> list[Model]:
     """One page of results; the page's ids are cached per catalog version (full text sorts many matches)."""
     page_key = (*key, "page", query.sort, query.order, query.page, query.per_page)
-    ids = _cache.get(page_key)
+    ids = cache.get(page_key)
     if ids is None:
         sort_column = SORTS[query.sort]
         descending = query.order == "desc"
@@ -293,7 +284,7 @@ def _page(session: Session, query: ModelQuery, key: tuple[Any, ...]) -> list[Mod
             .limit(query.per_page)
         )
         ids = list(session.exec(statement))
-        _cache.put(page_key, ids)
+        cache.put(page_key, ids)
     rows = (
         {m.id: m for m in session.exec(select(Model).where(col(Model.id).in_(ids)))} if ids else {}
     )

@@ -9,6 +9,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from catalog.compliance import evaluate
+from catalog.db import chunked
 from catalog.licenses import knowledge_base
 from catalog.lineage import load_lineage
 from catalog.models import Model, ModelBase, ModelDataset, ModelVerdict, StaleVerdict
@@ -25,9 +26,7 @@ def descendants(session: Session, model_ids: Iterable[str]) -> set[str]:
     frontier = set(found)
     while frontier:
         children: set[str] = set()
-        ordered = sorted(frontier)
-        for start in range(0, len(ordered), 500):
-            chunk = ordered[start : start + 500]
+        for chunk in chunked(sorted(frontier)):
             children.update(
                 session.exec(select(ModelBase.model_id).where(col(ModelBase.base_id).in_(chunk)))
             )

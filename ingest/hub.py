@@ -23,11 +23,13 @@ import yaml
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from catalog.facets import current_version, update_facet_counts
+from catalog.db import as_utc
+from catalog.facets import update_facet_counts
 from catalog.licenses import knowledge_base
 from catalog.models import CrawlState
 from catalog.records import DatasetRecord, ModelRecord
 from catalog.registry import (
+    catalog_version,
     mark_missing,
     referenced_but_absent,
     upsert_datasets,
@@ -263,7 +265,7 @@ class Crawler:
 
     def run(self) -> CrawlSummary:
         with Session(self.engine) as session:
-            self.since_version = current_version(session)
+            self.since_version = catalog_version(session)
         try:
             self._crawl_kind("model")
             if self.options.datasets:
@@ -316,7 +318,7 @@ class Crawler:
                     (d for d in (parse_datetime(i.get("lastModified")) for i in fresh) if d),
                     default=None,
                 )
-                if newest and (state.high_water is None or newest > _aware(state.high_water)):
+                if newest and (state.high_water is None or newest > as_utc(state.high_water)):
                     state.high_water = newest
                 done = (
                     reached_old
@@ -343,7 +345,7 @@ class Crawler:
         """Keep items modified at or after `stop_at`; say whether older ones were reached."""
         if stop_at is None:
             return items, False
-        boundary = _aware(stop_at)
+        boundary = as_utc(stop_at)
         fresh = [
             i for i in items if (parse_datetime(i.get("lastModified")) or boundary) >= boundary
         ]
@@ -418,9 +420,3 @@ def _has_readme(item: dict[str, Any]) -> bool:
     if not isinstance(siblings, list):
         return True
     return any(isinstance(s, dict) and s.get("rfilename") == "README.md" for s in siblings)
-
-
-def _aware(value: datetime) -> datetime:
-    from datetime import UTC
-
-    return value if value.tzinfo else value.replace(tzinfo=UTC)

@@ -11,11 +11,11 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from catalog.facets import current_version, update_facet_counts
+from catalog.facets import update_facet_counts
 from catalog.licenses import knowledge_base
 from catalog.models import Dataset, Model, ModelBase, ModelDataset
 from catalog.records import DatasetRecord, ModelRecord
-from catalog.registry import UpsertResult, upsert_datasets, upsert_models
+from catalog.registry import UpsertResult, catalog_version, upsert_datasets, upsert_models
 from catalog.verdicts import models_trained_on, refresh_verdicts
 from ingest.cards import dataset_record, model_record
 from ingest.errors import BadRecord
@@ -59,7 +59,7 @@ def _flush(session: Session, report: ImportReport, batch: dict[str, list]) -> No
 def import_snapshot(session: Session, lines: Iterable[str]) -> ImportReport:
     """Import JSON lines; a bad line is reported with its number and skipped, the rest imported."""
     report = ImportReport()
-    since = current_version(session)
+    since = catalog_version(session)
     batch: dict[str, list] = {"model": [], "dataset": []}
     for number, line in enumerate(lines, start=1):
         if not line.strip():
