@@ -26,7 +26,7 @@ from ingest.snapshot import bundled_snapshot_lines, export_snapshot, import_snap
 
 if TYPE_CHECKING:
     from demo_runner.generate import LoadedModel
-    from demo_runner.jobs import DemoJob, DemoManager
+    from demo_runner.jobs import DemoManager
 
 
 def _create_app() -> Flask:
@@ -86,7 +86,12 @@ def serve(host: str, port: int, workers: int) -> None:
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     click.echo(f"modelcatalog on http://{host}:{port}/ (API: http://{host}:{port}/api/v1/docs)")
-    waitress_serve(app, host=host, port=port, threads=workers, ident="modelcatalog")
+    try:
+        waitress_serve(app, host=host, port=port, threads=workers, ident="modelcatalog")
+    finally:
+        demos = app.extensions.get("modelcatalog.demos")
+        if demos is not None:
+            demos.close()
 
 
 @main.group()
@@ -243,7 +248,7 @@ def demo() -> None:
     """Quantized CTranslate2 demos of catalog models (int8 on CPU, int8_float16 on CUDA)."""
 
 
-def _demo_model(repo_id: str, gguf: str | None) -> tuple[DemoManager, DemoJob, LoadedModel]:
+def _demo_model(repo_id: str, gguf: str | None) -> tuple[DemoManager, LoadedModel]:
     """Build (or take from the cache) a demo of a catalog model, with a progress bar; exit 1 on failure."""
     from catalog.errors import ModelNotFound
     from catalog.queries import get_model
@@ -273,7 +278,7 @@ def _demo_model(repo_id: str, gguf: str | None) -> tuple[DemoManager, DemoJob, L
     if job.state != "ready" or job.loaded is None:
         click.echo(f"Error: {job.error}", err=True)
         sys.exit(1)
-    return manager, job, job.loaded
+    return manager, job.loaded
 
 
 @demo.command("run")
@@ -298,12 +303,12 @@ def demo_run(
     """Answer one prompt, printing the answer as it streams."""
     from demo_runner.generate import GenerationParams
 
-    manager, job, loaded = _demo_model(repo_id, gguf)
+    manager, loaded = _demo_model(repo_id, gguf)
     params = GenerationParams(max_tokens=max_tokens, temperature=temperature)
     for piece in loaded.stream([{"role": "user", "content": prompt}], params):
         click.echo(piece, nl=False)
     click.echo()
-    manager.delete(job.id)
+    manager.close()
 
 
 @demo.command("serve")
@@ -316,9 +321,12 @@ def demo_serve(repo_id: str, host: str, port: int) -> None:
 
     from demo_runner.standalone import standalone_app
 
-    _manager, _job, loaded = _demo_model(repo_id, None)
+    manager, loaded = _demo_model(repo_id, None)
     click.echo(f"{repo_id} on http://{host}:{port}/v1/chat/completions")
-    waitress_serve(standalone_app(loaded, repo_id), host=host, port=port, threads=8)
+    try:
+        waitress_serve(standalone_app(loaded, repo_id), host=host, port=port, threads=8)
+    finally:
+        manager.close()
 
 
 @demo.command("export")
@@ -328,9 +336,9 @@ def demo_export(repo_id: str, directory: str) -> None:
     """Write a standalone demo bundle: the converted model, a small app, requirements and a README."""
     from demo_runner.bundle import export_bundle
 
-    manager, job, loaded = _demo_model(repo_id, None)
+    manager, loaded = _demo_model(repo_id, None)
     export_bundle(loaded.path, Path(directory), repo_id)
-    manager.delete(job.id)
+    manager.close()
     click.echo(
         f"Wrote {directory}: run `pip install -r {directory}/requirements.txt && python {directory}/app.py`"
     )

@@ -13,6 +13,7 @@ from werkzeug.exceptions import Conflict, NotFound
 from api.app import settings
 from api.database import db
 from catalog.queries import get_model
+from demo_runner.openai_api import ChatRequestSchema
 
 if TYPE_CHECKING:
     from demo_runner.jobs import DemoJob, DemoManager
@@ -40,26 +41,6 @@ class DemoSchema(Schema):
     device = fields.String(allow_none=True)
     compute_type = fields.String(allow_none=True)
     created_at = fields.String()
-
-
-class MessageSchema(Schema):
-    role = fields.String(required=True, validate=validate.OneOf(["system", "user", "assistant"]))
-    content = fields.String(required=True, validate=validate.Length(max=16_000))
-
-
-class ChatRequestSchema(Schema):
-    model = fields.String()
-    messages = fields.List(
-        fields.Nested(MessageSchema), required=True, validate=validate.Length(min=1, max=64)
-    )
-    max_tokens = fields.Integer(validate=validate.Range(min=1, max=1024))
-    temperature = fields.Float(validate=validate.Range(min=0, max=2))
-    top_k = fields.Integer(validate=validate.Range(min=0, max=1000))
-    top_p = fields.Float(
-        validate=validate.Range(min=0, max=1, min_inclusive=False),
-        metadata={"exclusiveMinimum": True},
-    )
-    stream = fields.Boolean()
 
 
 def demo_manager() -> DemoManager:
@@ -123,14 +104,14 @@ class ChatCompletions(MethodView):
     @blp.response(200)
     def post(self, body: dict[str, Any], demo_id: str) -> Any:
         """OpenAI-compatible chat completions; `stream: true` answers with server-sent events."""
-        from demo_runner.openai_api import completion, completion_events, parse_chat_request
+        from demo_runner.openai_api import chat_request, completion, completion_events
 
         job = _job(demo_id)
         model = demo_manager().ready_model(demo_id)
         if model is None:
             state = f"{job.state}: {job.error}" if job.error else job.state
             raise Conflict(f"demo {demo_id} is {state}")
-        messages, params, stream = parse_chat_request(body)
+        messages, params, stream = chat_request(body)
         if stream:
             return Response(
                 completion_events(model, job.model, messages, params),

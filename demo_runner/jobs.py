@@ -72,6 +72,7 @@ class DemoManager:
             OrderedDict()
         )  # job id -> job, least recently used first
         self.lock = threading.Lock()
+        self.builds: list[threading.Thread] = []
 
     def start(self, repo_id: str, gguf_file: Path | None = None) -> DemoJob:
         """A job for this model: the running or ready one if there is one, else a new build."""
@@ -86,9 +87,13 @@ class DemoManager:
                 compute_type=self.choice.compute_type,
             )
             self.jobs[job.id] = job
-        threading.Thread(
+        build = threading.Thread(
             target=self._build, args=(job, gguf_file), name=f"demo-{job.id}", daemon=True
-        ).start()
+        )
+        with self.lock:
+            self.builds = [b for b in self.builds if b.is_alive()]
+            self.builds.append(build)
+        build.start()
         return job
 
     def get(self, job_id: str) -> DemoJob | None:
@@ -111,6 +116,21 @@ class DemoManager:
             return False
         self._unload(job)
         return True
+
+    def close(self, timeout: float = 60.0) -> None:
+        """Stop every thread this manager started: wait for builds under way (a download or a
+        conversion cannot be interrupted), then unload every model, which stops its batcher."""
+        with self.lock:
+            builds = list(self.builds)
+        for build in builds:
+            build.join(timeout)
+        with self.lock:
+            jobs = list(self.jobs.values())
+            self.jobs.clear()
+            self.loaded.clear()
+            self.builds.clear()
+        for job in jobs:
+            self._unload(job)
 
     def wait(self, job: DemoJob, timeout: float | None = None) -> DemoJob:
         job.done.wait(timeout)

@@ -95,7 +95,6 @@ def hub_source(
     token: str | None,
     cache_dir: Path,
     trust_remote_code: bool = False,
-    memory: int | None = None,
 ) -> Source:
     """Check a Hub model (config, size, remote code) before downloading, then download what conversion needs."""
     from huggingface_hub import HfApi
@@ -117,7 +116,7 @@ def hub_source(
                 size for name, size in files.items() if name.endswith((".safetensors", ".bin"))
             )
             parameters = weight_bytes // 2 if weight_bytes else None  # most checkpoints are 16-bit
-        check_fits(repo_id, parameters, memory)
+        check_fits(repo_id, parameters)
         weights = ["*.safetensors"] if any(n.endswith(".safetensors") for n in files) else ["*.bin"]
         folder = api.snapshot_download(
             repo_id,

@@ -113,8 +113,7 @@ def manager(hub: FakeHub, tmp_path: Path) -> Iterator[DemoManager]:
     settings = DemoSettings(cache_dir=tmp_path / "demos", cache_max_bytes=2**30, endpoint=hub.url)
     manager = DemoManager(settings, choice=CPU)
     yield manager
-    for job_id in list(manager.jobs):
-        manager.delete(job_id)
+    manager.close()
 
 
 @pytest.fixture(scope="session")

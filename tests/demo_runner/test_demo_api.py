@@ -46,8 +46,8 @@ def demo_app(sqlite_engine: Engine, hub: FakeHub, tmp_path: Path) -> Iterator[Fl
     )
     yield app
     manager = app.extensions.get("modelcatalog.demos")
-    for job_id in list(manager.jobs if manager else []):
-        manager.delete(job_id)
+    if manager is not None:
+        manager.close()
 
 
 def wait_ready(client, location: str) -> dict:  # type: ignore[no-untyped-def]

@@ -25,6 +25,16 @@ def ready(manager: DemoManager, repo_id: str):  # type: ignore[no-untyped-def]
     return job
 
 
+def test_close_stops_every_thread_the_manager_started(manager: DemoManager) -> None:
+    job = ready(manager, "tiny/llama")
+    batcher = job.loaded.batcher
+    assert batcher.thread.is_alive()
+    manager.close()
+    assert not batcher.thread.is_alive()
+    assert job.loaded is None and manager.get(job.id) is None
+    assert not any(t.name.startswith("demo-") and t.is_alive() for t in threading.enumerate())
+
+
 def test_a_hub_model_is_downloaded_converted_to_int8_and_answers(
     manager: DemoManager, hub: FakeHub
 ) -> None:
@@ -205,8 +215,10 @@ def test_a_model_missing_from_the_hub_is_reported(manager: DemoManager) -> None:
     ],
 )
 def test_generation_parameters_are_validated(raw: dict) -> None:
-    with pytest.raises(BadGenerationRequest):
-        GenerationParams.parse(raw)
+    from demo_runner.openai_api import parse_chat_request
+
+    with pytest.raises(BadGenerationRequest, match=next(iter(raw))):
+        parse_chat_request({"messages": [{"role": "user", "content": "hi"}], **raw})
 
 
 def test_a_local_gguf_file_is_a_source_too(tmp_path: Path) -> None:
