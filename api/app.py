@@ -10,7 +10,6 @@ from flask import Flask, Response, current_app, request
 
 from api.settings import Settings
 from catalog.db import make_engine
-from catalog.search import SearchCache
 
 
 def create_app(
@@ -41,16 +40,9 @@ def create_app(
     if test_config:
         app.config.update(test_config)
     app.extensions["modelcatalog.engine"] = make_engine(settings.database_url)
-    app.extensions["modelcatalog.search_cache"] = SearchCache()
     _register(app)
     app.after_request(_conditional_get)
     return app
-
-
-def search_cache() -> SearchCache:
-    """The running app's search cache."""
-    cache: SearchCache = current_app.extensions["modelcatalog.search_cache"]
-    return cache
 
 
 def settings() -> Settings:

@@ -11,17 +11,25 @@ from typing import TYPE_CHECKING, TextIO
 import click
 from flask import Flask
 from flask.cli import FlaskGroup
+from sqlmodel import Session
 
 from api.app import create_app, settings
 from api.database import engine, new_session
 from api.settings import SettingsError
-from catalog.checks import check_models
+from catalog.checks import DEFAULT_FAIL_ON, FAIL_ON, check_models, failing
 from catalog.db import upgrade_schema
 from catalog.errors import CatalogError, LicenseNotFound
 from catalog.licenses import CATEGORIES, knowledge_base
 from catalog.policies import USES, load_policy
 from catalog.registry import sync_licenses
-from catalog.verdicts import refresh_verdicts
+from catalog.search_index import save_index
+from catalog.verdicts import (
+    mark_rules_current,
+    refresh_verdicts,
+    rules_digest,
+    stored_rules_digest,
+)
+from ingest.relicense import resolve_stored_licenses
 from ingest.snapshot import bundled_snapshot_lines, export_snapshot, import_snapshot
 
 if TYPE_CHECKING:
@@ -53,6 +61,7 @@ def init(no_seed: bool) -> None:
     with new_session() as session:
         sync_licenses(session, knowledge_base())
         session.commit()
+        _apply_rule_changes(session)
         if not no_seed:
             report = import_snapshot(session, bundled_snapshot_lines())
             click.echo(
@@ -63,6 +72,22 @@ def init(no_seed: bool) -> None:
             refresh_verdicts(session)
             session.commit()
     click.echo(f"Database ready: {engine().url.render_as_string(hide_password=True)}")
+
+
+def _apply_rule_changes(session: Session) -> None:
+    """When the bundled knowledge changed since the verdicts were stored, re-judge the catalog."""
+    if stored_rules_digest(session) == rules_digest():
+        return
+    relicensed = resolve_stored_licenses(session, knowledge_base())
+    affected = refresh_verdicts(session)
+    mark_rules_current(session)
+    session.commit()
+    save_index(session)
+    if affected:
+        click.echo(
+            f"License rules changed: {len(relicensed.models)} models and "
+            f"{len(relicensed.datasets)} datasets resolved anew, {len(affected)} verdicts recomputed."
+        )
 
 
 @main.command()
@@ -220,9 +245,21 @@ def _main_reason(verdict: dict) -> str:
     show_default=True,
     help="default, strict, or a path to your own policy file.",
 )
+@click.option(
+    "--fail-on",
+    type=click.Choice(FAIL_ON),
+    default=DEFAULT_FAIL_ON,
+    show_default=True,
+    help="The least verdict that fails the check: 'conditional' also fails on any obligation.",
+)
 @click.option("--json", "as_json", is_flag=True, help="One verdict object per line.")
-def check(repo_ids: tuple[str, ...], use: str, policy_name: str, as_json: bool) -> None:
-    """Check models for a use. Exit 0 if all are allowed or conditional, 1 if any is forbidden or unknown."""
+def check(
+    repo_ids: tuple[str, ...], use: str, policy_name: str, fail_on: str, as_json: bool
+) -> None:
+    """Check models for a use (a CI gate).
+
+    Exit 0 if every verdict passes, 1 if any is `--fail-on` or worse (by default: forbidden or
+    unknown; with --fail-on conditional, anything but allowed), 2 on bad usage."""
     try:
         policy = load_policy(policy_name)
     except CatalogError as exc:
@@ -239,7 +276,13 @@ def check(repo_ids: tuple[str, ...], use: str, policy_name: str, as_json: bool) 
                 f"{verdict['model']:<45} {verdict['verdict']:<12} "
                 f"{verdict['effective_license']['category']:<15} {_main_reason(verdict)}"
             )
-    if any(v["verdict"] in ("forbidden", "unknown") for v in verdicts):
+    stopped = failing(verdicts, fail_on)
+    if stopped:
+        if not as_json:
+            click.echo(
+                f"{len(stopped)} of {len(verdicts)} not cleared (fail on {fail_on} or worse)",
+                err=True,
+            )
         sys.exit(1)
 
 

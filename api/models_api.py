@@ -11,18 +11,18 @@ from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 from marshmallow import RAISE
 
-from api.app import search_cache
 from api.database import db
 from api.schemas import (
     ComplianceArgs,
     ComplianceBody,
+    GateArgs,
     ModelDetailSchema,
     ModelPageSchema,
     ModelQueryArgs,
     VerdictListSchema,
     VerdictSchema,
 )
-from catalog.checks import check_models
+from catalog.checks import check_models, failing
 from catalog.policies import load_policy
 from catalog.queries import get_model, model_detail
 from catalog.search import ModelQuery, search_models
@@ -39,13 +39,13 @@ def model_query(args: dict[str, Any]) -> ModelQuery:
     """Query arguments (already validated) as a catalog query."""
     return ModelQuery(
         q=args.get("q"),
-        licenses=tuple(args.get("license") or ()),
-        license_category=args.get("license_category"),
+        licenses=tuple(args["license"]),
+        license_category=tuple(args["license_category"]),
         commercial=args.get("commercial"),
         policy=args["policy"],
-        task=args.get("task"),
-        library=args.get("library"),
-        language=args.get("language"),
+        task=tuple(args["task"]),
+        library=tuple(args["library"]),
+        language=tuple(args["language"]),
         author=args.get("author"),
         base_model=args.get("base_model"),
         dataset=args.get("dataset"),
@@ -71,7 +71,7 @@ class Models(MethodView):
     def get(self, args: dict[str, Any]) -> Any:
         """Search models: filters, full text, sort, pages and facet counts."""
         query = model_query(args)
-        result = search_models(db(), query, cache=search_cache())
+        result = search_models(db(), query)
         pages = max(1, math.ceil(result.total / query.per_page))
         links = []
         if query.page < pages:
@@ -112,10 +112,14 @@ class ModelDetail(MethodView):
 
 @blp.route("/compliance")
 class Compliance(MethodView):
+    @blp.arguments(GateArgs, location="query", as_kwargs=False, unknown=RAISE)
     @blp.arguments(ComplianceBody, as_kwargs=False)
     @blp.response(200, VerdictListSchema)
-    def post(self, body: dict[str, Any]) -> Any:
-        """Verdicts for several models at once (at most 500). Unknown ids come back as `unknown`."""
+    def post(self, gate: dict[str, Any], body: dict[str, Any]) -> Any:
+        """Verdicts for several models at once (at most 500), and whether they pass a gate.
+
+        Unknown ids come back as `unknown`. `?fail_on=conditional` makes the gate fail on any
+        verdict with obligations; the default fails on `unknown` and `forbidden`."""
         if len(body["models"]) > current_app.config["COMPLIANCE_BATCH_LIMIT"]:
             abort(
                 422,
@@ -124,4 +128,9 @@ class Compliance(MethodView):
         verdicts = check_models(
             db(), body["models"], use=body["use"], policy=load_policy(body["policy"])
         )
-        return {"results": [v.to_dict() for v in verdicts]}
+        results = [v.to_dict() for v in verdicts]
+        stopped = failing(results, gate["fail_on"])
+        return {
+            "results": results,
+            "gate": {"fail_on": gate["fail_on"], "passed": not stopped, "failing": stopped},
+        }

@@ -9,7 +9,6 @@ from flask import Blueprint, Flask, abort, redirect, render_template, request, u
 from marshmallow import ValidationError
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from api.app import search_cache
 from api.database import db
 from api.models_api import model_query
 from api.schemas import ModelQueryArgs
@@ -35,6 +34,7 @@ CATEGORY_COLOURS = {
     "copyleft": "#c0ca33",
     "open-rail": "#fb8c00",
     "community": "#f4511e",
+    "no-derivatives": "#d81b60",
     "non-commercial": "#e53935",
     "research-only": "#8e24aa",
     "unknown": "#757575",
@@ -62,7 +62,8 @@ def toggle_license(license_id: str) -> str:
 
 @blp.get("/")
 def search() -> str:
-    raw = {k: (request.args.getlist(k) if k == "license" else v) for k, v in request.args.items()}
+    repeatable = ("license", "license_category", "task", "library", "language")
+    raw = {k: (request.args.getlist(k) if k in repeatable else v) for k, v in request.args.items()}
     try:
         args = ModelQueryArgs().load(raw)
     except ValidationError as exc:
@@ -73,7 +74,7 @@ def search() -> str:
             ),
         )
     query = model_query(args)
-    result = search_models(db(), query, cache=search_cache())
+    result = search_models(db(), query)
     pages = max(1, -(-result.total // query.per_page))
     return render_template(
         "search/index.html",

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from marshmallow import RAISE, Schema, fields, validate
 
+from catalog.checks import DEFAULT_FAIL_ON, FAIL_ON
 from catalog.licenses import CATEGORIES
 from catalog.policies import BUILTIN_POLICIES, USES
 from catalog.search import SORTS
 
 PER_PAGE_MAX = 100
 BATCH_MAX = 500
+FACET_VALUES_MAX = 50
 
 
 class StrictSchema(Schema):
@@ -23,24 +25,35 @@ class PageArgs(StrictSchema):
     per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=PER_PAGE_MAX))
 
 
+def _any_of(length: int) -> fields.List:
+    """A repeatable facet filter: a model matches if it has any of the values."""
+    return fields.List(
+        fields.String(validate=validate.Length(min=1, max=length)),
+        load_default=list,
+        validate=validate.Length(max=FACET_VALUES_MAX),
+        metadata={"description": f"Repeatable (at most {FACET_VALUES_MAX}); any of these."},
+    )
+
+
 class ModelQueryArgs(PageArgs):
     q = fields.String(
         validate=validate.Length(max=200),
         metadata={"description": "Full text over id, author, tags and card summary."},
     )
-    license = fields.List(
-        fields.String(validate=validate.Length(max=100)),
+    license = _any_of(100)
+    license_category = fields.List(
+        fields.String(validate=validate.OneOf(CATEGORIES)),
         load_default=list,
+        validate=validate.Length(max=FACET_VALUES_MAX),
         metadata={"description": "Repeatable; any of these."},
     )
-    license_category = fields.String(validate=validate.OneOf(CATEGORIES))
     commercial = fields.Boolean(
         metadata={"description": "true: cleared for commercial use after lineage, under `policy`."}
     )
     policy = fields.String(load_default="default", validate=validate.OneOf(BUILTIN_POLICIES))
-    task = fields.String(validate=validate.Length(max=100))
-    library = fields.String(validate=validate.Length(max=100))
-    language = fields.String(validate=validate.Length(max=50))
+    task = _any_of(100)
+    library = _any_of(100)
+    language = _any_of(50)
     author = fields.String(validate=validate.Length(max=100))
     base_model = fields.String(validate=validate.Length(max=200))
     dataset = fields.String(validate=validate.Length(max=200))
@@ -63,6 +76,16 @@ class ComplianceBody(StrictSchema):
     )
     use = fields.String(load_default="commercial", validate=validate.OneOf(USES))
     policy = fields.String(load_default="default", validate=validate.OneOf(BUILTIN_POLICIES))
+
+
+class GateArgs(StrictSchema):
+    fail_on = fields.String(
+        load_default=DEFAULT_FAIL_ON,
+        validate=validate.OneOf(FAIL_ON),
+        metadata={
+            "description": "The least verdict that fails the gate: conditional, unknown (default) or forbidden."
+        },
+    )
 
 
 class LicenseQueryArgs(StrictSchema):
@@ -119,7 +142,15 @@ class ReasonSchema(Schema):
 class ObligationSchema(Schema):
     code = fields.String()
     text = fields.String()
-    threshold = fields.Integer()
+    threshold = fields.Integer(
+        metadata={"description": "Monthly active users or USD annual revenue."}
+    )
+    region = fields.String(
+        metadata={"description": "Where the rights are withheld (region-restriction)."}
+    )
+    clause = fields.String(
+        metadata={"description": "The clause of the license the obligation rests on."}
+    )
     source = fields.Nested(SourceSchema)
 
 
@@ -129,6 +160,10 @@ class ConflictSchema(Schema):
     ancestor = fields.String()
     ancestor_license = fields.List(fields.String())
     relation = fields.String(allow_none=True)
+    path = fields.List(
+        fields.String(), metadata={"description": "Repo ids from the model to the ancestor."}
+    )
+    relations = fields.List(fields.String(), metadata={"description": "The relation of each step."})
     text = fields.String()
 
 
@@ -152,8 +187,15 @@ class VerdictSchema(Schema):
     checked_at = fields.String()
 
 
+class GateSchema(Schema):
+    fail_on = fields.String()
+    passed = fields.Boolean()
+    failing = fields.List(fields.String(), metadata={"description": "Models at fail_on or worse."})
+
+
 class VerdictListSchema(Schema):
     results = fields.List(fields.Nested(VerdictSchema))
+    gate = fields.Nested(GateSchema)
 
 
 class LineageNodeSchema(Schema):
@@ -203,7 +245,15 @@ class ModelDetailSchema(ModelSummarySchema):
 class TermSchema(Schema):
     code = fields.String()
     text = fields.String()
+    clause = fields.String(allow_none=True)
     threshold = fields.Integer(allow_none=True)
+    region = fields.String(allow_none=True)
+    uses = fields.List(fields.String(), allow_none=True)
+
+
+class UnclearSchema(Schema):
+    text = fields.String()
+    uses = fields.List(fields.String())
 
 
 class LicenseSchema(Schema):
@@ -221,6 +271,20 @@ class LicenseDetailSchema(LicenseSchema):
     permissions = fields.List(fields.Nested(TermSchema))
     conditions = fields.List(fields.Nested(TermSchema))
     limitations = fields.List(fields.Nested(TermSchema))
+    basis = fields.String(allow_none=True)
+    derivatives = fields.String(
+        metadata={
+            "description": "How derivatives may be licensed: any, same, or carry (the listed terms)."
+        }
+    )
+    carry = fields.List(fields.String())
+    names = fields.List(
+        fields.String(), metadata={"description": "license_name values recognised."}
+    )
+    links = fields.List(
+        fields.String(), metadata={"description": "license_link values recognised."}
+    )
+    unclear = fields.Nested(UnclearSchema, allow_none=True)
     note = fields.String(allow_none=True)
     differs = fields.String(allow_none=True)
     scancode = fields.String(allow_none=True)
@@ -250,6 +314,9 @@ class DatasetDetailSchema(DatasetSchema):
     card_data = fields.Dict(allow_none=True)
     card_errors = fields.List(fields.String(), allow_none=True)
     model_generated_by = fields.String(allow_none=True)
+    model_generated_how = fields.String(
+        allow_none=True, metadata={"description": "How it was recognised as model-generated."}
+    )
     models = fields.List(
         fields.String(), metadata={"description": "Models trained on it (first 100)."}
     )

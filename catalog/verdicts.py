@@ -2,19 +2,30 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
+from importlib import resources
 
-from sqlalchemy import delete
+from sqlalchemy import delete, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
-from catalog.compliance import evaluate
+from catalog.compatibility import compatibility_text
+from catalog.compliance import Rules, evaluate
 from catalog.db import chunked
-from catalog.licenses import knowledge_base
+from catalog.licenses import knowledge_base, knowledge_text
 from catalog.lineage import load_lineage
-from catalog.models import Model, ModelBase, ModelDataset, ModelVerdict, StaleVerdict
+from catalog.models import (
+    CatalogVersion,
+    Model,
+    ModelBase,
+    ModelDataset,
+    ModelVerdict,
+    StaleVerdict,
+)
 from catalog.policies import BUILTIN_POLICIES, load_policy
-from catalog.registry import bump_version
+from catalog.provenance import generation_text
+from catalog.registry import stamp_models
 
 STORED_USES = ("commercial",)
 _BATCH = 2000
@@ -86,24 +97,48 @@ def _store_verdicts(session: Session, model_ids: list[str]) -> None:
             select(Model.id).where(col(Model.id).in_(model_ids), col(Model.missing).is_(False))
         )
     )
-    policies = [load_policy(name) for name in BUILTIN_POLICIES]
     kb = knowledge_base()
+    policies = [Rules(load_policy(name), kb) for name in BUILTIN_POLICIES]
     lineage = load_lineage(session, present)
     rows = []
     for use in STORED_USES:
-        for policy in policies:
+        for rules in policies:
             for model_id in present:
-                verdict = evaluate(model_id, lineage, use=use, policy=policy, kb=kb)
+                verdict = evaluate(
+                    model_id, lineage, use=use, policy=rules.policy, kb=kb, rules=rules
+                )
                 rows.append(
                     {
                         "model_id": model_id,
                         "use": use,
-                        "policy": policy.name,
+                        "policy": rules.policy.name,
                         "verdict": verdict.verdict,
                         "effective_category": verdict.effective_category,
                     }
                 )
     session.execute(delete(ModelVerdict).where(col(ModelVerdict.model_id).in_(model_ids)))
-    bump_version(session)
+    stamp_models(session, present)
     if rows:
         session.execute(ModelVerdict.__table__.insert(), rows)  # type: ignore[attr-defined]
+
+
+def rules_digest() -> str:
+    """A digest of everything a verdict is computed from besides the catalog's own rows."""
+    policies = resources.files("catalog.data.policies")
+    texts = [knowledge_text(), compatibility_text(), generation_text()]
+    texts += [policies.joinpath(f"{name}.yaml").read_text("utf-8") for name in BUILTIN_POLICIES]
+    return hashlib.sha256("\0".join(texts).encode()).hexdigest()
+
+
+def stored_rules_digest(session: Session) -> str | None:
+    return session.exec(
+        select(CatalogVersion.rules_digest).where(col(CatalogVersion.id) == 1)
+    ).one_or_none()
+
+
+def mark_rules_current(session: Session) -> None:
+    session.execute(
+        update(CatalogVersion)
+        .where(col(CatalogVersion.id) == 1)
+        .values(rules_digest=rules_digest())
+    )

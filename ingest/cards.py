@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from catalog.db import as_utc
-from catalog.licenses import CATEGORY_RANK, KnowledgeBase, knowledge_base
+from catalog.licenses import KnowledgeBase, knowledge_base
 from catalog.records import RELATIONS, DatasetRecord, ModelRecord
 from ingest.errors import BadRecord
 
@@ -134,7 +134,7 @@ def _licenses(
     name = reader.string(reader.card.get("license_name"), "license_name")
     link = reader.string(reader.card.get("license_link"), "license_link")
     ids = kb.resolve(declared_value, name, link) if declared_value else ["unknown"]
-    category = max((kb.licenses[i].category for i in ids), key=CATEGORY_RANK.__getitem__)
+    category = kb.most_restrictive_category(ids)
     return declared, name, link, ids, category
 
 

@@ -24,18 +24,17 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from catalog.db import as_utc
-from catalog.facets import update_facet_counts
 from catalog.licenses import knowledge_base
 from catalog.models import CrawlState
 from catalog.records import DatasetRecord, ModelRecord
 from catalog.registry import (
-    catalog_version,
     mark_missing,
     referenced_but_absent,
     upsert_datasets,
     upsert_models,
     utcnow,
 )
+from catalog.search_index import save_index
 from catalog.verdicts import mark_stale, models_trained_on, refresh_stale
 from ingest.cards import dataset_record, model_record, parse_datetime
 from ingest.connection import HubSettings, transport_errors
@@ -264,8 +263,6 @@ class Crawler:
         )
 
     def run(self) -> CrawlSummary:
-        with Session(self.engine) as session:
-            self.since_version = catalog_version(session)
         try:
             self._crawl_kind("model")
             if self.options.datasets:
@@ -274,7 +271,7 @@ class Crawler:
             with Session(self.engine) as session:
                 affected = refresh_stale(session)
                 self.summary.verdicts = len(affected)
-                update_facet_counts(session, affected, since_version=self.since_version)
+                save_index(session)
         finally:
             self.client.close()
         return self.summary

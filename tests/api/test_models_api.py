@@ -101,6 +101,45 @@ def test_facet_counts_follow_the_other_filters_but_not_their_own(any_db_client) 
     assert facets["commercial"] == {"true": 6}
 
 
+def test_every_facet_takes_several_values_meaning_any_of_them(any_db_client) -> None:
+    both = any_db_client.get(
+        "/api/v1/models?task=text-generation&task=text2text-generation&per_page=100"
+    ).json
+    one = [
+        any_db_client.get(f"/api/v1/models?task={task}&per_page=100").json["total"]
+        for task in ("text-generation", "text2text-generation")
+    ]
+    assert both["total"] == sum(one) > 0
+    assert set(both["facets"]["task"]) >= {"text-generation", "text2text-generation"}
+    mixed = any_db_client.get(
+        "/api/v1/models?license_category=permissive&license_category=community"
+        "&language=en&language=fr&commercial=true&library=transformers&library=peft"
+    )
+    assert mixed.status_code == 200
+    assert set(mixed.json["facets"]) == {
+        "license",
+        "license_category",
+        "task",
+        "library",
+        "language",
+        "commercial",
+    }
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "task=",  # an empty value
+        "license_category=permissive&license_category=nonsense",
+        "&".join(f"language=l{n}" for n in range(51)),  # more values than anyone picks
+    ],
+)
+def test_bad_facet_values_are_a_422_problem(any_db_client, query: str) -> None:
+    response = any_db_client.get(f"/api/v1/models?{query}")
+    assert response.status_code == 422
+    assert response.content_type == "application/problem+json"
+
+
 def test_sorting_and_paging_with_link_headers(any_db_client) -> None:
     first = any_db_client.get("/api/v1/models?sort=name&order=asc&per_page=5")
     second = any_db_client.get("/api/v1/models?sort=name&order=asc&per_page=5&page=2")
@@ -151,7 +190,7 @@ def test_batch_compliance_has_a_limit(client) -> None:
 
 def test_licenses_datasets_and_tasks(client) -> None:
     licenses = client.get("/api/v1/licenses").json
-    assert licenses["total"] == 90
+    assert licenses["total"] == 100
     llama2 = client.get("/api/v1/licenses/llama2").json
     assert llama2["model_count"] == 6 and llama2["models"]
     assert client.get("/api/v1/licenses?category=community").json["total"] >= 8
@@ -185,3 +224,16 @@ def test_openapi_document_and_offline_docs(client) -> None:
     asset = client.get("/api/v1/docs/assets/swagger-ui-bundle.js")
     assert asset.status_code == 200
     asset.close()
+
+
+def test_the_batch_gate_follows_fail_on(client) -> None:
+    body = {"models": ["tiiuae/falcon-40b", "meta-llama/Llama-2-7b-hf"]}
+    default = client.post("/api/v1/compliance", json=body).json["gate"]
+    assert default == {"fail_on": "unknown", "passed": True, "failing": []}
+    strict = client.post("/api/v1/compliance?fail_on=conditional", json=body).json["gate"]
+    assert strict == {
+        "fail_on": "conditional",
+        "passed": False,
+        "failing": ["meta-llama/Llama-2-7b-hf"],
+    }
+    assert client.post("/api/v1/compliance?fail_on=never", json=body).status_code == 422
