@@ -16,7 +16,7 @@ from sqlmodel import Session
 from api.app import create_app, settings
 from api.database import engine, new_session
 from api.settings import SettingsError
-from catalog.checks import DEFAULT_FAIL_ON, FAIL_ON, check_models, failing
+from catalog.compliance_checks import DEFAULT_FAIL_ON, FAIL_ON, check_models, failing
 from catalog.db import upgrade_schema
 from catalog.errors import CatalogError, LicenseNotFound
 from catalog.licenses import CATEGORIES, knowledge_base
@@ -176,7 +176,7 @@ def ingest_hub(
     page_size: int,
 ) -> None:
     """Crawl the Hub (HF_ENDPOINT, HF_TOKEN) into the catalog: incremental by default, resumable."""
-    from ingest.errors import HubUnavailable
+    from ingest.errors import HubUnreachable
     from ingest.hub import Crawler, CrawlOptions
     from ingest.progress import crawl_progress
 
@@ -195,7 +195,7 @@ def ingest_hub(
         crawler = Crawler(engine(), options, progress)
         try:
             summary = crawler.run()
-        except HubUnavailable as exc:
+        except HubUnreachable as exc:
             click.echo(f"\nError: {exc}", err=True)
             click.echo(
                 f"Kept what was fetched so far: {crawler.summary.line()}. Run again to resume.",

@@ -12,7 +12,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from api.database import db
 from api.models_api import model_query
 from api.schemas import ModelQueryArgs
-from catalog.checks import check_models
+from catalog.compliance_checks import check_models
 from catalog.licenses import CATEGORIES, knowledge_base
 from catalog.policies import USES, load_policy
 from catalog.queries import (
@@ -165,7 +165,7 @@ def model(repo_id: str) -> str:
 def demo_availability(detail: dict[str, Any]) -> dict[str, Any]:
     """Whether the Try-it button works for this model, and why not (demo_runner decides)."""
     try:
-        from demo_runner.support import demo_support
+        from demo_runner.eligibility import demo_support
     except ImportError:
         return {
             "available": False,

@@ -13,8 +13,8 @@ from catalog.compliance import Verdict, evaluate
 from catalog.errors import DatasetNotFound, ModelNotFound
 from catalog.licenses import knowledge_base
 from catalog.lineage import Lineage, load_lineage, load_lineage_datasets
-from catalog.models import Dataset, LicenseObservation, Model, ModelDataset, ModelLicense, Task
 from catalog.policies import Policy, load_policy
+from catalog.tables import Dataset, LicenseObservation, Model, ModelDataset, ModelLicense, Task
 
 HUB = "https://huggingface.co"
 

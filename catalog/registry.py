@@ -14,19 +14,19 @@ from sqlmodel import Session, col, select
 
 from catalog.db import as_utc
 from catalog.licenses import KnowledgeBase
-from catalog.models import (
+from catalog.records import DatasetRecord, ModelRecord
+from catalog.tables import (
     CatalogVersion,
     Dataset,
     License,
     LicenseObservation,
+    LineageEdge,
     Model,
-    ModelBase,
     ModelDataset,
     ModelLanguage,
     ModelLicense,
     Task,
 )
-from catalog.records import DatasetRecord, ModelRecord
 
 
 def utcnow() -> datetime:
@@ -201,7 +201,7 @@ def upsert_models(
         )
     if changed:
         changed_ids = [r.id for r in changed]
-        session.execute(delete(ModelBase).where(col(ModelBase.model_id).in_(changed_ids)))
+        session.execute(delete(LineageEdge).where(col(LineageEdge.model_id).in_(changed_ids)))
         session.execute(delete(ModelDataset).where(col(ModelDataset.model_id).in_(changed_ids)))
         base_rows = [
             {"model_id": r.id, "base_id": b, "relation": rel}
@@ -213,7 +213,7 @@ def upsert_models(
         ]
         if base_rows:
             session.execute(
-                insert(ModelBase),
+                insert(LineageEdge),
                 base_rows,
             )
         session.execute(delete(ModelLicense).where(col(ModelLicense.model_id).in_(changed_ids)))
@@ -296,7 +296,7 @@ def referenced_but_absent(session: Session) -> tuple[set[str], set[str]]:
     """Base models and datasets that catalog edges name but the catalog lacks."""
     bases = set(
         session.exec(
-            select(ModelBase.base_id).where(col(ModelBase.base_id).not_in(select(Model.id)))
+            select(LineageEdge.base_id).where(col(LineageEdge.base_id).not_in(select(Model.id)))
         )
     )
     datasets = set(

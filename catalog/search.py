@@ -20,15 +20,15 @@ from sqlalchemy import ColumnElement, and_, exists, func, literal_column, not_, 
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import Select
 
-from catalog.models import (
+from catalog.search_index import FacetBitmaps, holder, row_number
+from catalog.tables import (
+    LineageEdge,
     Model,
-    ModelBase,
     ModelDataset,
     ModelLanguage,
     ModelLicense,
     ModelVerdict,
 )
-from catalog.search_index import FacetBitmaps, holder, row_number
 
 SORTS = {
     "downloads": Model.downloads,
@@ -143,7 +143,7 @@ def conditions(
     if query.base_model:
         found.append(
             exists().where(
-                col(ModelBase.model_id) == Model.id, col(ModelBase.base_id) == query.base_model
+                col(LineageEdge.model_id) == Model.id, col(LineageEdge.base_id) == query.base_model
             )
         )
     if query.dataset:

@@ -25,7 +25,8 @@ from sqlalchemy import ColumnElement, delete, literal_column, select, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
 
-from catalog.models import (
+from catalog.policies import BUILTIN_POLICIES
+from catalog.tables import (
     CatalogVersion,
     Model,
     ModelLanguage,
@@ -33,7 +34,6 @@ from catalog.models import (
     ModelVerdict,
     SearchBitmap,
 )
-from catalog.policies import BUILTIN_POLICIES
 
 CLEARED = ("allowed", "conditional")
 VALUE_FACETS = ("license", "license_category", "task", "library", "language")

@@ -15,17 +15,17 @@ from catalog.compliance import Rules, evaluate
 from catalog.db import chunked
 from catalog.licenses import knowledge_base, knowledge_text
 from catalog.lineage import load_lineage
-from catalog.models import (
+from catalog.policies import BUILTIN_POLICIES, load_policy
+from catalog.provenance import generation_text
+from catalog.registry import stamp_models
+from catalog.tables import (
     CatalogVersion,
+    LineageEdge,
     Model,
-    ModelBase,
     ModelDataset,
     ModelVerdict,
     StaleVerdict,
 )
-from catalog.policies import BUILTIN_POLICIES, load_policy
-from catalog.provenance import generation_text
-from catalog.registry import stamp_models
 
 STORED_USES = ("commercial",)
 _BATCH = 2000
@@ -39,7 +39,9 @@ def descendants(session: Session, model_ids: Iterable[str]) -> set[str]:
         children: set[str] = set()
         for chunk in chunked(sorted(frontier)):
             children.update(
-                session.exec(select(ModelBase.model_id).where(col(ModelBase.base_id).in_(chunk)))
+                session.exec(
+                    select(LineageEdge.model_id).where(col(LineageEdge.base_id).in_(chunk))
+                )
             )
         frontier = children - found
         found |= frontier

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from demo_runner.errors import HubUnreachable, NeedsLogin, NeedsTermsAccepted, NotInCatalog
-from demo_runner.support import DEFAULT_DEMO, check_fits, check_remote_code, runtime_kind
+from demo_runner.eligibility import DEFAULT_DEMO, check_fits, check_remote_code, runtime_kind
+from demo_runner.errors import HubUnreachable, NeedsLogin, NeedsTermsAccepted, NotOnHub
 from ingest.connection import transport_errors
 
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -80,7 +80,7 @@ def _hub_error(exc: Exception, repo_id: str) -> Exception:
             f"{repo_id} is gated: log in (set HF_TOKEN to a token of an account that accepted its terms)"
         )
     if isinstance(exc, RepositoryNotFoundError):
-        return NotInCatalog(f"{repo_id} was not found on the Hub")
+        return NotOnHub(f"{repo_id} was not found on the Hub")
     if isinstance(exc, transport_errors()):
         return HubUnreachable(
             f"the Hub cannot be reached to download {repo_id}; check HF_ENDPOINT and the network"

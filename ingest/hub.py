@@ -25,7 +25,6 @@ from sqlmodel import Session
 
 from catalog.db import as_utc
 from catalog.licenses import knowledge_base
-from catalog.models import CrawlState
 from catalog.records import DatasetRecord, ModelRecord
 from catalog.registry import (
     mark_missing,
@@ -35,10 +34,11 @@ from catalog.registry import (
     utcnow,
 )
 from catalog.search_index import save_index
+from catalog.tables import CrawlState
 from catalog.verdicts import mark_stale, models_trained_on, refresh_stale
 from ingest.cards import dataset_record, model_record, parse_datetime
 from ingest.connection import HubSettings, transport_errors
-from ingest.errors import BadRecord, HubUnavailable
+from ingest.errors import BadRecord, HubUnreachable
 
 log = logging.getLogger(__name__)
 
@@ -123,13 +123,13 @@ class HubClient:
                     raise
             except self.transport_errors as exc:
                 if attempt == self.retries:
-                    raise HubUnavailable(
+                    raise HubUnreachable(
                         f"the Hub at {self.endpoint} cannot be reached ({type(exc).__name__}: {exc})"
                     ) from exc
                 log.warning("%s: %s, retry %d in %.1f s", what, type(exc).__name__, attempt, delay)
                 time.sleep(delay)
             delay = min(delay * 2, 10.0)
-        raise HubUnavailable(
+        raise HubUnreachable(
             f"{what}: the Hub at {self.endpoint} kept failing after {self.retries} tries"
         )
 
@@ -355,7 +355,7 @@ class Crawler:
                 item["cardData"] = self.client.card_data(kind, item["id"])
             except (ValueError, yaml.YAMLError) as exc:
                 item["_card_errors"] = [f"card YAML: {str(exc).splitlines()[0][:200]}"]
-            except HubUnavailable:
+            except HubUnreachable:
                 raise
             except Exception as exc:  # gated, missing README, ...: keep the listing's facts
                 item["_card_errors"] = [

@@ -3,7 +3,7 @@
 from alembic import context
 from sqlmodel import SQLModel
 
-import catalog.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+import catalog.tables  # noqa: F401  (registers the tables on SQLModel.metadata)
 
 target_metadata = SQLModel.metadata
 connection = context.config.attributes.get("connection")

@@ -23,7 +23,7 @@ EXAMPLES: list[Exception] = [
     demo_errors.NeedsLogin("gated: log in"),
     demo_errors.NeedsTermsAccepted("gated: accept the terms"),
     demo_errors.HubUnreachable("the Hub cannot be reached"),
-    demo_errors.NotInCatalog("not found on the Hub"),
+    demo_errors.NotOnHub("not found on the Hub"),
     demo_errors.ConversionFailed("conversion failed"),
     demo_errors.BadGenerationRequest("bad request"),
     demo_errors.DemoError("a demo error of no subclass"),
@@ -39,7 +39,7 @@ EXPECTED_STATUS = {
     "NeedsLogin": 401,
     "NeedsTermsAccepted": 403,
     "HubUnreachable": 503,
-    "NotInCatalog": 404,
+    "NotOnHub": 404,
 }
 
 

@@ -17,11 +17,11 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from api.cli import main
-from catalog.checks import check_model
-from catalog.models import Dataset, LicenseObservation, Model
+from catalog.compliance_checks import check_model
 from catalog.policies import load_policy
+from catalog.tables import Dataset, LicenseObservation, Model
 from ingest.connection import HubSettings
-from ingest.errors import HubUnavailable
+from ingest.errors import HubUnreachable
 from ingest.hub import Crawler, CrawlOptions
 from tests.catalog.test_search_index import assert_saved_index_is_current
 from tests.fakehub import FakeHub
@@ -199,7 +199,7 @@ def test_a_hub_that_keeps_failing_ends_the_run_with_what_was_fetched_kept(
     for i in range(120):
         hub.add_model(model(f"org/m{i:03d}", license="mit"))
     hub.inject("/api/models", break_off=True, times=100, skip=1)
-    with pytest.raises(HubUnavailable, match="cannot be reached"):
+    with pytest.raises(HubUnreachable, match="cannot be reached"):
         crawl(sqlite_engine, hub, retries=2, datasets=False)
     assert len(models(sqlite_engine)) == 50  # the first page, committed before the failure
 
