@@ -10,7 +10,7 @@ from typing import Any
 from urllib.parse import quote
 from xml.etree import ElementTree
 
-from catalog.checks import DEFAULT_FAIL_ON, failing
+from catalog.compliance_checks import DEFAULT_FAIL_ON, failing
 from catalog.policies import OUTCOME_RANK
 from ingest.scan import ScanResult
 
@@ -28,7 +28,7 @@ RULES = {
 
 
 def failing_verdicts(fail_on: str) -> set[str]:
-    """The verdicts that fail a gate run with `--fail-on fail_on` (the one rule: catalog.checks)."""
+    """The verdicts that fail a gate run with `--fail-on fail_on` (the one rule: catalog.compliance_checks)."""
     return {v for v in OUTCOME_RANK if failing([{"model": v, "verdict": v}], fail_on)}
 
 

@@ -27,7 +27,7 @@ from api.schemas import (
 )
 from catalog.bom import BomRequest, bom_json, build_bom
 from catalog.bom_read import bom_models
-from catalog.checks import check_models, failing
+from catalog.compliance_checks import check_models, failing
 from catalog.policies import load_policy
 from catalog.queries import get_model, model_detail
 from catalog.search import ModelQuery, search_models

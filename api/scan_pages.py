@@ -9,7 +9,7 @@ from flask import Blueprint, Flask, current_app, render_template, request
 
 from api.database import db
 from catalog.bom_read import bom_models, parse_bom
-from catalog.checks import check_models
+from catalog.compliance_checks import check_models
 from catalog.errors import CatalogError
 from catalog.policies import BUILTIN_POLICIES, USES, load_policy
 from ingest.scan import parse_model_list

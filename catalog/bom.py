@@ -25,8 +25,8 @@ from sqlmodel import Session, col, select
 from catalog.compliance import Verdict, evaluate
 from catalog.licenses import KnowledgeBase, knowledge_base
 from catalog.lineage import Lineage, RepoFacts, load_lineage
-from catalog.models import Model
 from catalog.policies import Policy
+from catalog.tables import Model
 
 NAMESPACE = "modelcatalog"
 HUB_URL = "https://huggingface.co"
