@@ -421,7 +421,13 @@ def _echo_scan(scan, output_format: str) -> None:  # type: ignore[no-untyped-def
     type=click.IntRange(1, 64),
     help="Worker processes for large trees (default: one per CPU).",
 )
-def scan(paths, output_format, judge, use, policy_name, fail_on, fetch, jobs) -> None:  # type: ignore[no-untyped-def]
+@click.option(
+    "--cache",
+    "cache_file",
+    type=click.Path(dir_okay=False),
+    help="Keep per-file results in this file; a later scan reads only files that changed.",
+)
+def scan(paths, output_format, judge, use, policy_name, fail_on, fetch, jobs, cache_file) -> None:  # type: ignore[no-untyped-def]
     """Find the Hub models and datasets a code base loads (Python, notebooks, YAML/JSON/TOML configs).
 
     Skips .venv, node_modules, build folders and what .gitignore excludes. Local paths, names
@@ -429,10 +435,17 @@ def scan(paths, output_format, judge, use, policy_name, fail_on, fetch, jobs) ->
     """
     from api.ci_reports import sarif_report
     from ingest.scan import default_jobs, scan_paths
+    from ingest.scan_cache import ScanCache
 
     if output_format in ("sarif", "junit") and not judge:
         raise click.UsageError(f"--format {output_format} needs --check")
-    result = scan_paths(paths, jobs=jobs or default_jobs())
+    cache = ScanCache(cache_file) if cache_file else None
+    result = scan_paths(paths, jobs=jobs or default_jobs(), cache=cache)
+    if cache is not None:
+        try:
+            cache.save()
+        except OSError as exc:
+            click.echo(f"cannot write the cache {cache_file}: {exc.strerror}", err=True)
     if not judge:
         _echo_scan(result, output_format)
         return

@@ -16,9 +16,12 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pathspec
+
+if TYPE_CHECKING:
+    from ingest.scan_cache import ScanCache
 
 # Folders that hold other people's code or build output, never the project's own model loads.
 IGNORED_DIRS = frozenset(
@@ -270,12 +273,15 @@ def _scan_one(path: str, shown: str, readers: dict, result: ScanResult) -> None:
         reader(data, shown, result)
 
 
-def _scan_files(files: list[tuple[str, str]]) -> ScanResult:
-    result = ScanResult()
+def _scan_each(files: list[tuple[str, str]]) -> list[ScanResult]:
+    """One result per file, in order."""
     readers = _readers()
+    parts = []
     for path, shown in files:
-        _scan_one(path, shown, readers, result)
-    return result
+        part = ScanResult()
+        _scan_one(path, shown, readers, part)
+        parts.append(part)
+    return parts
 
 
 def _merge(parts: Iterable[ScanResult]) -> ScanResult:
@@ -295,25 +301,21 @@ def default_jobs() -> int:
         return os.cpu_count() or 1
 
 
-def _files(paths: Iterable[Path | str]) -> list[tuple[str, str]]:
+def _files(paths: Iterable[Path | str], skip: str | None) -> list[tuple[str, str]]:
     files = []
     for given in paths:
         root = os.fspath(given)
         for path in walk(root) if os.path.isdir(root) else [root]:
+            if skip and os.path.abspath(path) == skip:
+                continue  # the scan's own cache file
             shown = path[2:] if path.startswith("./") else path
             files.append((path, shown.replace(os.sep, "/")))
     return files
 
 
-def scan_paths(paths: Iterable[Path | str], *, jobs: int = 1) -> ScanResult:
-    """Scan files and folders; findings name files as the paths given name them (`scan .`: relative).
-
-    With `jobs` > 1, a large tree is read by that many worker processes (started afresh, so the
-    calling program's main module must be import-safe, as the CLI's is); findings keep file order.
-    """
-    files = _files(paths)
+def _scan_all(files: list[tuple[str, str]], jobs: int) -> list[ScanResult]:
     if jobs <= 1 or len(files) < PARALLEL_FROM:
-        return _scan_files(files)
+        return _scan_each(files)
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
@@ -322,7 +324,27 @@ def scan_paths(paths: Iterable[Path | str], *, jobs: int = 1) -> ScanResult:
     context = multiprocessing.get_context("forkserver" if "forkserver" in methods else None)
     chunks = [files[i : i + _CHUNK] for i in range(0, len(files), _CHUNK)]
     with ProcessPoolExecutor(jobs, mp_context=context) as pool:
-        return _merge(pool.map(_scan_files, chunks))
+        return [part for parts in pool.map(_scan_each, chunks) for part in parts]
+
+
+def scan_paths(
+    paths: Iterable[Path | str], *, jobs: int = 1, cache: ScanCache | None = None
+) -> ScanResult:
+    """Scan files and folders; findings name files as the paths given name them (`scan .`: relative).
+
+    With `jobs` > 1, a large tree is read by that many worker processes (started afresh, so the
+    calling program's main module must be import-safe, as the CLI's is); findings keep file order.
+    With a cache, files unchanged since the scan that filled it are not read again.
+    """
+    files = _files(paths, cache.path if cache else None)
+    if cache is None:
+        return _merge(_scan_all(files, jobs))
+    parts: list[ScanResult | None] = [cache.get(path, shown) for path, shown in files]
+    todo = [index for index, part in enumerate(parts) if part is None]
+    for index, part in zip(todo, _scan_all([files[i] for i in todo], jobs), strict=True):
+        parts[index] = part
+        cache.put(*files[index], part)
+    return _merge(part for part in parts if part is not None)
 
 
 def parse_model_list(text: str) -> tuple[list[str], list[tuple[int, str, str]]]:

@@ -209,3 +209,32 @@ def test_worker_processes_find_what_one_process_finds_in_the_same_order(tmp_path
     parallel = scan_paths([tmp_path], jobs=2)
     assert len(serial.findings) == 286
     assert (parallel.findings, parallel.files) == (serial.findings, serial.files)
+
+
+def test_a_cached_scan_reads_only_changed_files_and_finds_the_same(project: Path) -> None:
+    from ingest.scan_cache import ScanCache
+
+    cache_file = project / ".scan-cache.json"
+    cache = ScanCache(cache_file)
+    first = scan_paths([project], cache=cache)
+    cache.save()
+    again = ScanCache(cache_file)
+    assert len(again.entries) == first.files == 7  # broken.py too: its failure is remembered
+    assert scan_paths([project], cache=again) == first
+    loaders = project / "src/app/loaders.py"
+    loaders.write_text(loaders.read_text().replace("tiiuae/falcon-40b", "tiiuae/falcon-7b"))
+    changed = scan_paths([project], cache=ScanCache(cache_file))
+    assert (
+        "tiiuae/falcon-7b" in changed.repo_ids() and "tiiuae/falcon-40b" not in changed.repo_ids()
+    )
+
+
+def test_a_cache_from_another_scanner_or_not_json_is_ignored(project: Path) -> None:
+    from ingest.scan_cache import ScanCache
+
+    cache_file = project / "cache.json"
+    cache_file.write_text('{"scanner": "older", "files": {"x": 1}}')
+    assert ScanCache(cache_file).entries == {}
+    cache_file.write_text("not json")
+    result = scan_paths([project], cache=ScanCache(cache_file))
+    assert len(result.findings) == len(EXPECTED_FINDINGS)  # the cache file itself is not scanned
