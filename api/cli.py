@@ -20,7 +20,7 @@ from catalog.compliance_checks import DEFAULT_FAIL_ON, FAIL_ON, check_models, fa
 from catalog.db import schema_ready, upgrade_schema
 from catalog.errors import CatalogError, LicenseNotFound
 from catalog.licenses import CATEGORIES, knowledge_base
-from catalog.policies import USES, load_policy
+from catalog.policies import USES, Policy, load_policy
 from catalog.registry import sync_licenses
 from catalog.search_index import save_index
 from catalog.verdicts import (
@@ -35,6 +35,7 @@ from ingest.snapshot import bundled_snapshot_lines, export_snapshot, import_snap
 if TYPE_CHECKING:
     from demo_runner.generate import LoadedModel
     from demo_runner.jobs import DemoManager
+    from ingest.scan import ScanResult
 
 
 def _create_app() -> Flask:
@@ -229,7 +230,7 @@ def _main_reason(verdict: dict) -> str:
     )
 
 
-def _policy(policy_name: str):  # type: ignore[no-untyped-def]
+def _policy(policy_name: str) -> Policy:
     try:
         return load_policy(policy_name)
     except CatalogError as exc:
@@ -374,7 +375,7 @@ def _fetch_missing(repo_ids: list[str]) -> None:
         click.echo(f"{exc}: judging with what the catalog holds.", err=True)
 
 
-def _echo_scan(scan, output_format: str) -> None:  # type: ignore[no-untyped-def]
+def _echo_scan(scan: ScanResult, output_format: str) -> None:
     if output_format == "json":
         click.echo(json.dumps(scan.to_dict(), indent=2))
         return
@@ -427,7 +428,17 @@ def _echo_scan(scan, output_format: str) -> None:  # type: ignore[no-untyped-def
     type=click.Path(dir_okay=False),
     help="Keep per-file results in this file; a later scan reads only files that changed.",
 )
-def scan(paths, output_format, judge, use, policy_name, fail_on, fetch, jobs, cache_file) -> None:  # type: ignore[no-untyped-def]
+def scan(
+    paths: tuple[str, ...],
+    output_format: str,
+    judge: bool,
+    use: str,
+    policy_name: str,
+    fail_on: str,
+    fetch: bool,
+    jobs: int | None,
+    cache_file: str | None,
+) -> None:
     """Find the Hub models and datasets a code base loads (Python, notebooks, YAML/JSON/TOML configs).
 
     Skips .venv, node_modules, build folders and what .gitignore excludes. Local paths, names
@@ -479,7 +490,13 @@ def scan(paths, output_format, judge, use, policy_name, fail_on, fetch, jobs, ca
 @click.option("-o", "--output", type=click.File("w", encoding="utf-8"), default="-")
 @USE_OPTION
 @POLICY_OPTION
-def bom(repo_ids, scan_paths_, output, use, policy_name) -> None:  # type: ignore[no-untyped-def]
+def bom(
+    repo_ids: tuple[str, ...],
+    scan_paths_: tuple[str, ...],
+    output: TextIO,
+    use: str,
+    policy_name: str,
+) -> None:
     """Write a CycloneDX 1.6 ML-BOM (JSON) of models: licenses, lineage, datasets and verdicts."""
     from catalog.bom import BomRequest, bom_json, build_bom
     from ingest.scan import scan_paths

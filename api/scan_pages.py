@@ -29,7 +29,9 @@ class ScanForm:
     unmapped: list[dict[str, str | None]] = field(default_factory=list)
 
 
-def _render(form: ScanForm, verdicts: list[dict[str, Any]] | None = None, status: int = 200):  # type: ignore[no-untyped-def]
+def _render(
+    form: ScanForm, verdicts: list[dict[str, Any]] | None = None, status: int = 200
+) -> tuple[str, int]:
     page = render_template(
         "scan/index.html", form=form, verdicts=verdicts, uses=USES, policies=BUILTIN_POLICIES
     )
@@ -60,7 +62,7 @@ def _read_form() -> tuple[ScanForm, list[str]]:
 
 
 @blp.get("/scan")
-def scan_page():  # type: ignore[no-untyped-def]
+def scan_page() -> tuple[str, int]:
     return _render(ScanForm())
 
 
@@ -71,7 +73,7 @@ def _room_for_boms() -> None:
 
 
 @blp.post("/scan")
-def scan_submit():  # type: ignore[no-untyped-def]
+def scan_submit() -> tuple[str, int]:
     form, ids = _read_form()
     limit = current_app.config["COMPLIANCE_BATCH_LIMIT"]
     if len(ids) > limit:

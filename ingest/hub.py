@@ -296,10 +296,14 @@ class Crawler:
             wanted = models_not_held(session, repo_ids)
         try:
             with Session(self.engine) as session:
-                found, absent = [], []
+                found: list[dict[str, Any]] = []
+                absent: list[str] = []
                 for repo_id in wanted:
                     info = self.client.info("model", repo_id)
-                    (found if info else absent).append(info or repo_id)
+                    if info:
+                        found.append(info)
+                    else:
+                        absent.append(repo_id)
                 self._store_page(session, "model", found)
                 self.summary.missing += mark_missing(session, "model", absent)
                 session.commit()

@@ -263,7 +263,12 @@ PARALLEL_FROM = 2000
 _CHUNK = 250
 
 
-def _scan_one(path: str, shown: str, readers: dict, result: ScanResult) -> None:  # type: ignore[type-arg]
+def _scan_one(
+    path: str,
+    shown: str,
+    readers: dict[str, Callable[[bytes, str, ScanResult], None]],
+    result: ScanResult,
+) -> None:
     reader = readers.get(_suffix(path))
     if reader is None:  # only a file named on the command line gets here
         result.unreadable.append((shown, "not a Python, notebook or config file"))
