@@ -204,3 +204,64 @@ class ModelFacets(SQLModel, table=True):
     __tablename__ = "model_facets"
     model_id: str = Field(primary_key=True)
     contribution: str  # JSON: [[facet, value], ...] and the commercial facet per policy
+
+
+class User(SQLModel, table=True):
+    """A person or a machine with a role; only hashes of its password and API token are kept."""
+
+    __tablename__ = "app_user"  # "user" is reserved in PostgreSQL
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True)
+    role: str  # viewer | reviewer | admin
+    token_hash: str = Field(unique=True)  # sha256 of a random token: tokens are not guessable
+    password_hash: str | None = None  # Werkzeug's salted hash, for signing in to the pages
+    rate_limit: str | None = None  # e.g. "100/minute"; None takes the service's default
+    created_at: datetime
+    revoked_at: datetime | None = None
+
+
+class Curation(SQLModel, table=True):
+    """A reviewer's correction of one input fact of a repo; the engine uses it instead of the Hub's."""
+
+    __table_args__ = (Index("ix_curation_repo", "repo_kind", "repo_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    repo_kind: str  # model | dataset
+    repo_id: str
+    field: str  # license | base_models | datasets | model_generated
+    value: Any = _json(nullable=False)
+    source: str
+    comment: str
+    hub_value: Any = _json()  # the Hub's own value when curated: a change makes the curation stale
+    created_by: str
+    created_at: datetime
+
+
+class Review(SQLModel, table=True):
+    """A human decision on a verdict (model + use [+ scope]); the verdict shows it beside its result."""
+
+    __table_args__ = (Index("ix_review_model", "model_id", "use"),)
+    id: int | None = Field(default=None, primary_key=True)
+    model_id: str
+    use: str
+    scope: str | None = None
+    decision: str  # approved | rejected | needs-legal
+    comment: str
+    ticket: str | None = None
+    expires: datetime | None = None
+    license_ids: list[str] | None = _json()  # the model's licenses when decided
+    created_by: str
+    created_at: datetime
+
+
+class AuditEvent(SQLModel, table=True):
+    """One write: who, when, what, before and after, from where. Rows are only ever inserted."""
+
+    __tablename__ = "audit_event"
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(index=True)
+    actor: str
+    action: str  # e.g. review.add, curation.delete, user.revoke, demo.start
+    target: str
+    before: Any = _json()
+    after: Any = _json()
+    remote_addr: str | None = None
