@@ -35,3 +35,23 @@ class UnknownUse(CatalogError):
     def __init__(self, use: str, known: list[str]) -> None:
         super().__init__(f"unknown use {use!r}; expected one of {', '.join(known)}")
         self.use = use
+
+
+class UserNotFound(CatalogError):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"no user {name!r}")
+        self.name = name
+
+
+class UserExists(CatalogError):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"a user named {name!r} already exists")
+        self.name = name
+
+
+class InvalidRecord(CatalogError):
+    """A curation or review that cannot be recorded as given (unknown license, bad value)."""
+
+
+class RecordNotFound(CatalogError):
+    """No curation or review with that id."""
