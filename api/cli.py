@@ -11,7 +11,7 @@ from flask.cli import FlaskGroup
 
 from api.app import create_app
 from api.database import engine, new_session
-from catalog.checks import check_models
+from catalog.checks import verdict_documents
 from catalog.db import upgrade_schema
 from catalog.errors import CatalogError, LicenseNotFound
 from catalog.licenses import CATEGORIES, knowledge_base
@@ -169,6 +169,8 @@ def export(file: click.utils.LazyFile) -> None:
 
 
 def _main_reason(verdict: dict) -> str:
+    if verdict["review"]:
+        return verdict["gate"]["why"]
     if verdict["reasons"]:
         return verdict["reasons"][0]["text"]
     return (
@@ -195,16 +197,18 @@ def _main_reason(verdict: dict) -> str:
     help="default, strict, or a path to your own policy file.",
 )
 @click.option("--json", "as_json", is_flag=True, help="One verdict object per line.")
-def check(repo_ids: tuple[str, ...], use: str, policy_name: str, as_json: bool) -> None:
-    """Check models for a use. Exit 0 if all are allowed or conditional, 1 if any is forbidden or unknown."""
+@click.option("--scope", help="A project or team: its reviews count before unscoped ones.")
+def check(
+    repo_ids: tuple[str, ...], use: str, policy_name: str, as_json: bool, scope: str | None
+) -> None:
+    """Check models for a use. Exit 0 if all are allowed or conditional, 1 if any is forbidden or
+    unknown; a current review decides instead (approved passes, rejected or needs-legal fails)."""
     try:
         policy = load_policy(policy_name)
     except CatalogError as exc:
         raise click.UsageError(str(exc)) from None
     with new_session() as session:
-        verdicts = [
-            v.to_dict() for v in check_models(session, list(repo_ids), use=use, policy=policy)
-        ]
+        verdicts = verdict_documents(session, list(repo_ids), use=use, policy=policy, scope=scope)
     for verdict in verdicts:
         if as_json:
             click.echo(json.dumps(verdict))
@@ -213,7 +217,7 @@ def check(repo_ids: tuple[str, ...], use: str, policy_name: str, as_json: bool) 
                 f"{verdict['model']:<45} {verdict['verdict']:<12} "
                 f"{verdict['effective_license']['category']:<15} {_main_reason(verdict)}"
             )
-    if any(v["verdict"] in ("forbidden", "unknown") for v in verdicts):
+    if not all(v["gate"]["passes"] for v in verdicts):
         sys.exit(1)
 
 

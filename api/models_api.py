@@ -21,7 +21,7 @@ from api.schemas import (
     VerdictListSchema,
     VerdictSchema,
 )
-from catalog.checks import check_models
+from catalog.checks import verdict_documents
 from catalog.policies import load_policy
 from catalog.queries import get_model, model_detail
 from catalog.search import ModelQuery, search_models
@@ -96,9 +96,9 @@ class ModelCompliance(MethodView):
     def get(self, args: dict[str, Any], repo_id: str) -> Any:
         """The verdict for one model and a use, with reasons, obligations and conflicts."""
         get_model(db(), repo_id)
-        return check_models(db(), [repo_id], use=args["use"], policy=load_policy(args["policy"]))[
-            0
-        ].to_dict()
+        policy = load_policy(args["policy"])
+        scope = args.get("scope")
+        return verdict_documents(db(), [repo_id], use=args["use"], policy=policy, scope=scope)[0]
 
 
 @blp.route("/models/<path:repo_id>")
@@ -120,7 +120,11 @@ class Compliance(MethodView):
                 422,
                 message=f"at most {current_app.config['COMPLIANCE_BATCH_LIMIT']} models per request",
             )
-        verdicts = check_models(
-            db(), body["models"], use=body["use"], policy=load_policy(body["policy"])
+        verdicts = verdict_documents(
+            db(),
+            body["models"],
+            use=body["use"],
+            policy=load_policy(body["policy"]),
+            scope=body.get("scope"),
         )
-        return {"results": [v.to_dict() for v in verdicts]}
+        return {"results": verdicts}

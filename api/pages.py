@@ -11,7 +11,7 @@ from marshmallow import ValidationError
 from api.database import db
 from api.models_api import model_query
 from api.schemas import ModelQueryArgs
-from catalog.checks import check_models
+from catalog.checks import verdict_documents
 from catalog.licenses import CATEGORIES, knowledge_base
 from catalog.policies import USES, load_policy
 from catalog.queries import (
@@ -145,7 +145,7 @@ def model(repo_id: str):  # type: ignore[no-untyped-def]
     detail = model_detail(db(), repo_id)
     policy = load_policy("default")
     verdicts = [
-        v.to_dict() for use in USES for v in check_models(db(), [repo_id], use=use, policy=policy)
+        v for use in USES for v in verdict_documents(db(), [repo_id], use=use, policy=policy)
     ]
     licenses = [
         knowledge_base().licenses[i]
@@ -256,9 +256,9 @@ def demo_page(demo_id: str):  # type: ignore[no-untyped-def]
     job = demo_manager().get(demo_id)
     if job is None:
         abort(404, description=f"no demo {demo_id!r}; start one from a model page")
-    verdict = check_models(db(), [job.model], use="commercial", policy=load_policy("default"))[
+    verdict = verdict_documents(db(), [job.model], use="commercial", policy=load_policy("default"))[
         0
-    ].to_dict()
+    ]
     return render_template("demos/chat.html", job=job.to_dict(), verdict=verdict)
 
 

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlmodel import Session, col, select
 
 from catalog.models import AuditEvent
-from catalog.people import now
+
+
+def now() -> datetime:
+    """Naive UTC, as the timestamp columns store it on both databases."""
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def record_event(

@@ -1,4 +1,7 @@
-"""Compliance checks against the database: the entry points the CLI and the API call."""
+"""Compliance checks against the database: the entry points the CLI and the API call.
+
+The engine computes a verdict from facts (curations already applied by load_lineage); this layer
+adds what people recorded: the curated inputs as `curated` reasons, and the current review."""
 
 from __future__ import annotations
 
@@ -7,10 +10,13 @@ from typing import Any
 
 from sqlmodel import Session
 
-from catalog.compliance import Verdict, evaluate
+from catalog.compliance import Verdict, _walk, evaluate
 from catalog.licenses import knowledge_base
-from catalog.lineage import load_lineage
+from catalog.lineage import Lineage, load_lineage
 from catalog.policies import Policy
+from catalog.reviews import latest_reviews, review_dict
+
+BLOCKING = ("forbidden", "unknown")
 
 
 def check_models(
@@ -22,5 +28,54 @@ def check_models(
     return [evaluate(repo_id, lineage, use=use, policy=policy, kb=kb) for repo_id in repo_ids]
 
 
+def curated_reasons(root: str, lineage: Lineage) -> list[dict[str, Any]]:
+    """A `curated` reason for every curated input in the model's lineage, datasets included."""
+    reasons = []
+    for visit in _walk(root, lineage):
+        reasons += [c.reason(visit.kind) for c in visit.facts.curations]
+        for dataset_id in visit.facts.datasets:
+            dataset = lineage.datasets.get(dataset_id)
+            reasons += [c.reason("dataset") for c in dataset.curations] if dataset else []
+    return reasons
+
+
+def gate(document: dict[str, Any]) -> dict[str, Any]:
+    """Whether a verdict passes a gate, a current review overriding the computed result."""
+    review = document.get("review")
+    if review and review["counts"]:
+        passes = review["decision"] == "approved"
+        why = f"{review['decision']} by {review['by']} on {review['at'][:10]}: {review['comment']}"
+        return {"passes": passes, "why": why}
+    passes = document["verdict"] not in BLOCKING
+    why = f"computed verdict {document['verdict']}"
+    if review:
+        why += f" (the {review['decision']} review by {review['by']} {review['status']})"
+    return {"passes": passes, "why": why}
+
+
+def verdict_documents(
+    session: Session,
+    repo_ids: Sequence[str],
+    *,
+    use: str,
+    policy: Policy,
+    scope: str | None = None,
+) -> list[dict[str, Any]]:
+    """Verdicts as JSON documents with curated reasons, the current review and the gate's answer."""
+    lineage = load_lineage(session, repo_ids)
+    kb = knowledge_base()
+    reviews = latest_reviews(session, repo_ids, use=use, scope=scope)
+    documents = []
+    for repo_id in repo_ids:
+        document = evaluate(repo_id, lineage, use=use, policy=policy, kb=kb).to_dict()
+        document["reasons"] += curated_reasons(repo_id, lineage)
+        review = reviews.get(repo_id)
+        facts = lineage.models[repo_id]
+        document["review"] = review_dict(review, facts.license_ids) if review else None
+        document["gate"] = gate(document)
+        documents.append(document)
+    return documents
+
+
 def check_model(session: Session, repo_id: str, *, use: str, policy: Policy) -> dict[str, Any]:
-    return check_models(session, [repo_id], use=use, policy=policy)[0].to_dict()
+    return verdict_documents(session, [repo_id], use=use, policy=policy)[0]

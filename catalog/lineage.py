@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlmodel import Session, col, select
 
+from catalog.curations import apply_dataset_curations, apply_model_curations
 from catalog.models import Dataset, Model, ModelBase, ModelDataset
 from catalog.provenance import model_generated_datasets
 
@@ -25,6 +27,9 @@ class RepoFacts:
     bases: tuple[tuple[str, str], ...] = ()  # (base id, relation)
     datasets: tuple[str, ...] = ()
     model_generated_by: str | None = None
+    curations: tuple[
+        Any, ...
+    ] = ()  # catalog.curations.CuratedInput: reviewers' corrections applied
 
 
 @dataclass
@@ -109,7 +114,9 @@ def load_lineage(session: Session, root_ids: Iterable[str]) -> Lineage:
     frontier = set(root_ids)
     while frontier:
         next_ids = _load_model_level(session, frontier, lineage)
+        next_ids |= apply_model_curations(session, frontier, lineage)
         frontier = next_ids - lineage.models.keys()
     dataset_ids = {d for facts in lineage.models.values() for d in facts.datasets}
     _load_datasets(session, dataset_ids, lineage)
+    apply_dataset_curations(session, dataset_ids, lineage)
     return lineage

@@ -5,21 +5,16 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import UTC, datetime
 
 from sqlmodel import Session, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from catalog.audit import now, record_event
 from catalog.errors import InvalidRecord, UserExists, UserNotFound
 from catalog.models import User
 
 ROLES = ("viewer", "reviewer", "admin")
 ROLE_RANK = {role: rank for rank, role in enumerate(ROLES)}
-
-
-def now() -> datetime:
-    """Naive UTC, as the timestamp columns store it on both databases."""
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def token_digest(token: str) -> str:
@@ -88,6 +83,43 @@ def user_for_password(session: Session, name: str, password: str) -> User | None
     if secrets.compare_digest(user.token_hash, token_digest(password)):
         return user
     return None
+
+
+def user_dict(user: User) -> dict[str, object]:
+    """What the audit trail and listings show of a user: never a hash."""
+    return {
+        "name": user.name,
+        "role": user.role,
+        "created_at": user.created_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "revoked_at": user.revoked_at.strftime("%Y-%m-%dT%H:%M:%SZ") if user.revoked_at else None,
+        "rate_limit": user.rate_limit,
+        "password": user.password_hash is not None,
+    }
+
+
+def create_user(
+    session: Session, name: str, *, role: str, by: str, password: str | None = None
+) -> str:
+    """Add a user with an audit event and commit; return the new token."""
+    user, token = add_user(session, name, role=role, password=password)
+    record_event(session, actor=by, action="user.add", target=f"user:{name}", after=user_dict(user))
+    session.commit()
+    return token
+
+
+def revoke(session: Session, name: str, *, by: str) -> None:
+    """Revoke a user with an audit event and commit."""
+    before = user_dict(get_user(session, name))
+    user = revoke_user(session, name)
+    record_event(
+        session,
+        actor=by,
+        action="user.revoke",
+        target=f"user:{name}",
+        before=before,
+        after=user_dict(user),
+    )
+    session.commit()
 
 
 def has_role(user: User | None, role: str) -> bool:
