@@ -360,5 +360,13 @@ def licenses_show(license_id: str) -> None:
             click.echo(f"{label}: {value}")
 
 
+def _register_people_commands() -> None:
+    from api.cli_people import init_cli
+
+    init_cli(main)
+
+
+_register_people_commands()
+
 if __name__ == "__main__":
     main()

@@ -10,11 +10,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from catalog.models import AuditEvent
-
-
-def now() -> datetime:
-    """Naive UTC, as the timestamp columns store it on both databases."""
-    return datetime.now(UTC).replace(tzinfo=None)
+from catalog.registry import utcnow as now
 
 
 def record_event(
@@ -48,7 +44,7 @@ def _plain(value: Any) -> Any:
 
 def _iso(value: Any) -> str:
     if isinstance(value, datetime):
-        return value.isoformat() + "Z"
+        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     raise TypeError(f"not JSON: {type(value).__name__}")
 
 

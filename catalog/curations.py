@@ -293,8 +293,8 @@ def _affected_models(session: Session, kind: str, repo_id: str) -> list[str]:
 
 def record_curation(
     session: Session, *, by: str, remote_addr: str | None = None, **fields: Any
-) -> Curation:
-    """Add a curation, audit it, recompute the stored verdicts it changes, and commit."""
+) -> dict[str, Any]:
+    """Add a curation, audit it, recompute the stored verdicts it changes, commit; return it."""
     from catalog.verdicts import refresh_verdicts
 
     curation, replaced = add_curation(session, by=by, **fields)
@@ -308,8 +308,9 @@ def record_curation(
         remote_addr=remote_addr,
     )
     refresh_verdicts(session, _affected_models(session, curation.repo_kind, curation.repo_id))
+    recorded = curation_dict(curation)
     session.commit()
-    return curation
+    return recorded
 
 
 def remove_curation(

@@ -4,7 +4,7 @@ expired and the model's license is still the one it was made on."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlmodel import Session, col, select
@@ -46,7 +46,7 @@ def add_review(
     if decision not in DECISIONS:
         raise InvalidRecord(f"decision must be one of {', '.join(DECISIONS)}")
     if expires is not None:
-        expires = expires.replace(tzinfo=None) if expires.tzinfo is None else _naive_utc(expires)
+        expires = _utc(expires)
         if expires <= now():
             raise InvalidRecord("expires must be in the future")
     review = Review(
@@ -73,10 +73,9 @@ def _model_licenses(session: Session, model: str) -> tuple[str, ...]:
     return load_lineage(session, [model]).models[model].license_ids
 
 
-def _naive_utc(moment: datetime) -> datetime:
-    from datetime import UTC
-
-    return moment.astimezone(UTC).replace(tzinfo=None)
+def _utc(moment: datetime) -> datetime:
+    """A time without a zone is taken as UTC."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def list_reviews(session: Session, *, model: str | None = None) -> list[Review]:
@@ -116,7 +115,7 @@ def latest_reviews(
 
 def review_standing(review: Review, license_ids: Iterable[str]) -> tuple[bool, str]:
     """Whether the review counts now, and why not when it does not."""
-    if review.expires is not None and review.expires <= now():
+    if review.expires is not None and _utc(review.expires) <= now():
         return False, f"expired on {review.expires:%Y-%m-%d}; it no longer counts"
     current = sorted(license_ids)
     if review.license_ids is not None and sorted(review.license_ids) != current:
@@ -149,8 +148,8 @@ def review_dict(review: Review, license_ids: Iterable[str] | None = None) -> dic
 
 def record_review(
     session: Session, *, by: str, remote_addr: str | None = None, **fields: Any
-) -> Review:
-    """Add a review with its audit event and commit."""
+) -> dict[str, Any]:
+    """Add a review with its audit event, commit, and return it."""
     review = add_review(session, by=by, **fields)
     record_event(
         session,
@@ -160,8 +159,9 @@ def record_review(
         after=review_dict(review),
         remote_addr=remote_addr,
     )
+    recorded = review_dict(review)
     session.commit()
-    return review
+    return recorded
 
 
 def remove_review(
