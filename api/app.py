@@ -19,6 +19,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         DATABASE_URL=database_url(),
         MAX_CONTENT_LENGTH=256 * 1024,
         COMPLIANCE_BATCH_LIMIT=500,
+        # Sessions must survive restarts and be shared by every instance: set the key in production.
+        SECRET_KEY=os.environ.get("MODELCATALOG_SECRET_KEY") or None,
+        ANONYMOUS_ACCESS=os.environ.get("MODELCATALOG_ANONYMOUS", "read"),
+        RATE_LIMIT_ANONYMOUS=os.environ.get("MODELCATALOG_RATE_LIMIT_ANONYMOUS", "300/minute"),
+        RATE_LIMIT_TOKEN=os.environ.get("MODELCATALOG_RATE_LIMIT_TOKEN", "3000/minute"),
         API_TITLE="modelcatalog",
         API_VERSION="v1",
         OPENAPI_VERSION="3.0.3",
@@ -41,18 +46,33 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
 
 def _register(app: Flask) -> None:
-    from api import catalog_api, database, demos_api, docs_assets, errors, health, models_api, pages
+    from api import (
+        auth,
+        catalog_api,
+        database,
+        demos_api,
+        docs_assets,
+        errors,
+        health,
+        models_api,
+        pages,
+        people_api,
+        people_pages,
+    )
 
     database.init_app(app)
     api = errors.ProblemApi(app)
     api.register_blueprint(models_api.blp)
     api.register_blueprint(catalog_api.blp)
     api.register_blueprint(demos_api.blp)
+    api.register_blueprint(people_api.blp)
     demos_api.init_app(app)
     errors.init_app(app)
     health.init_app(app)
     docs_assets.init_app(app)
     pages.init_app(app)
+    people_pages.init_app(app)
+    auth.init_app(app)  # last: every route must be in its authorisation map
 
 
 def _conditional_get(response: Response) -> Response:

@@ -8,15 +8,19 @@ from typing import Any
 from flask import Flask, Response, json, render_template, request
 from flask_smorest import Api
 from marshmallow import Schema, fields
-from werkzeug.exceptions import HTTPException, NotFound
+from werkzeug.exceptions import HTTPException, default_exceptions
 
 from catalog.errors import (
     CatalogError,
     DatasetNotFound,
+    InvalidRecord,
     LicenseNotFound,
     ModelNotFound,
     PolicyError,
+    RecordNotFound,
     UnknownUse,
+    UserExists,
+    UserNotFound,
 )
 
 PROBLEM_TYPE = "about:blank"
@@ -29,6 +33,10 @@ CATALOG_STATUS: dict[type[CatalogError], int] = {
     LicenseNotFound: 404,
     PolicyError: 400,
     UnknownUse: 400,
+    InvalidRecord: 422,
+    RecordNotFound: 404,
+    UserNotFound: 404,
+    UserExists: 409,
 }
 
 
@@ -78,18 +86,16 @@ def http_error(error: HTTPException) -> Response:
     for name, value in error.get_response().headers.items() if status == 405 else []:
         if name == "Allow":
             response.headers["Allow"] = value
+    if status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="modelcatalog"'
     return response
 
 
 def catalog_error(error: CatalogError) -> Response:
     status = CATALOG_STATUS.get(type(error), 400)
     if _wants_html():
-        return (
-            http_error(NotFound(str(error)))
-            if status == 404
-            else http_error(HTTPException(str(error)))
-        )
-    title = "Not Found" if status == 404 else "Bad Request"
+        return http_error(default_exceptions[status](str(error)))
+    title = http.HTTPStatus(status).phrase
     return problem(status, title, str(error))
 
 

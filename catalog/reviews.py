@@ -178,3 +178,30 @@ def remove_review(
         remote_addr=remote_addr,
     )
     session.commit()
+
+
+def record_reviews(
+    session: Session,
+    *,
+    models: list[str],
+    by: str,
+    remote_addr: str | None = None,
+    **fields: Any,
+) -> list[dict[str, Any]]:
+    """The same decision for several models, all or none, each with its audit event."""
+    if len(set(models)) != len(models):
+        raise InvalidRecord("a model is listed twice")
+    recorded = []
+    for model in models:
+        review = add_review(session, model=model, by=by, **fields)
+        recorded.append(review_dict(review))
+        record_event(
+            session,
+            actor=by,
+            action="review.add",
+            target=f"model:{model}#{review.use}",
+            after=recorded[-1],
+            remote_addr=remote_addr,
+        )
+    session.commit()
+    return recorded
