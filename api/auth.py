@@ -151,13 +151,13 @@ def authorise() -> Response | None:
     level = ACCESS.get((request.endpoint, method))
     if level is None:
         return None  # a method the route lacks: 405 follows
+    role = _required(level)
+    if role is not None and not has_role(current_user(), role):
+        return _deny(role)
     # A browser sends cookies on cross-site posts, never an Authorization header: only
     # cookie-carried writes need the form's CSRF token.
     if g.via != "token" and method != "GET" and level is not Access.READ_ACTION:
         csrf.protect()
-    role = _required(level)
-    if role is not None and not has_role(current_user(), role):
-        return _deny(role)
     return None
 
 

@@ -46,10 +46,7 @@ def signin():  # type: ignore[no-untyped-def]
             session["user_id"] = user.id
             return redirect(_safe_next(request.form.get("next")), code=303)
         error = "Unknown name or wrong password."
-    status = 401 if error else 200
-    return render_template(
-        "people/signin.html", error=error, next=request.values.get("next", "")
-    ), status
+    return render_template("people/signin.html", error=error, next=request.values.get("next", ""))
 
 
 @blp.post("/signout")

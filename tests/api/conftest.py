@@ -16,7 +16,7 @@ from api.app import create_app
 from ingest.snapshot import bundled_snapshot_lines, import_snapshot
 
 
-def seeded_app(engine: Engine) -> Flask:
+def seeded_app(engine: Engine, **config: object) -> Flask:
     with Session(engine) as session:
         import_snapshot(session, bundled_snapshot_lines())
     settings = None
@@ -30,7 +30,17 @@ def seeded_app(engine: Engine) -> Flask:
     except ImportError:
         pass
     url = engine.url.render_as_string(hide_password=False)
-    return create_app({"DATABASE_URL": url, "TESTING": True, "DEMO_SETTINGS": settings})
+    return create_app(
+        {
+            "DATABASE_URL": url,
+            "TESTING": True,
+            "DEMO_SETTINGS": settings,
+            # Tests send many requests from one address; the rate-limit tests set their own.
+            "RATE_LIMIT_ANONYMOUS": "100000/minute",
+            "RATE_LIMIT_TOKEN": "100000/minute",
+            **config,
+        }
+    )
 
 
 @pytest.fixture
