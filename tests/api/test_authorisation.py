@@ -1,4 +1,4 @@
-"""The authorisation matrix: every route × every role (and anonymous) → allowed or refused.
+"""The authorisation matrix: every route x every role (and anonymous) → allowed or refused.
 
 The table below is the contract. A route added to the app and missing here fails
 `test_every_route_is_in_the_matrix`; create_app() itself refuses to start without it in api.auth.ACCESS.
