@@ -187,7 +187,7 @@ def test_a_curation_is_flagged_stale_when_the_hubs_value_changes(db: Session) ->
         by="rita",
     )
     _load(db, {"id": "acme/mystery", "sha": "3" * 40, "cardData": {"license": "apache-2.0"}})
-    curated = [r for r in _verdict(db, "acme/mystery")["reasons"] if r["code"] == "curated"][0]
+    curated = next(r for r in _verdict(db, "acme/mystery")["reasons"] if r["code"] == "curated")
     assert curated["source"]["stale"] and "stale" in curated["text"]
     assert _verdict(db, "acme/mystery")["effective_license"]["ids"] == ["mit"]  # still applied
 

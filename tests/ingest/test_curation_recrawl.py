@@ -9,7 +9,7 @@ from catalog.checks import verdict_documents
 from catalog.curations import record_curation
 from catalog.policies import load_policy
 from tests.fakehub import FakeHub
-from tests.ingest.test_hub import crawl, hub, model  # noqa: F401 - hub is a fixture
+from tests.ingest.test_hub import crawl, hub, model  # noqa: F401, F811 - hub is a fixture
 
 
 def _curated(engine: Engine, repo_id: str) -> tuple[dict, list[dict]]:
@@ -21,7 +21,8 @@ def _curated(engine: Engine, repo_id: str) -> tuple[dict, list[dict]]:
 
 
 def test_a_curation_survives_a_recrawl_and_turns_stale_on_an_upstream_change(
-    engine: Engine, hub: FakeHub
+    engine: Engine,
+    hub: FakeHub,  # noqa: F811 - the fixture imported above
 ) -> None:
     hub.add_model(model("acme/mystery", license="other"))
     crawl(engine, hub, datasets=False)
