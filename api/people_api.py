@@ -180,7 +180,7 @@ class Reviews(MethodView):
         return record_review(db(), **body, **_who())
 
 
-@blp.route("/reviews/<int:review_id>")
+@blp.route("/reviews/<int(max=2147483647):review_id>")
 class ReviewDetail(MethodView):
     @blp.response(204)
     def delete(self, review_id: int) -> Any:
@@ -204,7 +204,7 @@ class Curations(MethodView):
         return record_curation(db(), **body, **_who())
 
 
-@blp.route("/curations/<int:curation_id>")
+@blp.route("/curations/<int(max=2147483647):curation_id>")
 class CurationDetail(MethodView):
     @blp.response(204)
     def delete(self, curation_id: int) -> Any:

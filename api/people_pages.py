@@ -24,10 +24,13 @@ blp = Blueprint("people_pages", __name__)
 
 def _safe_next(target: str | None) -> str:
     """Only a path on this site: an open redirect would let a link sign people in elsewhere."""
+    # Browsers read a backslash as a slash ("/\\host" is "//host"): none is let through.
     if (
         not target
         or not target.startswith("/")
         or target.startswith("//")
+        or "\\" in target
+        or not target.isprintable()
         or urlsplit(target).netloc
     ):
         return url_for("pages.search")

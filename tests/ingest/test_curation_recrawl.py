@@ -9,7 +9,7 @@ from catalog.checks import verdict_documents
 from catalog.curations import record_curation
 from catalog.policies import load_policy
 from tests.fakehub import FakeHub
-from tests.ingest.test_hub import crawl, hub, model  # noqa: F401, F811 - hub is a fixture
+from tests.ingest.test_hub import crawl, hub, model  # noqa: F401 - hub is a fixture
 
 
 def _curated(engine: Engine, repo_id: str) -> tuple[dict, list[dict]]:
