@@ -156,9 +156,9 @@ def authorise() -> Response | None:
         return _deny(role)
     # A browser sends cookies on cross-site posts, never an Authorization header: only
     # cookie-carried writes need the form's CSRF token.
-    if g.via != "token" and method != "GET" and level is not Access.READ_ACTION:
-        if current_app.config.get("WTF_CSRF_ENABLED", True):
-            csrf.protect()
+    cookie_write = g.via != "token" and method != "GET" and level is not Access.READ_ACTION
+    if cookie_write and current_app.config.get("WTF_CSRF_ENABLED", True):
+        csrf.protect()
     return None
 
 

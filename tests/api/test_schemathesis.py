@@ -29,7 +29,7 @@ def test_every_operation_never_errors_and_answers_match_the_schema(sqlite_engine
         @settings(
             max_examples=30, deadline=None, suppress_health_check=list(HealthCheck), database=None
         )
-        def check(case) -> None:  # type: ignore[no-untyped-def]
+        def check(case, excluded=excluded) -> None:  # type: ignore[no-untyped-def]
             case.call_and_validate(headers=headers, excluded_checks=excluded)
 
         check()
