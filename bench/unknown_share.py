@@ -17,8 +17,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlmodel import Session, col, select
 
@@ -32,6 +31,8 @@ from catalog.registry import sync_licenses
 from catalog.reviews import record_review
 from ingest.snapshot import import_snapshot
 from tests.hubdata import real_models
+
+ROOT = Path(__file__).resolve().parents[1]
 
 # What a reviewer records for each cause: (field, value, source). The licenses are the ones these
 # repos' Hub cards declare; this machine is offline, so they were not re-read for this run.
