@@ -133,7 +133,15 @@ class ReasonSchema(Schema):
 class ObligationSchema(Schema):
     code = fields.String()
     text = fields.String()
-    threshold = fields.Integer()
+    threshold = fields.Integer(
+        metadata={"description": "Monthly active users or USD annual revenue."}
+    )
+    region = fields.String(
+        metadata={"description": "Where the rights are withheld (region-restriction)."}
+    )
+    clause = fields.String(
+        metadata={"description": "The clause of the license the obligation rests on."}
+    )
     source = fields.Nested(SourceSchema)
 
 
@@ -143,6 +151,10 @@ class ConflictSchema(Schema):
     ancestor = fields.String()
     ancestor_license = fields.List(fields.String())
     relation = fields.String(allow_none=True)
+    path = fields.List(
+        fields.String(), metadata={"description": "Repo ids from the model to the ancestor."}
+    )
+    relations = fields.List(fields.String(), metadata={"description": "The relation of each step."})
     text = fields.String()
 
 
@@ -244,7 +256,15 @@ class ModelDetailSchema(ModelSummarySchema):
 class TermSchema(Schema):
     code = fields.String()
     text = fields.String()
+    clause = fields.String(allow_none=True)
     threshold = fields.Integer(allow_none=True)
+    region = fields.String(allow_none=True)
+    uses = fields.List(fields.String(), allow_none=True)
+
+
+class UnclearSchema(Schema):
+    text = fields.String()
+    uses = fields.List(fields.String())
 
 
 class LicenseSchema(Schema):
@@ -262,6 +282,20 @@ class LicenseDetailSchema(LicenseSchema):
     permissions = fields.List(fields.Nested(TermSchema))
     conditions = fields.List(fields.Nested(TermSchema))
     limitations = fields.List(fields.Nested(TermSchema))
+    basis = fields.String(allow_none=True)
+    derivatives = fields.String(
+        metadata={
+            "description": "How derivatives may be licensed: any, same, or carry (the listed terms)."
+        }
+    )
+    carry = fields.List(fields.String())
+    names = fields.List(
+        fields.String(), metadata={"description": "license_name values recognised."}
+    )
+    links = fields.List(
+        fields.String(), metadata={"description": "license_link values recognised."}
+    )
+    unclear = fields.Nested(UnclearSchema, allow_none=True)
     note = fields.String(allow_none=True)
     differs = fields.String(allow_none=True)
     scancode = fields.String(allow_none=True)
@@ -291,6 +325,9 @@ class DatasetDetailSchema(DatasetSchema):
     card_data = fields.Dict(allow_none=True)
     card_errors = fields.List(fields.String(), allow_none=True)
     model_generated_by = fields.String(allow_none=True)
+    model_generated_how = fields.String(
+        allow_none=True, metadata={"description": "How it was recognised as model-generated."}
+    )
     models = fields.List(
         fields.String(), metadata={"description": "Models trained on it (first 100)."}
     )

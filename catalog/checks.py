@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlmodel import Session
 
-from catalog.compliance import Verdict, _walk, evaluate
+from catalog.compliance import Rules, Verdict, _walk, evaluate
 from catalog.licenses import knowledge_base
 from catalog.lineage import Lineage, load_lineage
 from catalog.policies import Policy
@@ -25,7 +25,11 @@ def check_models(
     """Verdicts for several models, loading their lineage in bulk (one query per graph level)."""
     lineage = load_lineage(session, repo_ids)
     kb = knowledge_base()
-    return [evaluate(repo_id, lineage, use=use, policy=policy, kb=kb) for repo_id in repo_ids]
+    rules = Rules(policy, kb)
+    return [
+        evaluate(repo_id, lineage, use=use, policy=policy, kb=kb, rules=rules)
+        for repo_id in repo_ids
+    ]
 
 
 def curated_reasons(root: str, lineage: Lineage) -> list[dict[str, Any]]:
@@ -64,10 +68,12 @@ def verdict_documents(
     """Verdicts as JSON documents with curated reasons, the current review and the gate's answer."""
     lineage = load_lineage(session, repo_ids)
     kb = knowledge_base()
+    rules = Rules(policy, kb)
     reviews = latest_reviews(session, repo_ids, use=use, scope=scope)
     documents = []
     for repo_id in repo_ids:
-        document = evaluate(repo_id, lineage, use=use, policy=policy, kb=kb).to_dict()
+        verdict = evaluate(repo_id, lineage, use=use, policy=policy, kb=kb, rules=rules)
+        document = verdict.to_dict()
         document["reasons"] += curated_reasons(repo_id, lineage)
         review = reviews.get(repo_id)
         facts = lineage.models[repo_id]

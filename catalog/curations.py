@@ -16,7 +16,7 @@ from catalog.audit import now, record_event
 from catalog.errors import InvalidRecord, RecordNotFound
 from catalog.licenses import knowledge_base
 from catalog.models import Curation, Dataset, Model, ModelBase, ModelDataset
-from catalog.provenance import model_generated_datasets
+from catalog.provenance import Generation
 
 if TYPE_CHECKING:
     from catalog.lineage import Lineage, RepoFacts
@@ -121,7 +121,8 @@ def hub_value(facts: RepoFacts, field: str) -> Any:
         return sorted([base, relation] for base, relation in facts.bases)
     if field == "datasets":
         return sorted(facts.datasets)
-    return facts.model_generated_by or False
+    generation = facts.generation
+    return (generation.generator or "a model") if generation else False
 
 
 def _current_hub_value(session: Session, kind: str, repo_id: str, field: str) -> Any:
@@ -137,7 +138,9 @@ def _current_hub_value(session: Session, kind: str, repo_id: str, field: str) ->
     if field == "datasets":
         query = select(ModelDataset.dataset_id).where(ModelDataset.model_id == repo_id)
         return sorted(session.exec(query))
-    return model_generated_datasets().get(repo_id) or False
+    from catalog.lineage import load_lineage_datasets
+
+    return hub_value(load_lineage_datasets(session, [repo_id]).datasets[repo_id], field)
 
 
 def _known_repo(session: Session, kind: str, repo_id: str) -> bool:
@@ -266,7 +269,8 @@ def _curated(facts: RepoFacts, curations: list[Curation]) -> RepoFacts:
         elif curation.field == "datasets":
             changes["datasets"] = tuple(curation.value)
         else:
-            changes["model_generated_by"] = curation.value or None
+            how = f"a curation by {curation.created_by} ({curation.source})"
+            changes["generation"] = Generation(curation.value, how) if curation.value else None
     changes["curations"] = tuple(inputs)
     return dataclasses.replace(facts, **changes)
 

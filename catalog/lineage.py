@@ -10,7 +10,7 @@ from sqlmodel import Session, col, select
 
 from catalog.curations import apply_dataset_curations, apply_model_curations
 from catalog.models import Dataset, Model, ModelBase, ModelDataset
-from catalog.provenance import model_generated_datasets
+from catalog.provenance import Generation, generation_rules
 
 # SQLite's bound-parameter limit is generous today, but PostgreSQL plans short IN lists better.
 _CHUNK = 500
@@ -23,13 +23,14 @@ class RepoFacts:
     id: str
     license_ids: tuple[str, ...] = ("unknown",)
     declared_license: str | None = None
+    license_name: str | None = None
+    license_link: str | None = None
     present: bool = True  # False: referenced, but not in the catalog or not on the Hub
     bases: tuple[tuple[str, str], ...] = ()  # (base id, relation)
     datasets: tuple[str, ...] = ()
-    model_generated_by: str | None = None
-    curations: tuple[
-        Any, ...
-    ] = ()  # catalog.curations.CuratedInput: reviewers' corrections applied
+    pipeline_tag: str | None = None
+    generation: Generation | None = None  # datasets: how it was recognised as model-generated
+    curations: tuple[Any, ...] = ()  # catalog.curations.CuratedInput: reviewers' corrections applied
 
 
 @dataclass
@@ -53,14 +54,19 @@ def _load_model_level(session: Session, ids: set[str], lineage: Lineage) -> set[
     """Load one level of models; return the base ids the next level needs."""
     bases: dict[str, list[tuple[str, str]]] = {i: [] for i in ids}
     trained_on: dict[str, list[str]] = {i: [] for i in ids}
-    rows: dict[str, tuple[list[str] | None, str | None, bool]] = {}
+    rows: dict[str, tuple] = {}
+    columns = (
+        Model.id,
+        Model.license_ids,
+        Model.declared_license,
+        Model.license_name,
+        Model.license_link,
+        Model.pipeline_tag,
+        Model.missing,
+    )
     for chunk in _chunks(sorted(ids)):
-        for model_id, license_ids, declared, missing in session.exec(
-            select(Model.id, Model.license_ids, Model.declared_license, Model.missing).where(
-                Model.id.in_(chunk)  # type: ignore[attr-defined]
-            )
-        ):
-            rows[model_id] = (license_ids, declared, missing)
+        for model_id, *values in session.exec(select(*columns).where(col(Model.id).in_(chunk))):
+            rows[model_id] = tuple(values)
         # Column tuples, not ORM objects: this runs for every level of every batch.
         edges = select(ModelBase.model_id, ModelBase.base_id, ModelBase.relation)
         for model_id, base_id, relation in session.exec(
@@ -73,11 +79,16 @@ def _load_model_level(session: Session, ids: set[str], lineage: Lineage) -> set[
         ):
             trained_on[model_id].append(dataset_id)
     for model_id in ids:
-        license_ids, declared, missing = rows.get(model_id, (None, None, True))
+        license_ids, declared, name, link, task, missing = rows.get(
+            model_id, (None, None, None, None, None, True)
+        )
         lineage.models[model_id] = RepoFacts(
             id=model_id,
             license_ids=tuple(license_ids or ["unknown"]),
             declared_license=declared,
+            license_name=name,
+            license_link=link,
+            pipeline_tag=task,
             present=model_id in rows and not missing,
             bases=tuple(sorted(bases[model_id])),
             datasets=tuple(sorted(trained_on[model_id])),
@@ -86,26 +97,42 @@ def _load_model_level(session: Session, ids: set[str], lineage: Lineage) -> set[
 
 
 def _load_datasets(session: Session, ids: set[str], lineage: Lineage) -> None:
-    generated = model_generated_datasets()
-    rows: dict[str, tuple[list[str] | None, str | None, bool]] = {}
+    rules = generation_rules()
+    rows: dict[str, tuple] = {}
+    columns = (
+        Dataset.id,
+        Dataset.license_ids,
+        Dataset.declared_license,
+        Dataset.license_name,
+        Dataset.license_link,
+        Dataset.tags,
+        Dataset.card_data,
+        Dataset.missing,
+    )
     for chunk in _chunks(sorted(ids)):
-        for dataset_id, license_ids, declared, missing in session.exec(
-            select(
-                Dataset.id, Dataset.license_ids, Dataset.declared_license, Dataset.missing
-            ).where(
-                Dataset.id.in_(chunk)  # type: ignore[attr-defined]
-            )
-        ):
-            rows[dataset_id] = (license_ids, declared, missing)
+        for dataset_id, *values in session.exec(select(*columns).where(col(Dataset.id).in_(chunk))):
+            rows[dataset_id] = tuple(values)
     for dataset_id in ids:
-        license_ids, declared, missing = rows.get(dataset_id, (None, None, True))
+        license_ids, declared, name, link, tags, card, missing = rows.get(
+            dataset_id, (None, None, None, None, None, None, True)
+        )
+        present = dataset_id in rows and not missing
         lineage.datasets[dataset_id] = RepoFacts(
             id=dataset_id,
             license_ids=tuple(license_ids or ["unknown"]),
             declared_license=declared,
-            present=dataset_id in rows and not missing,
-            model_generated_by=generated.get(dataset_id),
+            license_name=name,
+            license_link=link,
+            present=present,
+            generation=rules.detect(dataset_id, tags or (), card) if present else None,
         )
+
+
+def load_lineage_datasets(session: Session, dataset_ids: Iterable[str]) -> Lineage:
+    """The facts the engine uses for these datasets alone (license, how it was generated)."""
+    lineage = Lineage()
+    _load_datasets(session, set(dataset_ids), lineage)
+    return lineage
 
 
 def load_lineage(session: Session, root_ids: Iterable[str]) -> Lineage:

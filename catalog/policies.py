@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 
 from catalog.errors import PolicyError
-from catalog.licenses import CATEGORIES
+from catalog.licenses import knowledge_base
 
 USES = ("commercial", "research", "redistribute", "train-on-outputs")
 OUTCOMES = ("allowed", "conditional", "unknown", "forbidden")
@@ -20,10 +20,19 @@ OUTCOME_RANK = {outcome: rank for rank, outcome in enumerate(OUTCOMES)}
 BUILTIN_POLICIES = ("default", "strict")
 
 
+UNDECLARED_DERIVATIVE = ("unknown", "inherit")
+
+
 @dataclass(frozen=True)
 class UseRules:
     categories: dict[str, str]
     limitations: dict[str, str]
+    # Terms that no one can meet together in one model (compatibility.yaml); None: not judged.
+    incompatible: str | None = None
+    # A shared derivative (finetune, adapter, merge) of a no-derivatives work.
+    nd_derivative: str | None = None
+    # A quantization of a no-derivatives work: a technical change or an adaptation? A human decides.
+    nd_technical: str | None = None
 
 
 @dataclass(frozen=True)
@@ -31,6 +40,17 @@ class DatasetRules:
     cap: str | None
     model_generated: str
     unknown_license: str
+    # Data marked synthetic or machine-generated whose generator the card does not name.
+    unnamed_generator: str = "conditional"
+
+
+@dataclass(frozen=True)
+class Organisation:
+    """Who the user is, so thresholds and regions in license terms can be settled."""
+
+    region: str | None = None
+    monthly_active_users: int | None = None
+    annual_revenue_usd: int | None = None
 
 
 @dataclass(frozen=True)
@@ -43,8 +63,11 @@ class Policy:
     allow: frozenset[str] = frozenset()
     deny: frozenset[str] = frozenset()
     review: frozenset[str] = frozenset()
-    # What each license means for each use under this policy, worked out once (the engine fills it).
-    outcomes: dict[tuple[str, str], Any] = field(default_factory=dict, compare=False, repr=False)
+    # A model whose declaration drops an ancestor's terms.
+    license_conflict: str = "conditional"
+    # A derivative that declares no license: 'unknown', or judged by its ancestors' terms.
+    undeclared_derivative: str = "unknown"
+    organisation: Organisation | None = None
 
 
 def _outcome(value: Any, where: str) -> str:
@@ -57,15 +80,49 @@ def _use_rules(raw: Any, use: str) -> UseRules:
     if not isinstance(raw, dict):
         raise PolicyError(f"uses.{use} must be a mapping")
     categories = raw.get("categories") or {}
-    missing = [c for c in CATEGORIES if c not in categories]
+    missing = [c for c in knowledge_base().category_rank if c not in categories]
     if missing:
         raise PolicyError(f"uses.{use}.categories lacks {', '.join(missing)}")
+    lineage = raw.get("lineage") or {}
     return UseRules(
         categories={c: _outcome(v, f"uses.{use}.{c}") for c, v in categories.items()},
         limitations={
             code: _outcome(v, f"uses.{use}.limitations.{code}")
             for code, v in (raw.get("limitations") or {}).items()
         },
+        **{
+            key: _outcome(lineage[key], f"uses.{use}.lineage.{key}")
+            for key in ("incompatible", "nd_derivative", "nd_technical")
+            if lineage.get(key) is not None
+        },
+    )
+
+
+def _count(value: Any, where: str) -> int | None:
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise PolicyError(f"{where} must be a whole number of at least 0")
+    return value
+
+
+def _organisation(raw: Any) -> Organisation | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise PolicyError("organisation must be a mapping")
+    unknown = set(raw) - {"region", "monthly_active_users", "annual_revenue_usd"}
+    if unknown:
+        raise PolicyError(f"organisation has unknown keys: {', '.join(sorted(map(str, unknown)))}")
+    region = raw.get("region")
+    if region is not None and not isinstance(region, str):
+        raise PolicyError("organisation.region must be a region code such as EU or US")
+    return Organisation(
+        region=region.upper() if region else None,
+        monthly_active_users=_count(
+            raw.get("monthly_active_users"), "organisation.monthly_active_users"
+        ),
+        annual_revenue_usd=_count(raw.get("annual_revenue_usd"), "organisation.annual_revenue_usd"),
     )
 
 
@@ -92,11 +149,27 @@ def parse_policy(document: Any) -> Policy:
             unknown_license=_outcome(
                 raw_datasets.get("unknown_license", "conditional"), "datasets.unknown_license"
             ),
+            unnamed_generator=_outcome(
+                raw_datasets.get("unnamed_generator", "conditional"), "datasets.unnamed_generator"
+            ),
         ),
         allow=frozenset(document.get("allow") or []),
         deny=frozenset(document.get("deny") or []),
         review=frozenset(document.get("review") or []),
+        license_conflict=_outcome(
+            document.get("license_conflict", "conditional"), "license_conflict"
+        ),
+        undeclared_derivative=_undeclared(document.get("undeclared_derivative", "unknown")),
+        organisation=_organisation(document.get("organisation")),
     )
+
+
+def _undeclared(value: Any) -> str:
+    if value not in UNDECLARED_DERIVATIVE:
+        raise PolicyError(
+            f"undeclared_derivative: {value!r} is not one of {', '.join(UNDECLARED_DERIVATIVE)}"
+        )
+    return str(value)
 
 
 @cache

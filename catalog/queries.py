@@ -10,11 +10,10 @@ from sqlmodel import Session, col, select
 
 from catalog.compliance import evaluate
 from catalog.errors import DatasetNotFound, ModelNotFound
-from catalog.licenses import CATEGORY_RANK, knowledge_base
-from catalog.lineage import Lineage, load_lineage
+from catalog.licenses import knowledge_base
+from catalog.lineage import Lineage, load_lineage, load_lineage_datasets
 from catalog.models import Dataset, LicenseObservation, Model, ModelDataset, ModelLicense, Task
 from catalog.policies import load_policy
-from catalog.provenance import model_generated_datasets
 
 HUB = "https://huggingface.co"
 
@@ -27,11 +26,7 @@ def get_model(session: Session, repo_id: str) -> Model:
 
 
 def _category(license_ids: list[str] | tuple[str, ...]) -> str:
-    kb = knowledge_base()
-    categories = [
-        kb.licenses[i].category if i in kb.licenses else "unknown" for i in license_ids
-    ] or ["unknown"]
-    return max(categories, key=CATEGORY_RANK.__getitem__)
+    return knowledge_base().most_restrictive_category(license_ids)
 
 
 def lineage_graph(root: str, lineage: Lineage) -> dict[str, list[dict[str, Any]]]:
@@ -161,7 +156,12 @@ def dataset_detail(session: Session, dataset_id: str) -> dict[str, Any]:
     ).all()
     detail = dataset.model_dump()
     detail["models"] = list(models)
-    detail["model_generated_by"] = model_generated_datasets().get(dataset_id)
+    facts = load_lineage_datasets(session, [dataset_id]).datasets[dataset_id]
+    generation = facts.generation
+    detail["model_generated_by"] = (
+        (generation.generator or "an unnamed model") if generation else None
+    )
+    detail["model_generated_how"] = generation.how if generation else None
     return detail
 
 

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from sqlalchemy import delete
 from sqlmodel import Session, col, select
 
-from catalog.compliance import evaluate
+from catalog.compliance import Rules, evaluate
 from catalog.licenses import knowledge_base
 from catalog.lineage import load_lineage
 from catalog.models import Model, ModelBase, ModelDataset, ModelVerdict, StaleVerdict
@@ -90,19 +90,21 @@ def _store_verdicts(session: Session, model_ids: list[str]) -> None:
             select(Model.id).where(col(Model.id).in_(model_ids), col(Model.missing).is_(False))
         )
     )
-    policies = [load_policy(name) for name in BUILTIN_POLICIES]
     kb = knowledge_base()
+    policies = [Rules(load_policy(name), kb) for name in BUILTIN_POLICIES]
     lineage = load_lineage(session, present)
     rows = []
     for use in STORED_USES:
-        for policy in policies:
+        for rules in policies:
             for model_id in present:
-                verdict = evaluate(model_id, lineage, use=use, policy=policy, kb=kb)
+                verdict = evaluate(
+                    model_id, lineage, use=use, policy=rules.policy, kb=kb, rules=rules
+                )
                 rows.append(
                     {
                         "model_id": model_id,
                         "use": use,
-                        "policy": policy.name,
+                        "policy": rules.policy.name,
                         "verdict": verdict.verdict,
                         "effective_category": verdict.effective_category,
                     }

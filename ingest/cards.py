@@ -10,7 +10,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from catalog.licenses import CATEGORY_RANK, KnowledgeBase, knowledge_base
+from catalog.licenses import KnowledgeBase, knowledge_base
 from catalog.records import RELATIONS, DatasetRecord, ModelRecord
 from ingest.errors import BadRecord
 
@@ -133,7 +133,7 @@ def _licenses(
     name = reader.string(reader.card.get("license_name"), "license_name")
     link = reader.string(reader.card.get("license_link"), "license_link")
     ids = kb.resolve(declared_value, name, link) if declared_value else ["unknown"]
-    category = max((kb.licenses[i].category for i in ids), key=CATEGORY_RANK.__getitem__)
+    category = kb.most_restrictive_category(ids)
     return declared, name, link, ids, category
 
 

@@ -151,7 +151,7 @@ def test_batch_compliance_has_a_limit(client) -> None:
 
 def test_licenses_datasets_and_tasks(client) -> None:
     licenses = client.get("/api/v1/licenses").json
-    assert licenses["total"] == 90
+    assert licenses["total"] == 100
     llama2 = client.get("/api/v1/licenses/llama2").json
     assert llama2["model_count"] == 6 and llama2["models"]
     assert client.get("/api/v1/licenses?category=community").json["total"] >= 8

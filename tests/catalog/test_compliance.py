@@ -11,6 +11,7 @@ from catalog.errors import UnknownUse
 from catalog.licenses import knowledge_base
 from catalog.lineage import Lineage, RepoFacts
 from catalog.policies import OUTCOME_RANK, load_policy, parse_policy
+from catalog.provenance import Generation
 
 KB = knowledge_base()
 DEFAULT = load_policy("default")
@@ -119,7 +120,7 @@ def test_a_model_trained_on_alpaca_is_never_plainly_allowed_for_commercial_use(p
     lineage.datasets["tatsu-lab/alpaca"] = RepoFacts(
         id="tatsu-lab/alpaca",
         license_ids=("cc-by-nc-4.0",),
-        model_generated_by="OpenAI text-davinci-003",
+        generation=Generation("OpenAI text-davinci-003", "listed"),
     )
     verdict = evaluate("org/m0", lineage, use="commercial", policy=policy, kb=KB)
     assert verdict.verdict != "allowed"

@@ -12,6 +12,7 @@ from catalog.licenses import knowledge_base, parse_knowledge_base
 from catalog.policies import load_policy
 from tests.conftest import DATA
 
+CATEGORY_RANKS = [{"id": c, "rank": r} for c, r in knowledge_base().category_rank.items()]
 HUB_IDS = [
     row["hf_id"]
     for row in csv.DictReader(
@@ -103,7 +104,7 @@ def test_llama2_carries_the_user_threshold_and_acceptable_use_policy() -> None:
             "other",
             None,
             "https://github.com/facebookresearch/llama/blob/main/MODEL_CARD.md",
-            ["llama1"],
+            ["other"],
         ),
         (
             "other",
@@ -132,6 +133,7 @@ def test_card_licenses_resolve_to_ids_and_unrecognised_ones_stay_unknown(
 def test_a_knowledge_base_with_an_unknown_category_is_rejected() -> None:
     document = {
         "terms": {"permissions": {}, "conditions": {}, "limitations": {}},
+        "categories": CATEGORY_RANKS,
         "licenses": [{"id": "x", "name": "X", "category": "friendly", "source": "https://x"}],
     }
     with pytest.raises(KnowledgeBaseError, match="unknown category"):
@@ -141,6 +143,7 @@ def test_a_knowledge_base_with_an_unknown_category_is_rejected() -> None:
 def test_a_knowledge_base_with_an_unknown_term_code_is_rejected() -> None:
     document = {
         "terms": {"permissions": {}, "conditions": {}, "limitations": {}},
+        "categories": CATEGORY_RANKS,
         "licenses": [
             {
                 "id": "x",
