@@ -225,3 +225,14 @@ def test_sign_in_only_redirects_within_the_site(sqlite_engine: Engine) -> None:
         assert answer.headers["Location"] in ("/", "http://localhost/"), target
     inside = app.test_client().post("/signin", data={**form, "next": "/queue"})
     assert inside.headers["Location"].endswith("/queue")
+
+
+def test_password_guessing_is_slowed_by_a_sign_in_limit(sqlite_engine: Engine) -> None:
+    app = _app(sqlite_engine, WTF_CSRF_ENABLED=False, RATE_LIMIT_SIGNIN="3/minute")
+    make_user(sqlite_engine, "rita", "reviewer")
+    guesser = app.test_client()
+    answers = [
+        guesser.post("/signin", data={"name": "rita", "password": f"guess{i}"}).status_code
+        for i in range(4)
+    ]
+    assert answers == [200, 200, 200, 429]
