@@ -23,13 +23,15 @@ def test_every_operation_never_errors_and_answers_match_the_schema(sqlite_engine
         # These bodies name catalog records and knowledge-base license ids that random data
         # cannot hit; their refusals are 4xx problems, checked by the other checks.
         names_records = operation.method.upper() == "POST" and operation.path in RECORD_BODIES
-        excluded = [positive_data_acceptance] if names_records else []
+        _check_operation(operation, headers, [positive_data_acceptance] if names_records else [])
 
-        @given(case=operation.as_strategy())
-        @settings(
-            max_examples=30, deadline=None, suppress_health_check=list(HealthCheck), database=None
-        )
-        def check(case, excluded=excluded) -> None:  # type: ignore[no-untyped-def]
-            case.call_and_validate(headers=headers, excluded_checks=excluded)
 
-        check()
+def _check_operation(operation, headers: dict, excluded: list) -> None:  # type: ignore[no-untyped-def]
+    @given(case=operation.as_strategy())
+    @settings(
+        max_examples=30, deadline=None, suppress_health_check=list(HealthCheck), database=None
+    )
+    def check(case) -> None:  # type: ignore[no-untyped-def]
+        case.call_and_validate(headers=headers, excluded_checks=excluded)
+
+    check()
