@@ -8,16 +8,24 @@ from pathlib import Path
 
 import click
 from flask.cli import FlaskGroup
+from sqlmodel import Session
 
 from api.app import create_app
 from api.database import engine, new_session
-from catalog.checks import verdict_documents
+from catalog.checks import DEFAULT_FAIL_ON, FAIL_ON, failing, verdict_documents
 from catalog.db import upgrade_schema
 from catalog.errors import CatalogError, LicenseNotFound
+from catalog.facets import current_version, update_facet_counts
 from catalog.licenses import CATEGORIES, knowledge_base
 from catalog.policies import USES, load_policy
 from catalog.registry import sync_licenses
-from catalog.verdicts import refresh_verdicts
+from catalog.verdicts import (
+    mark_rules_current,
+    refresh_verdicts,
+    rules_digest,
+    stored_rules_digest,
+)
+from ingest.relicense import resolve_stored_licenses
 from ingest.snapshot import bundled_snapshot_lines, export_snapshot, import_snapshot
 
 
@@ -38,6 +46,7 @@ def init(no_seed: bool) -> None:
     with new_session() as session:
         sync_licenses(session, knowledge_base())
         session.commit()
+        _apply_rule_changes(session)
         if not no_seed:
             report = import_snapshot(session, bundled_snapshot_lines())
             click.echo(
@@ -48,6 +57,23 @@ def init(no_seed: bool) -> None:
             refresh_verdicts(session)
             session.commit()
     click.echo(f"Database ready: {engine().url.render_as_string(hide_password=True)}")
+
+
+def _apply_rule_changes(session: Session) -> None:
+    """When the bundled knowledge changed since the verdicts were stored, re-judge the catalog."""
+    if stored_rules_digest(session) == rules_digest():
+        return
+    since = current_version(session)
+    relicensed = resolve_stored_licenses(session, knowledge_base())
+    affected = refresh_verdicts(session)
+    mark_rules_current(session)
+    session.commit()
+    update_facet_counts(session, affected, since_version=since)
+    if affected:
+        click.echo(
+            f"License rules changed: {len(relicensed.models)} models and "
+            f"{len(relicensed.datasets)} datasets resolved anew, {len(affected)} verdicts recomputed."
+        )
 
 
 @main.command()
@@ -196,19 +222,36 @@ def _main_reason(verdict: dict) -> str:
     show_default=True,
     help="default, strict, or a path to your own policy file.",
 )
+@click.option(
+    "--fail-on",
+    type=click.Choice(FAIL_ON),
+    default=DEFAULT_FAIL_ON,
+    show_default=True,
+    help="The least verdict that fails the check: 'conditional' also fails on any obligation.",
+)
 @click.option("--json", "as_json", is_flag=True, help="One verdict object per line.")
 @click.option("--scope", help="A project or team: its reviews count before unscoped ones.")
 def check(
-    repo_ids: tuple[str, ...], use: str, policy_name: str, as_json: bool, scope: str | None
+    repo_ids: tuple[str, ...],
+    use: str,
+    policy_name: str,
+    fail_on: str,
+    as_json: bool,
+    scope: str | None,
 ) -> None:
-    """Check models for a use. Exit 0 if all are allowed or conditional, 1 if any is forbidden or
-    unknown; a current review decides instead (approved passes, rejected or needs-legal fails)."""
+    """Check models for a use (a CI gate).
+
+    Exit 0 if every verdict passes, 1 if any is `--fail-on` or worse (by default: forbidden or
+    unknown; with --fail-on conditional, anything but allowed), 2 on bad usage. A current review
+    decides instead: approved passes, rejected or needs-legal fails."""
     try:
         policy = load_policy(policy_name)
     except CatalogError as exc:
         raise click.UsageError(str(exc)) from None
     with new_session() as session:
-        verdicts = verdict_documents(session, list(repo_ids), use=use, policy=policy, scope=scope)
+        verdicts = verdict_documents(
+            session, list(repo_ids), use=use, policy=policy, scope=scope, fail_on=fail_on
+        )
     for verdict in verdicts:
         if as_json:
             click.echo(json.dumps(verdict))
@@ -217,7 +260,13 @@ def check(
                 f"{verdict['model']:<45} {verdict['verdict']:<12} "
                 f"{verdict['effective_license']['category']:<15} {_main_reason(verdict)}"
             )
-    if not all(v["gate"]["passes"] for v in verdicts):
+    stopped = failing(verdicts, fail_on)
+    if stopped:
+        if not as_json:
+            click.echo(
+                f"{len(stopped)} of {len(verdicts)} not cleared (fail on {fail_on} or worse)",
+                err=True,
+            )
         sys.exit(1)
 
 

@@ -15,13 +15,14 @@ from api.database import db
 from api.schemas import (
     ComplianceArgs,
     ComplianceBody,
+    GateArgs,
     ModelDetailSchema,
     ModelPageSchema,
     ModelQueryArgs,
     VerdictListSchema,
     VerdictSchema,
 )
-from catalog.checks import verdict_documents
+from catalog.checks import failing, verdict_documents
 from catalog.policies import load_policy
 from catalog.queries import get_model, model_detail
 from catalog.search import ModelQuery, search_models
@@ -111,10 +112,14 @@ class ModelDetail(MethodView):
 
 @blp.route("/compliance")
 class Compliance(MethodView):
+    @blp.arguments(GateArgs, location="query", as_kwargs=False, unknown=RAISE)
     @blp.arguments(ComplianceBody, as_kwargs=False)
     @blp.response(200, VerdictListSchema)
-    def post(self, body: dict[str, Any]) -> Any:
-        """Verdicts for several models at once (at most 500). Unknown ids come back as `unknown`."""
+    def post(self, gate: dict[str, Any], body: dict[str, Any]) -> Any:
+        """Verdicts for several models at once (at most 500), and whether they pass a gate.
+
+        Unknown ids come back as `unknown`. `?fail_on=conditional` makes the gate fail on any
+        verdict with obligations; the default fails on `unknown` and `forbidden`."""
         if len(body["models"]) > current_app.config["COMPLIANCE_BATCH_LIMIT"]:
             abort(
                 422,
@@ -126,5 +131,10 @@ class Compliance(MethodView):
             use=body["use"],
             policy=load_policy(body["policy"]),
             scope=body.get("scope"),
+            fail_on=gate["fail_on"],
         )
-        return {"results": verdicts}
+        stopped = failing(verdicts, gate["fail_on"])
+        return {
+            "results": verdicts,
+            "gate": {"fail_on": gate["fail_on"], "passed": not stopped, "failing": stopped},
+        }

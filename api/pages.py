@@ -33,6 +33,7 @@ CATEGORY_COLOURS = {
     "copyleft": "#c0ca33",
     "open-rail": "#fb8c00",
     "community": "#f4511e",
+    "no-derivatives": "#d81b60",
     "non-commercial": "#e53935",
     "research-only": "#8e24aa",
     "unknown": "#757575",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from marshmallow import RAISE, Schema, fields, validate
 
+from catalog.checks import DEFAULT_FAIL_ON, FAIL_ON
 from catalog.licenses import CATEGORIES
 from catalog.policies import BUILTIN_POLICIES, USES
 from catalog.search import SORTS
@@ -70,6 +71,16 @@ class ComplianceBody(StrictSchema):
     scope = fields.String(
         validate=validate.Length(min=1, max=100),
         metadata={"description": "A project or team: its own reviews count before unscoped ones."},
+    )
+
+
+class GateArgs(StrictSchema):
+    fail_on = fields.String(
+        load_default=DEFAULT_FAIL_ON,
+        validate=validate.OneOf(FAIL_ON),
+        metadata={
+            "description": "The least verdict that fails the gate: conditional, unknown (default) or forbidden."
+        },
     )
 
 
@@ -181,10 +192,10 @@ class VerdictSchema(Schema):
         allow_none=True,
         metadata={"description": "The newest review of this model and use, and whether it counts."},
     )
-    gate = fields.Nested("GateSchema")
+    gate = fields.Nested("VerdictGateSchema")
 
 
-class GateSchema(Schema):
+class VerdictGateSchema(Schema):
     passes = fields.Boolean(metadata={"description": "What `check` and CI gates decide."})
     why = fields.String()
 
@@ -205,8 +216,15 @@ class ReviewSchema(Schema):
     status = fields.String()
 
 
+class GateSchema(Schema):
+    fail_on = fields.String()
+    passed = fields.Boolean()
+    failing = fields.List(fields.String(), metadata={"description": "Models at fail_on or worse."})
+
+
 class VerdictListSchema(Schema):
     results = fields.List(fields.Nested(VerdictSchema))
+    gate = fields.Nested(GateSchema)
 
 
 class LineageNodeSchema(Schema):

@@ -13,10 +13,13 @@ from sqlmodel import Session
 from catalog.compliance import Rules, Verdict, _walk, evaluate
 from catalog.licenses import knowledge_base
 from catalog.lineage import Lineage, load_lineage
-from catalog.policies import Policy
+from catalog.policies import OUTCOME_RANK, Policy
 from catalog.reviews import latest_reviews, review_dict
 
-BLOCKING = ("forbidden", "unknown")
+# The verdicts a gate can stop on, from the strictest gate to the loosest. The default stops on
+# `unknown` and `forbidden`; `conditional` also stops on any verdict with obligations.
+FAIL_ON = ("conditional", "unknown", "forbidden")
+DEFAULT_FAIL_ON = "unknown"
 
 
 def check_models(
@@ -43,14 +46,16 @@ def curated_reasons(root: str, lineage: Lineage) -> list[dict[str, Any]]:
     return reasons
 
 
-def gate(document: dict[str, Any]) -> dict[str, Any]:
+def gate(document: dict[str, Any], fail_on: str = DEFAULT_FAIL_ON) -> dict[str, Any]:
     """Whether a verdict passes a gate, a current review overriding the computed result."""
+    if fail_on not in FAIL_ON:
+        raise ValueError(f"fail_on must be one of {', '.join(FAIL_ON)}")
     review = document.get("review")
     if review and review["counts"]:
         passes = review["decision"] == "approved"
         why = f"{review['decision']} by {review['by']} on {review['at'][:10]}: {review['comment']}"
         return {"passes": passes, "why": why}
-    passes = document["verdict"] not in BLOCKING
+    passes = OUTCOME_RANK[document["verdict"]] < OUTCOME_RANK[fail_on]
     why = f"computed verdict {document['verdict']}"
     if review:
         why += f" (the {review['decision']} review by {review['by']} {review['status']})"
@@ -64,6 +69,7 @@ def verdict_documents(
     use: str,
     policy: Policy,
     scope: str | None = None,
+    fail_on: str = DEFAULT_FAIL_ON,
 ) -> list[dict[str, Any]]:
     """Verdicts as JSON documents with curated reasons, the current review and the gate's answer."""
     lineage = load_lineage(session, repo_ids)
@@ -78,10 +84,15 @@ def verdict_documents(
         review = reviews.get(repo_id)
         facts = lineage.models[repo_id]
         document["review"] = review_dict(review, facts.license_ids) if review else None
-        document["gate"] = gate(document)
+        document["gate"] = gate(document, fail_on)
         documents.append(document)
     return documents
 
 
 def check_model(session: Session, repo_id: str, *, use: str, policy: Policy) -> dict[str, Any]:
     return verdict_documents(session, [repo_id], use=use, policy=policy)[0]
+
+
+def failing(verdicts: Sequence[dict[str, Any]], fail_on: str = DEFAULT_FAIL_ON) -> list[str]:
+    """The models a CI gate stops on: `fail_on` or worse, unless a current review decides."""
+    return [v["model"] for v in verdicts if not gate(v, fail_on)["passes"]]

@@ -30,7 +30,9 @@ class RepoFacts:
     datasets: tuple[str, ...] = ()
     pipeline_tag: str | None = None
     generation: Generation | None = None  # datasets: how it was recognised as model-generated
-    curations: tuple[Any, ...] = ()  # catalog.curations.CuratedInput: reviewers' corrections applied
+    curations: tuple[
+        Any, ...
+    ] = ()  # catalog.curations.CuratedInput: reviewers' corrections applied
 
 
 @dataclass

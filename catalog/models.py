@@ -183,6 +183,7 @@ class CatalogVersion(SQLModel, table=True):
     id: int = Field(default=1, primary_key=True)
     version: int = 0
     facets_version: int | None = None  # the version the facet_count table was built at
+    rules_digest: str | None = None  # the knowledge stored verdicts were computed with (0007)
 
 
 class FacetCount(SQLModel, table=True):

@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
+from importlib import resources
 
-from sqlalchemy import delete
+from sqlalchemy import delete, update
 from sqlmodel import Session, col, select
 
+from catalog.compatibility import compatibility_text
 from catalog.compliance import Rules, evaluate
-from catalog.licenses import knowledge_base
+from catalog.licenses import knowledge_base, knowledge_text
 from catalog.lineage import load_lineage
-from catalog.models import Model, ModelBase, ModelDataset, ModelVerdict, StaleVerdict
+from catalog.models import (
+    CatalogVersion,
+    Model,
+    ModelBase,
+    ModelDataset,
+    ModelVerdict,
+    StaleVerdict,
+)
 from catalog.policies import BUILTIN_POLICIES, load_policy
+from catalog.provenance import generation_text
 from catalog.registry import bump_version
 
 STORED_USES = ("commercial",)
@@ -113,3 +124,25 @@ def _store_verdicts(session: Session, model_ids: list[str]) -> None:
     bump_version(session)
     if rows:
         session.execute(ModelVerdict.__table__.insert(), rows)  # type: ignore[attr-defined]
+
+
+def rules_digest() -> str:
+    """A digest of everything a verdict is computed from besides the catalog's own rows."""
+    policies = resources.files("catalog.data.policies")
+    texts = [knowledge_text(), compatibility_text(), generation_text()]
+    texts += [policies.joinpath(f"{name}.yaml").read_text("utf-8") for name in BUILTIN_POLICIES]
+    return hashlib.sha256("\0".join(texts).encode()).hexdigest()
+
+
+def stored_rules_digest(session: Session) -> str | None:
+    return session.exec(
+        select(CatalogVersion.rules_digest).where(col(CatalogVersion.id) == 1)
+    ).one_or_none()
+
+
+def mark_rules_current(session: Session) -> None:
+    session.execute(
+        update(CatalogVersion)
+        .where(col(CatalogVersion.id) == 1)
+        .values(rules_digest=rules_digest())
+    )

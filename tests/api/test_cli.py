@@ -140,3 +140,81 @@ def test_export_then_import_round_trips(cli, tmp_path: Path) -> None:
     assert CliRunner().invoke(main, ["export", str(second)], env=env).exit_code == 0
     assert first.read_text() == second.read_text()
     assert len(first.read_text().splitlines()) == 39
+
+
+def test_check_fail_on_conditional_stops_on_obligations(cli) -> None:
+    assert cli("check", "meta-llama/Llama-2-7b-hf").exit_code == 0
+    result = cli(
+        "check", "--fail-on", "conditional", "meta-llama/Llama-2-7b-hf", "tiiuae/falcon-40b"
+    )
+    assert result.exit_code == 1
+    assert "1 of 2 not cleared" in result.output
+    assert cli("check", "--fail-on", "conditional", "tiiuae/falcon-40b").exit_code == 0
+
+
+def test_check_fail_on_forbidden_lets_unknown_pass(cli) -> None:
+    assert cli("check", "--fail-on", "forbidden", "nobody/nothing").exit_code == 0
+    assert cli("check", "--fail-on", "forbidden", "mosaicml/mpt-30b-chat").exit_code == 1
+    assert cli("check", "--fail-on", "sometimes", "bigscience/bloom").exit_code == 2
+
+
+def test_a_policy_file_with_an_organisation_settles_thresholds(cli, tmp_path: Path) -> None:
+    from importlib import resources
+
+    import yaml
+
+    text = resources.files("catalog.data.policies").joinpath("default.yaml").read_text("utf-8")
+    document = yaml.safe_load(text)
+    document["organisation"] = {"monthly_active_users": 900_000_000}
+    policy = tmp_path / "org.yaml"
+    policy.write_text(yaml.safe_dump(document))
+    result = cli("check", "--json", "--policy", str(policy), "meta-llama/Llama-2-7b-chat-hf")
+    verdict = json.loads(result.output.splitlines()[0])
+    assert result.exit_code == 1 and verdict["verdict"] == "forbidden"
+    assert any("900,000,000" in r["text"] for r in verdict["reasons"])
+
+
+def test_a_bad_organisation_in_a_policy_file_is_a_usage_error(cli, tmp_path: Path) -> None:
+    policy = tmp_path / "bad.yaml"
+    policy.write_text("uses: {}\norganisation: {monthly_active_users: many}\n")
+    assert cli("check", "--policy", str(policy), "bigscience/bloom").exit_code == 2
+
+
+def test_init_resolves_stored_licenses_again_when_the_rules_change(cli, tmp_path: Path) -> None:
+    """A catalog made under older rules (stored ids and verdicts) is re-judged by `init`."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'cli.db'}")
+    stale = '["tongyi-qianwen"]'
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO model (id, downloads, likes, disabled, private, missing, declared_license,"
+                " license_name, license_ids, license_category, card_data)"
+                " VALUES ('Qwen/Qwen1.5-0.5B-Chat', 0, 0, 0, 0, 0, 'other', 'tongyi-qianwen-research',"
+                " :stale, 'community', :card)"
+            ),
+            {
+                "stale": stale,
+                "card": '{"license": "other", "license_name": "tongyi-qianwen-research"}',
+            },
+        )
+        connection.execute(
+            text(
+                "INSERT INTO model_verdict VALUES ('Qwen/Qwen1.5-0.5B-Chat', 'commercial', 'default', 'conditional', 'community')"
+            )
+        )
+        connection.execute(text("UPDATE catalog_version SET rules_digest = 'older rules'"))
+    result = cli("init", "--no-seed")
+    assert "License rules changed: 1 models" in result.output
+    with engine.connect() as connection:
+        ids = connection.execute(
+            text("SELECT license_ids FROM model WHERE id = 'Qwen/Qwen1.5-0.5B-Chat'")
+        ).scalar()
+        stored = connection.execute(
+            text(
+                "SELECT verdict FROM model_verdict WHERE model_id = 'Qwen/Qwen1.5-0.5B-Chat' AND policy = 'default'"
+            )
+        ).scalar()
+    assert json.loads(ids) == ["tongyi-qianwen-research"] and stored == "forbidden"
+    assert "License rules changed" not in cli("init", "--no-seed").output

@@ -185,3 +185,16 @@ def test_openapi_document_and_offline_docs(client) -> None:
     asset = client.get("/api/v1/docs/assets/swagger-ui-bundle.js")
     assert asset.status_code == 200
     asset.close()
+
+
+def test_the_batch_gate_follows_fail_on(client) -> None:
+    body = {"models": ["tiiuae/falcon-40b", "meta-llama/Llama-2-7b-hf"]}
+    default = client.post("/api/v1/compliance", json=body).json["gate"]
+    assert default == {"fail_on": "unknown", "passed": True, "failing": []}
+    strict = client.post("/api/v1/compliance?fail_on=conditional", json=body).json["gate"]
+    assert strict == {
+        "fail_on": "conditional",
+        "passed": False,
+        "failing": ["meta-llama/Llama-2-7b-hf"],
+    }
+    assert client.post("/api/v1/compliance?fail_on=never", json=body).status_code == 422

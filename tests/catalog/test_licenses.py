@@ -156,3 +156,80 @@ def test_a_knowledge_base_with_an_unknown_term_code_is_rejected() -> None:
     }
     with pytest.raises(KnowledgeBaseError, match="unknown term code"):
         parse_knowledge_base(document)
+
+
+def _aliases() -> list[tuple[str, str, str]]:
+    """(kind, alias, entry) for every license_name and license_link the knowledge base lists."""
+    kb = knowledge_base()
+    return [("name", a, e.id) for e in kb.licenses.values() for a in e.names] + [
+        ("link", a, e.id) for e in kb.licenses.values() for a in e.links
+    ]
+
+
+def test_no_alias_can_capture_another_entrys_alias() -> None:
+    """Where one alias is a prefix of another (tongyi-qianwen / tongyi-qianwen-research), each
+    still resolves to its own entry: resolution is exact, never by substring or first match."""
+    kb = knowledge_base()
+    aliases = _aliases()
+    pairs = [
+        (a, b)
+        for a in aliases
+        for b in aliases
+        if a[0] == b[0] and a[2] != b[2] and b[1].lower().startswith(a[1].lower())
+    ]
+    assert pairs, "the knowledge base has prefix pairs such as tongyi-qianwen(-research)"
+    for (kind, alias, entry), (_, longer, other_entry) in pairs:
+        for text, expected in ((alias, entry), (longer, other_entry)):
+            args = (text, None) if kind == "name" else (None, text)
+            assert kb.resolve("other", *args) == [expected], (kind, text)
+
+
+@pytest.mark.parametrize(
+    ("name", "link", "expected"),
+    [
+        ("Tongyi_Qianwen_Research", None, ["tongyi-qianwen-research"]),
+        ("tongyi-qianwen-research-v2", None, ["other"]),
+        ("llama3.1", None, ["llama3.1"]),
+        ("llama3.1-instruct", None, ["other"]),
+        (
+            None,
+            "https://huggingface.co/Qwen/CodeQwen1.5-7B/resolve/main/LICENSE",
+            ["tongyi-qianwen-research"],
+        ),
+        (
+            None,
+            "huggingface.co/Qwen/CodeQwen1.5-7B/blob/main/LICENSE/",
+            ["tongyi-qianwen-research"],
+        ),
+        (None, "LICENSE", ["other"]),
+        (None, "https://mistral.ai/licences/MNPL-0.1.md", ["mnpl"]),
+        ("MIT", None, ["mit"]),
+    ],
+)
+def test_license_names_and_links_resolve_by_exact_normalised_match(name, link, expected) -> None:
+    assert knowledge_base().resolve("other", name, link) == expected
+
+
+def test_an_alias_claimed_by_two_entries_is_rejected() -> None:
+    document = {
+        "terms": {"permissions": {}, "conditions": {}, "limitations": {}},
+        "categories": CATEGORY_RANKS,
+        "licenses": [
+            {
+                "id": "a",
+                "name": "A",
+                "category": "permissive",
+                "source": "https://a",
+                "names": ["x-license"],
+            },
+            {
+                "id": "b",
+                "name": "B",
+                "category": "permissive",
+                "source": "https://b",
+                "names": ["X License"],
+            },
+        ],
+    }
+    with pytest.raises(KnowledgeBaseError, match="names both"):
+        parse_knowledge_base(document)
