@@ -58,6 +58,7 @@ def _register(app: Flask) -> None:
         pages,
         people_api,
         people_pages,
+        webhooks_api,
     )
 
     database.init_app(app)
@@ -66,6 +67,7 @@ def _register(app: Flask) -> None:
     api.register_blueprint(catalog_api.blp)
     api.register_blueprint(demos_api.blp)
     api.register_blueprint(people_api.blp)
+    api.register_blueprint(webhooks_api.blp)
     demos_api.init_app(app)
     errors.init_app(app)
     health.init_app(app)

@@ -95,9 +95,15 @@ def serve(host: str, port: int, workers: int) -> None:
     from flask import current_app
     from waitress import serve as waitress_serve
 
+    from catalog.webhooks import WebhookDispatcher
+
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     click.echo(f"modelcatalog on http://{host}:{port}/ (API: http://{host}:{port}/api/v1/docs)")
-    waitress_serve(app, host=host, port=port, threads=workers, ident="modelcatalog")
+    dispatcher = WebhookDispatcher(engine()).start()
+    try:
+        waitress_serve(app, host=host, port=port, threads=workers, ident="modelcatalog")
+    finally:
+        dispatcher.close()
 
 
 @main.group()

@@ -167,6 +167,21 @@ def audit_export(file: click.utils.LazyFile, since: datetime | None) -> None:
     click.echo(f"Exported {count} audit events.", err=True)
 
 
+@click.group(cls=AppGroup)
+def webhooks() -> None:
+    """Signed notifications to admin-configured URLs."""
+
+
+@webhooks.command("deliver")
+def webhooks_deliver() -> None:
+    """Send the deliveries that are due now (serve also sends them every few seconds)."""
+    from catalog.webhooks import deliver_due
+
+    with new_session() as session:
+        count = deliver_due(session)
+    click.echo(f"Attempted {count} deliveries.")
+
+
 def init_cli(main: click.Group) -> None:
-    for command in (users, curate, review, audit):
+    for command in (users, curate, review, audit, webhooks):
         main.add_command(command)

@@ -252,6 +252,7 @@ class Review(SQLModel, table=True):
     license_ids: list[str] | None = _json()  # the model's licenses when decided
     created_by: str
     created_at: datetime
+    expiry_notified: bool = False  # "review expired" was sent
 
 
 class AuditEvent(SQLModel, table=True):
@@ -266,3 +267,33 @@ class AuditEvent(SQLModel, table=True):
     before: Any = _json()
     after: Any = _json()
     remote_addr: str | None = None
+
+
+class Webhook(SQLModel, table=True):
+    """An admin-configured URL told about events, with a shared secret that signs each body."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    url: str
+    # Kept as given: HMAC signing needs the secret itself, so it cannot be stored hashed.
+    secret: str
+    events: list[str] | None = _json()
+    created_by: str
+    created_at: datetime
+
+
+class WebhookDelivery(SQLModel, table=True):
+    """One event for one webhook, and how sending it went: the delivery log and the retry queue."""
+
+    __tablename__ = "webhook_delivery"
+    __table_args__ = (Index("ix_webhook_delivery_due", "state", "next_attempt_at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    webhook_id: int = Field(index=True)
+    event: str
+    body: str  # the exact JSON sent, so every retry carries the same signed bytes
+    state: str = "pending"  # pending | delivered | failed
+    attempts: int = 0
+    last_status: int | None = None
+    last_error: str | None = None
+    created_at: datetime
+    next_attempt_at: datetime
+    delivered_at: datetime | None = None

@@ -1,4 +1,4 @@
-"""Users and API tokens, curations, reviews and the audit trail.
+"""Users and API tokens, curations, reviews, the audit trail and webhooks.
 
 Revision ID: 0009
 Revises: 0007
@@ -52,6 +52,7 @@ def upgrade() -> None:
         sa.Column("license_ids", sa.JSON(), nullable=True),
         sa.Column("created_by", sa.String(), nullable=False),
         sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("expiry_notified", sa.Boolean(), nullable=False, server_default=sa.false()),
     )
     op.create_index("ix_review_model", "review", ["model_id", "use"])
     op.create_table(
@@ -66,9 +67,36 @@ def upgrade() -> None:
         sa.Column("remote_addr", sa.String(), nullable=True),
     )
     op.create_index("ix_audit_event_at", "audit_event", ["at"])
+    op.create_table(
+        "webhook",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("url", sa.String(), nullable=False),
+        sa.Column("secret", sa.String(), nullable=False),
+        sa.Column("events", sa.JSON(), nullable=True),
+        sa.Column("created_by", sa.String(), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+    )
+    op.create_table(
+        "webhook_delivery",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("webhook_id", sa.Integer(), nullable=False),
+        sa.Column("event", sa.String(), nullable=False),
+        sa.Column("body", sa.String(), nullable=False),
+        sa.Column("state", sa.String(), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("last_status", sa.Integer(), nullable=True),
+        sa.Column("last_error", sa.String(), nullable=True),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("next_attempt_at", sa.DateTime(), nullable=False),
+        sa.Column("delivered_at", sa.DateTime(), nullable=True),
+    )
+    op.create_index("ix_webhook_delivery_webhook_id", "webhook_delivery", ["webhook_id"])
+    op.create_index("ix_webhook_delivery_due", "webhook_delivery", ["state", "next_attempt_at"])
 
 
 def downgrade() -> None:
+    op.drop_table("webhook_delivery")
+    op.drop_table("webhook")
     op.drop_table("audit_event")
     op.drop_table("review")
     op.drop_table("curation")
