@@ -157,7 +157,7 @@ def audit() -> None:
 @audit.command("export")
 @click.argument("file", type=click.File("w", encoding="utf-8"))
 @click.option("--since", type=click.DateTime(), help="Only events at or after this time (UTC).")
-def audit_export(file: click.utils.LazyFile, since: datetime | None) -> None:
+def audit_export(file: Any, since: datetime | None) -> None:
     """Write audit events as JSON lines."""
     count = 0
     with new_session() as session:

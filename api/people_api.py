@@ -71,7 +71,8 @@ class CurationBody(StrictSchema):
     repo = fields.String(required=True, validate=_REPO)
     kind = fields.String(required=True, validate=validate.OneOf(KINDS))
     field = fields.String(
-        required=True, validate=validate.OneOf(sorted({f for f in FIELDS.values() for f in f}))
+        required=True,
+        validate=validate.OneOf(sorted({name for names in FIELDS.values() for name in names})),
     )
     value = fields.Raw(
         required=True,

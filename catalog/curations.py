@@ -102,9 +102,10 @@ def _clean_repo_list(field: str, value: Any) -> list[Any]:
         raise InvalidRecord(f"{field} is a list of at most {_MAX_ITEMS} repo ids")
     cleaned: list[Any] = []
     for item in value:
-        relation = "finetune"
+        relation: Any = "finetune"
         if field == "base_models" and isinstance(item, dict):
-            item, relation = item.get("id"), item.get("relation", "finetune")
+            relation = item.get("relation", "finetune")
+            item = item.get("id")
         if not isinstance(item, str) or item.count("/") != 1 or len(item) > 200:
             raise InvalidRecord(f"{field}: {item!r} is not an owner/name repo id")
         if relation not in RELATIONS:
@@ -126,8 +127,7 @@ def hub_value(facts: RepoFacts, field: str) -> Any:
 
 
 def _current_hub_value(session: Session, kind: str, repo_id: str, field: str) -> Any:
-    table = Model if kind == "model" else Dataset
-    row = session.get(table, repo_id)
+    row = session.get(Model, repo_id) if kind == "model" else session.get(Dataset, repo_id)
     if field == "license":
         return sorted((row.license_ids if row else None) or ["unknown"])
     if field == "base_models":
