@@ -62,3 +62,25 @@ def test_an_approved_unknown_passes_check_and_a_curation_shows_in_the_verdict(
     assert cli("audit", "export", str(exported)).exit_code == 0
     actions = [json.loads(line)["action"] for line in exported.read_text().splitlines()]
     assert actions == ["review.add", "curation.add"]
+
+
+def test_a_user_added_with_a_password_can_sign_in_with_it(cli, tmp_path: Path) -> None:  # noqa: F811
+    from click.testing import CliRunner
+
+    from api.app import create_app
+    from api.cli import main
+
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}"}
+    added = CliRunner().invoke(
+        main,
+        ["users", "add", "rita", "--role", "reviewer", "--password"],
+        env=env,
+        input="s3cret-pass\ns3cret-pass\n",
+    )
+    assert added.exit_code == 0 and "s3cret-pass" not in added.output
+    app = create_app({"DATABASE_URL": env["DATABASE_URL"], "WTF_CSRF_ENABLED": False})
+    client = app.test_client()
+    assert client.post("/signin", data={"name": "rita", "password": "wrong"}).status_code == 200
+    assert (
+        client.post("/signin", data={"name": "rita", "password": "s3cret-pass"}).status_code == 303
+    )

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import update
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from catalog.checks import verdict_documents
 from catalog.curations import record_curation
@@ -202,3 +202,19 @@ def test_bad_curations_are_refused_with_what_is_expected(db: Session) -> None:
         record_curation(db, field="base_models", value=["../../etc"], **base)
     with pytest.raises(InvalidRecord, match="neither in the catalog"):
         record_curation(db, **{**base, "repo": "nobody/nothing"}, field="license", value="mit")
+
+
+def test_the_audit_trail_refuses_updates_and_deletes_in_the_database(db: Session) -> None:
+    from sqlalchemy import delete
+    from sqlalchemy.exc import DatabaseError
+
+    from catalog.models import AuditEvent
+
+    record_review(
+        db, model="acme/mystery", use="commercial", decision="approved", comment="ok", by="rita"
+    )
+    for statement in (update(AuditEvent).values(actor="someone else"), delete(AuditEvent)):
+        with pytest.raises(DatabaseError, match="append-only"):
+            db.execute(statement)
+        db.rollback()
+    assert db.exec(select(AuditEvent.actor)).all() == ["rita"]

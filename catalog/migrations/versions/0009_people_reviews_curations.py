@@ -67,6 +67,7 @@ def upgrade() -> None:
         sa.Column("remote_addr", sa.String(), nullable=True),
     )
     op.create_index("ix_audit_event_at", "audit_event", ["at"])
+    _append_only("audit_event")
     op.create_table(
         "webhook",
         sa.Column("id", sa.Integer(), primary_key=True),
@@ -94,10 +95,31 @@ def upgrade() -> None:
     op.create_index("ix_webhook_delivery_due", "webhook_delivery", ["state", "next_attempt_at"])
 
 
+def _append_only(table: str) -> None:
+    """Refuse UPDATE and DELETE on the table in the database itself, not only in our code."""
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(
+            "CREATE FUNCTION refuse_change() RETURNS trigger LANGUAGE plpgsql AS "
+            "$$ BEGIN RAISE EXCEPTION '% is append-only', TG_TABLE_NAME; END $$"
+        )
+        op.execute(
+            f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
+            "FOR EACH ROW EXECUTE FUNCTION refuse_change()"
+        )
+        return
+    for action in ("UPDATE", "DELETE"):
+        op.execute(
+            f"CREATE TRIGGER {table}_no_{action.lower()} BEFORE {action} ON {table} "
+            f"BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END"
+        )
+
+
 def downgrade() -> None:
     op.drop_table("webhook_delivery")
     op.drop_table("webhook")
-    op.drop_table("audit_event")
+    op.drop_table("audit_event")  # its triggers go with it
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP FUNCTION refuse_change()")
     op.drop_table("review")
     op.drop_table("curation")
     op.drop_table("app_user")
