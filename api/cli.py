@@ -15,10 +15,10 @@ from api.database import engine, new_session
 from catalog.checks import DEFAULT_FAIL_ON, FAIL_ON, failing, verdict_documents
 from catalog.db import upgrade_schema
 from catalog.errors import CatalogError, LicenseNotFound
-from catalog.facets import current_version, update_facet_counts
 from catalog.licenses import CATEGORIES, knowledge_base
 from catalog.policies import USES, load_policy
 from catalog.registry import sync_licenses
+from catalog.search_index import save_index
 from catalog.verdicts import (
     mark_rules_current,
     refresh_verdicts,
@@ -63,12 +63,11 @@ def _apply_rule_changes(session: Session) -> None:
     """When the bundled knowledge changed since the verdicts were stored, re-judge the catalog."""
     if stored_rules_digest(session) == rules_digest():
         return
-    since = current_version(session)
     relicensed = resolve_stored_licenses(session, knowledge_base())
     affected = refresh_verdicts(session)
     mark_rules_current(session)
     session.commit()
-    update_facet_counts(session, affected, since_version=since)
+    save_index(session)
     if affected:
         click.echo(
             f"License rules changed: {len(relicensed.models)} models and "

@@ -61,7 +61,8 @@ def toggle_license(license_id: str) -> str:
 
 @blp.get("/")
 def search():  # type: ignore[no-untyped-def]
-    raw = {k: (request.args.getlist(k) if k == "license" else v) for k, v in request.args.items()}
+    repeatable = ("license", "license_category", "task", "library", "language")
+    raw = {k: (request.args.getlist(k) if k in repeatable else v) for k, v in request.args.items()}
     try:
         args = ModelQueryArgs().load(raw)
     except ValidationError as exc:

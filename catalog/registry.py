@@ -31,13 +31,34 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def bump_version(session: Session) -> None:
-    """Say that the catalog changed (search count caches key on this number)."""
-    session.execute(
-        update(CatalogVersion)
-        .where(CatalogVersion.id == 1)
-        .values(version=CatalogVersion.version + 1)
+def bump_version(session: Session) -> int:
+    """Say that the catalog changed; return the new version.
+
+    A writer that changes what search filters on (a model's columns, licenses, languages or
+    verdicts) stamps those models with this number (`Model.search_version`), so the search index
+    reads only them (catalog.search_index). On PostgreSQL the row lock taken here orders writers.
+    """
+    return (
+        session.execute(
+            update(CatalogVersion)
+            .where(CatalogVersion.id == 1)
+            .values(version=CatalogVersion.version + 1)
+            .returning(CatalogVersion.version)
+        ).scalar()
+        or 0
     )
+
+
+def stamp_models(session: Session, model_ids: Sequence[str]) -> None:
+    """Raise the catalog version and mark these models as changed at it (for the search index)."""
+    version = bump_version(session)
+    for start in range(0, len(model_ids), 2000):
+        session.execute(
+            update(Model)
+            .where(col(Model.id).in_(model_ids[start : start + 2000]))
+            .values(search_version=version)
+            .execution_options(synchronize_session=False)
+        )
 
 
 def sync_licenses(session: Session, kb: KnowledgeBase) -> None:
@@ -171,15 +192,17 @@ def upsert_models(
     existing = _existing(session, Model, [r.id for r in records])
     groups = _partition(existing, records)
     changed = groups["new"] + groups["updated"]
+    version = bump_version(session) if changed else 0
+    written = {"missing": False, "ingested_at": now, "search_version": version}
     if groups["new"]:
         session.execute(
             Model.__table__.insert(),  # type: ignore[attr-defined]
-            [{**r.columns(), "missing": False, "ingested_at": now} for r in groups["new"]],
+            [{**r.columns(), **written} for r in groups["new"]],
         )
     if groups["updated"]:
         session.execute(
             update(Model),
-            [{**r.columns(), "missing": False, "ingested_at": now} for r in groups["updated"]],
+            [{**r.columns(), **written} for r in groups["updated"]],
         )
     if changed:
         changed_ids = [r.id for r in changed]
@@ -220,8 +243,6 @@ def upsert_models(
                 dataset_rows,
             )
     _observe(session, "model", groups, existing, now)
-    if changed:
-        bump_version(session)
     _ensure_tasks(session, {r.pipeline_tag for r in changed if r.pipeline_tag})
     return _result(groups)
 

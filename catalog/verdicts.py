@@ -23,7 +23,7 @@ from catalog.models import (
 )
 from catalog.policies import BUILTIN_POLICIES, load_policy
 from catalog.provenance import generation_text
-from catalog.registry import bump_version
+from catalog.registry import stamp_models
 from catalog.webhooks import notify_verdict_changes
 
 STORED_USES = ("commercial",)
@@ -132,7 +132,7 @@ def _store_verdicts(session: Session, model_ids: list[str]) -> None:
     }
     notify_verdict_changes(session, before, rows)
     session.execute(delete(ModelVerdict).where(col(ModelVerdict.model_id).in_(model_ids)))
-    bump_version(session)
+    stamp_models(session, present)
     if rows:
         session.execute(ModelVerdict.__table__.insert(), rows)  # type: ignore[attr-defined]
 

@@ -24,7 +24,6 @@ import yaml
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from catalog.facets import current_version, update_facet_counts
 from catalog.licenses import knowledge_base
 from catalog.models import CrawlState
 from catalog.records import DatasetRecord, ModelRecord
@@ -35,6 +34,7 @@ from catalog.registry import (
     upsert_models,
     utcnow,
 )
+from catalog.search_index import save_index
 from catalog.verdicts import mark_stale, models_trained_on, refresh_stale
 from ingest.cards import dataset_record, model_record, parse_datetime
 from ingest.errors import BadRecord, HubUnavailable
@@ -277,8 +277,6 @@ class Crawler:
         )
 
     def run(self) -> CrawlSummary:
-        with Session(self.engine) as session:
-            self.since_version = current_version(session)
         try:
             self._crawl_kind("model")
             if self.options.datasets:
@@ -287,7 +285,7 @@ class Crawler:
             with Session(self.engine) as session:
                 affected = refresh_stale(session)
                 self.summary.verdicts = len(affected)
-                update_facet_counts(session, affected, since_version=self.since_version)
+                save_index(session)
         finally:
             self.client.close()
         return self.summary

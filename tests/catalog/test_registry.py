@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
@@ -108,69 +107,3 @@ def test_the_333_real_hub_records_import_on_both_databases(engine: Engine) -> No
         count = len(session.exec(select(Model.id)).all())
     assert report.bad_lines == []
     assert report.models.counts["new"] == count == len(lines)
-
-
-def _assert_stored_facets_are_live(session: Session) -> None:
-    from catalog.search import FACETS, ModelQuery, _facet_counts, _stored, conditions
-
-    queries = [
-        ModelQuery(),
-        ModelQuery(licenses=("llama2",)),
-        ModelQuery(task="text-generation"),
-        ModelQuery(commercial=True),
-        ModelQuery(commercial=False, policy="strict"),
-        ModelQuery(language="en"),
-        ModelQuery(license_category="open-rail"),
-        ModelQuery(licenses=("cc-by-nc-4.0",)),
-    ]
-    for query in queries:
-        stored = _stored(session, query)
-        assert stored is not None, query
-        live_total = session.exec(
-            select(func.count()).select_from(Model).where(*conditions(session, query))
-        ).one()
-        assert stored[0] == live_total, query
-        for facet in FACETS:
-            assert stored[1][facet] == _facet_counts(session, query, facet), (query, facet)
-
-
-def test_facet_counts_kept_on_write_equal_live_counts(engine: Engine) -> None:
-    from ingest.snapshot import bundled_snapshot_lines
-
-    with Session(engine) as session:
-        import_snapshot(session, bundled_snapshot_lines())
-        _assert_stored_facets_are_live(session)
-
-
-def test_facet_counts_follow_a_later_import_by_difference(engine: Engine) -> None:
-    import json
-
-    from ingest.snapshot import bundled_snapshot_lines
-
-    with Session(engine) as session:
-        import_snapshot(session, bundled_snapshot_lines())
-        # A base model turns non-commercial: its fine-tunes' commercial facet changes too.
-        changed = {
-            "id": "meta-llama/Llama-2-7b-hf",
-            "sha": "b" * 40,
-            "cardData": {"license": "cc-by-nc-4.0", "language": ["fr"]},
-        }
-        added = {
-            "id": "acme/new-model",
-            "pipeline_tag": "text-generation",
-            "cardData": {"license": "mit", "language": ["de"]},
-        }
-        import_snapshot(session, [json.dumps(changed), json.dumps(added)])
-        _assert_stored_facets_are_live(session)
-
-
-def test_facet_table_is_not_used_once_the_catalog_changed(engine: Engine) -> None:
-    from catalog.facets import stored_facets
-    from catalog.search import FACETS
-    from ingest.snapshot import bundled_snapshot_lines
-
-    with Session(engine) as session:
-        import_snapshot(session, bundled_snapshot_lines())
-        upsert_models(session, [record("acme/new", "mit", "1")])
-        session.commit()
-        assert stored_facets(session, [], "default", FACETS) is None

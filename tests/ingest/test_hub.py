@@ -22,7 +22,7 @@ from catalog.models import Dataset, LicenseObservation, Model
 from catalog.policies import load_policy
 from ingest.errors import HubUnavailable
 from ingest.hub import Crawler, CrawlOptions
-from tests.catalog.test_registry import _assert_stored_facets_are_live
+from tests.catalog.test_search_index import assert_saved_index_is_current
 from tests.fakehub import FakeHub
 from tests.fakehub.server import card_readme
 from tests.hubdata import real_models
@@ -104,8 +104,8 @@ def test_a_second_crawl_only_touches_what_changed(sqlite_engine: Engine, hub: Fa
     assert summary.seen < 10
     assert len([r for r in hub.requests if r.startswith("/api/models?")]) == 1
     assert models(sqlite_engine)["org/m005"].license_ids == ["apache-2.0"]
-    with Session(sqlite_engine) as session:  # facet counts were brought up to date by difference
-        _assert_stored_facets_are_live(session)
+    with Session(sqlite_engine) as session:
+        assert_saved_index_is_current(session)
 
 
 def test_resync_makes_a_full_pass(sqlite_engine: Engine, hub: FakeHub) -> None:
