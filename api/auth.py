@@ -13,8 +13,8 @@ from flask_wtf.csrf import CSRFProtect
 from werkzeug.exceptions import Forbidden, Unauthorized
 
 from api.database import db
-from catalog.models import User
 from catalog.people import has_role, user_for_token
+from catalog.tables import User
 
 
 class Access(Enum):

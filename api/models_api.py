@@ -22,7 +22,7 @@ from api.schemas import (
     VerdictListSchema,
     VerdictSchema,
 )
-from catalog.checks import failing, verdict_documents
+from catalog.compliance_checks import failing, verdict_documents
 from catalog.policies import load_policy
 from catalog.queries import get_model, model_detail
 from catalog.search import ModelQuery, search_models

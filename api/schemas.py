@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import RAISE, Schema, fields, validate
 
-from catalog.checks import DEFAULT_FAIL_ON, FAIL_ON
+from catalog.compliance_checks import DEFAULT_FAIL_ON, FAIL_ON
 from catalog.licenses import CATEGORIES
 from catalog.policies import BUILTIN_POLICIES, USES
 from catalog.search import SORTS

@@ -21,14 +21,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlmodel import Session, col, select
 
-from catalog.checks import verdict_documents
+from catalog.compliance_checks import verdict_documents
 from catalog.curations import record_curation
 from catalog.db import make_engine, upgrade_schema
 from catalog.licenses import knowledge_base
-from catalog.models import Model
 from catalog.policies import load_policy
 from catalog.registry import sync_licenses
 from catalog.reviews import record_review
+from catalog.tables import Model
 from ingest.snapshot import import_snapshot
 from tests.hubdata import real_models
 

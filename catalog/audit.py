@@ -9,8 +9,8 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from catalog.models import AuditEvent
 from catalog.registry import utcnow as now
+from catalog.tables import AuditEvent
 
 
 def record_event(

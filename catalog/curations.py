@@ -15,8 +15,8 @@ from sqlmodel import Session, col, select
 from catalog.audit import now, record_event
 from catalog.errors import InvalidRecord, RecordNotFound
 from catalog.licenses import knowledge_base
-from catalog.models import Curation, Dataset, Model, ModelBase, ModelDataset
 from catalog.provenance import Generation
+from catalog.tables import Curation, Dataset, LineageEdge, Model, ModelDataset
 
 if TYPE_CHECKING:
     from catalog.lineage import Lineage, RepoFacts
@@ -132,7 +132,7 @@ def _current_hub_value(session: Session, kind: str, repo_id: str, field: str) ->
         return sorted((row.license_ids if row else None) or ["unknown"])
     if field == "base_models":
         edges = session.exec(
-            select(ModelBase.base_id, ModelBase.relation).where(ModelBase.model_id == repo_id)
+            select(LineageEdge.base_id, LineageEdge.relation).where(LineageEdge.model_id == repo_id)
         )
         return sorted([base, relation] for base, relation in edges)
     if field == "datasets":
@@ -148,7 +148,7 @@ def _known_repo(session: Session, kind: str, repo_id: str) -> bool:
     if session.get(Model if kind == "model" else Dataset, repo_id) is not None:
         return True
     edge = (
-        select(ModelBase.model_id).where(ModelBase.base_id == repo_id)
+        select(LineageEdge.model_id).where(LineageEdge.base_id == repo_id)
         if kind == "model"
         else select(ModelDataset.model_id).where(ModelDataset.dataset_id == repo_id)
     )

@@ -11,7 +11,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from catalog.audit import now, record_event
 from catalog.errors import InvalidRecord, UserExists, UserNotFound
-from catalog.models import User
+from catalog.tables import User
 
 ROLES = ("viewer", "reviewer", "admin")
 ROLE_RANK = {role: rank for rank, role in enumerate(ROLES)}

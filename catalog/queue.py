@@ -7,9 +7,9 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from catalog.checks import verdict_documents
-from catalog.models import Model, ModelLicense, ModelVerdict
+from catalog.compliance_checks import verdict_documents
 from catalog.policies import Policy
+from catalog.tables import Model, ModelLicense, ModelVerdict
 
 QUEUE_USE = "commercial"  # the use whose verdicts are stored, so the queue can be found by query
 STATUSES = ("open", "done")

@@ -3,7 +3,7 @@ expired and the model's license is still the one it was made on."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,8 +11,8 @@ from sqlmodel import Session, col, select
 
 from catalog.audit import now, record_event
 from catalog.errors import InvalidRecord, ModelNotFound, RecordNotFound
-from catalog.models import Model, Review
 from catalog.policies import USES
+from catalog.tables import Model, Review
 
 DECISIONS = ("approved", "rejected", "needs-legal")
 
@@ -95,22 +95,22 @@ def delete_review(session: Session, review_id: int) -> Review:
 
 
 def latest_reviews(
-    session: Session, model_ids: Iterable[str], *, use: str, scope: str | None = None
-) -> dict[str, Review]:
-    """Each model's newest review for the use: the scope's own if there is one, else an unscoped one."""
+    session: Session, model_ids: Iterable[str], *, uses: Sequence[str], scope: str | None = None
+) -> dict[tuple[str, str], Review]:
+    """Each (model, use)'s newest review: the scope's own if there is one, else an unscoped one."""
     ordered = sorted(set(model_ids))
-    found: dict[str, tuple[bool, int, Review]] = {}
+    found: dict[tuple[str, str], tuple[bool, int, Review]] = {}
     for start in range(0, len(ordered), 500):
         query = select(Review).where(
-            Review.use == use, col(Review.model_id).in_(ordered[start : start + 500])
+            col(Review.use).in_(list(uses)), col(Review.model_id).in_(ordered[start : start + 500])
         )
         for review in session.exec(query):
             if review.scope not in (None, scope):
                 continue
-            rank = (review.scope is not None, review.id or 0)
-            if review.model_id not in found or rank > found[review.model_id][:2]:
-                found[review.model_id] = (*rank, review)
-    return {model_id: entry[2] for model_id, entry in found.items()}
+            key, rank = (review.model_id, review.use), (review.scope is not None, review.id or 0)
+            if key not in found or rank > found[key][:2]:
+                found[key] = (*rank, review)
+    return {key: entry[2] for key, entry in found.items()}
 
 
 def review_standing(review: Review, license_ids: Iterable[str]) -> tuple[bool, str]:

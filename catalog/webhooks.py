@@ -20,7 +20,7 @@ from sqlmodel import Session, col, select
 
 from catalog.audit import now, record_event
 from catalog.errors import InvalidRecord, RecordNotFound
-from catalog.models import Review, Webhook, WebhookDelivery
+from catalog.tables import Review, Webhook, WebhookDelivery
 
 EVENTS = ("verdict.changed", "review.expired", "license.changed")
 MAX_ATTEMPTS = 6

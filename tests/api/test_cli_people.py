@@ -65,10 +65,13 @@ def test_an_approved_unknown_passes_check_and_a_curation_shows_in_the_verdict(
 
 
 def test_a_user_added_with_a_password_can_sign_in_with_it(cli, tmp_path: Path) -> None:  # noqa: F811
+    import dataclasses
+
     from click.testing import CliRunner
 
     from api.app import create_app
     from api.cli import main
+    from api.settings import Settings
 
     env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}"}
     added = CliRunner().invoke(
@@ -78,7 +81,9 @@ def test_a_user_added_with_a_password_can_sign_in_with_it(cli, tmp_path: Path) -
         input="s3cret-pass\ns3cret-pass\n",
     )
     assert added.exit_code == 0 and "s3cret-pass" not in added.output
-    app = create_app({"DATABASE_URL": env["DATABASE_URL"], "WTF_CSRF_ENABLED": False})
+    settings = Settings.defaults(tmp_path)
+    settings = dataclasses.replace(settings, database_url=env["DATABASE_URL"])
+    app = create_app({"WTF_CSRF_ENABLED": False}, settings)
     client = app.test_client()
     assert client.post("/signin", data={"name": "rita", "password": "wrong"}).status_code == 200
     assert (

@@ -179,7 +179,7 @@ def test_anonymous_search_beyond_its_limit_gets_429_with_retry_after(sqlite_engi
 def test_a_users_own_rate_limit_applies_to_its_token(sqlite_engine: Engine) -> None:
     from sqlalchemy import update
 
-    from catalog.models import User
+    from catalog.tables import User
 
     app = _app(sqlite_engine, RATE_LIMIT_TOKEN="100/minute")
     client = token_client(app, make_user(sqlite_engine, "bot", "viewer"))

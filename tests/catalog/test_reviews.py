@@ -10,12 +10,12 @@ from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from catalog.checks import verdict_documents
+from catalog.compliance_checks import verdict_documents
 from catalog.curations import record_curation
 from catalog.errors import InvalidRecord
-from catalog.models import Review
 from catalog.policies import load_policy
 from catalog.reviews import record_review
+from catalog.tables import Review
 from ingest.snapshot import import_snapshot
 
 
@@ -208,7 +208,7 @@ def test_the_audit_trail_refuses_updates_and_deletes_in_the_database(db: Session
     from sqlalchemy import delete
     from sqlalchemy.exc import DatabaseError
 
-    from catalog.models import AuditEvent
+    from catalog.tables import AuditEvent
 
     record_review(
         db, model="acme/mystery", use="commercial", decision="approved", comment="ok", by="rita"

@@ -17,8 +17,8 @@ from sqlmodel import Session
 
 from catalog.curations import record_curation
 from catalog.errors import InvalidRecord
-from catalog.models import Review, WebhookDelivery
 from catalog.reviews import record_review
+from catalog.tables import Review, WebhookDelivery
 from catalog.verdicts import refresh_verdicts
 from catalog.webhooks import add_webhook, deliver_due, deliveries
 from ingest.snapshot import import_snapshot

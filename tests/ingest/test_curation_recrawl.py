@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from catalog.checks import verdict_documents
+from catalog.compliance_checks import verdict_documents
 from catalog.curations import record_curation
 from catalog.policies import load_policy
 from tests.fakehub import FakeHub

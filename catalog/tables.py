@@ -94,8 +94,8 @@ class Dataset(SQLModel, table=True):
     ingested_at: datetime | None = None
 
 
-class ModelBase(SQLModel, table=True):
-    """An edge from a model to one of its base models."""
+class LineageEdge(SQLModel, table=True):
+    """A lineage edge: a model and one of its base models, with how it derives from it."""
 
     __tablename__ = "model_base"
     model_id: str = Field(primary_key=True, foreign_key="model.id", ondelete="CASCADE")

@@ -73,19 +73,36 @@ def verdict_documents(
 ) -> list[dict[str, Any]]:
     """Verdicts as JSON documents with curated reasons, the current review and the gate's answer."""
     lineage = load_lineage(session, repo_ids)
+    return judged_documents(
+        session, lineage, repo_ids, uses=[use], policy=policy, scope=scope, fail_on=fail_on
+    )
+
+
+def judged_documents(
+    session: Session,
+    lineage: Lineage,
+    repo_ids: Sequence[str],
+    *,
+    uses: Sequence[str],
+    policy: Policy,
+    scope: str | None = None,
+    fail_on: str = DEFAULT_FAIL_ON,
+) -> list[dict[str, Any]]:
+    """Documents for every use of every model from one lineage load and one reviews query."""
     kb = knowledge_base()
     rules = Rules(policy, kb)
-    reviews = latest_reviews(session, repo_ids, use=use, scope=scope)
+    reviews = latest_reviews(session, repo_ids, uses=uses, scope=scope)
     documents = []
-    for repo_id in repo_ids:
-        verdict = evaluate(repo_id, lineage, use=use, policy=policy, kb=kb, rules=rules)
-        document = verdict.to_dict()
-        document["reasons"] += curated_reasons(repo_id, lineage)
-        review = reviews.get(repo_id)
-        facts = lineage.models[repo_id]
-        document["review"] = review_dict(review, facts.license_ids) if review else None
-        document["gate"] = gate(document, fail_on)
-        documents.append(document)
+    for use in uses:
+        for repo_id in repo_ids:
+            verdict = evaluate(repo_id, lineage, use=use, policy=policy, kb=kb, rules=rules)
+            document = verdict.to_dict()
+            document["reasons"] += curated_reasons(repo_id, lineage)
+            review = reviews.get((repo_id, use))
+            facts = lineage.models[repo_id]
+            document["review"] = review_dict(review, facts.license_ids) if review else None
+            document["gate"] = gate(document, fail_on)
+            documents.append(document)
     return documents
 
 
