@@ -174,8 +174,10 @@ def test_a_demo_needs_a_signed_in_user_and_only_its_owner_or_an_admin_deletes_it
     other = token_client(demo_app, make_user(engine, "other", "reviewer"))
     admin = token_client(demo_app, make_user(engine, "root", "admin"))
     first = owner.post("/api/v1/demos", json={"model": "tiny/llama"}).headers["Location"]
+    wait_ready(owner, first)  # deleting a demo mid-build is the demo runner's own question
     assert anonymous.delete(first).status_code == 401
     assert other.delete(first).status_code == 403
     assert owner.delete(first).status_code == 204
     second = owner.post("/api/v1/demos", json={"model": "tiny/llama"}).headers["Location"]
+    wait_ready(owner, second)
     assert admin.delete(second).status_code == 204
