@@ -16,7 +16,7 @@ from sqlmodel import Session
 from api.app import create_app, settings
 from api.database import engine, new_session
 from api.settings import SettingsError
-from catalog.compliance_checks import DEFAULT_FAIL_ON, FAIL_ON, check_models, failing
+from catalog.compliance_checks import DEFAULT_FAIL_ON, FAIL_ON, failing, verdict_documents
 from catalog.db import schema_ready, upgrade_schema
 from catalog.errors import CatalogError, LicenseNotFound
 from catalog.licenses import CATEGORIES, knowledge_base
@@ -110,11 +110,15 @@ def serve(host: str, port: int, workers: int) -> None:
     from flask import current_app
     from waitress import serve as waitress_serve
 
+    from catalog.webhooks import WebhookDispatcher
+
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     click.echo(f"modelcatalog on http://{host}:{port}/ (API: http://{host}:{port}/api/v1/docs)")
+    dispatcher = WebhookDispatcher(engine()).start()
     try:
         waitress_serve(app, host=host, port=port, threads=workers, ident="modelcatalog")
     finally:
+        dispatcher.close()
         demos = app.extensions.get("modelcatalog.demos")
         if demos is not None:
             demos.close()
@@ -221,6 +225,8 @@ def export(file: TextIO) -> None:
 
 
 def _main_reason(verdict: dict) -> str:
+    if verdict["review"]:
+        return verdict["gate"]["why"]
     if verdict["reasons"]:
         return verdict["reasons"][0]["text"]
     return (
@@ -246,11 +252,21 @@ def _require_catalog() -> None:
         )
 
 
-def _verdicts(repo_ids: list[str], use: str, policy_name: str) -> list[dict]:
+def _verdicts(
+    repo_ids: list[str],
+    use: str,
+    policy_name: str,
+    *,
+    fail_on: str = DEFAULT_FAIL_ON,
+    scope: str | None = None,
+) -> list[dict]:
+    """Verdict documents with curated reasons, the current review and the gate's answer."""
     policy = _policy(policy_name)
     _require_catalog()
     with new_session() as session:
-        return [v.to_dict() for v in check_models(session, repo_ids, use=use, policy=policy)]
+        return verdict_documents(
+            session, repo_ids, use=use, policy=policy, scope=scope, fail_on=fail_on
+        )
 
 
 def _echo_verdicts(verdicts: list[dict], output_format: str, fail_on: str) -> None:
@@ -326,6 +342,7 @@ FAIL_ON_OPTION = click.option(
     type=click.Path(dir_okay=False),
     help="Also judge every model component of this CycloneDX JSON BOM (by purl, else by name).",
 )
+@click.option("--scope", help="A project or team: its reviews count before unscoped ones.")
 def check(
     repo_ids: tuple[str, ...],
     use: str,
@@ -334,19 +351,21 @@ def check(
     as_json: bool,
     output_format: str | None,
     bom_file: str | None,
+    scope: str | None,
 ) -> None:
     """Check models for a use (a CI gate).
 
     Exit 0 if every verdict passes, 1 if any is `--fail-on` or worse (by default: forbidden or
-    unknown; with --fail-on conditional, anything but allowed), 2 on bad usage. A BOM's model
-    components that map to no Hub repo id fail the check too."""
+    unknown; with --fail-on conditional, anything but allowed), 2 on bad usage. A current review
+    decides instead: approved passes, rejected or needs-legal fails. A BOM's model components
+    that map to no Hub repo id fail the check too."""
     ids, unmapped = list(repo_ids), 0
     if bom_file:
         from_bom, unmapped = _bom_repo_ids(bom_file)
         ids += [i for i in from_bom if i not in ids]
     if not ids and not unmapped:
         raise click.UsageError("give at least one REPO_ID or a --bom file that lists models")
-    verdicts = _verdicts(ids, use, policy_name)
+    verdicts = _verdicts(ids, use, policy_name, fail_on=fail_on, scope=scope)
     output_format = output_format or ("json" if as_json else "table")
     _echo_verdicts(verdicts, output_format, fail_on)
     stopped = failing(verdicts, fail_on)
@@ -465,7 +484,7 @@ def scan(
     _require_catalog()
     if fetch and repo_ids:
         _fetch_missing(repo_ids)
-    verdicts = _verdicts(repo_ids, use, policy_name) if repo_ids else []
+    verdicts = _verdicts(repo_ids, use, policy_name, fail_on=fail_on) if repo_ids else []
     if output_format == "sarif":
         click.echo(sarif_report(result, verdicts, fail_on))
     elif output_format == "json":
@@ -657,6 +676,14 @@ def licenses_show(license_id: str) -> None:
         if value:
             click.echo(f"{label}: {value}")
 
+
+def _register_people_commands() -> None:
+    from api.cli_people import init_cli
+
+    init_cli(main)
+
+
+_register_people_commands()
 
 if __name__ == "__main__":
     main()

@@ -27,7 +27,7 @@ from api.schemas import (
 )
 from catalog.bom import BomRequest, bom_json, build_bom
 from catalog.bom_read import bom_models
-from catalog.compliance_checks import check_models, failing
+from catalog.compliance_checks import failing, verdict_documents
 from catalog.policies import load_policy
 from catalog.queries import get_model, model_detail
 from catalog.search import ModelQuery, search_models
@@ -102,9 +102,9 @@ class ModelCompliance(MethodView):
     def get(self, args: dict[str, Any], repo_id: str) -> Any:
         """The verdict for one model and a use, with reasons, obligations and conflicts."""
         get_model(db(), repo_id)
-        return check_models(db(), [repo_id], use=args["use"], policy=load_policy(args["policy"]))[
-            0
-        ].to_dict()
+        policy = load_policy(args["policy"])
+        scope = args.get("scope")
+        return verdict_documents(db(), [repo_id], use=args["use"], policy=policy, scope=scope)[0]
 
 
 BOM_MIMETYPE = "application/vnd.cyclonedx+json"
@@ -145,13 +145,17 @@ class Compliance(MethodView):
                 422,
                 message=f"at most {current_app.config['COMPLIANCE_BATCH_LIMIT']} models per request",
             )
-        verdicts = check_models(
-            db(), body["models"], use=body["use"], policy=load_policy(body["policy"])
+        verdicts = verdict_documents(
+            db(),
+            body["models"],
+            use=body["use"],
+            policy=load_policy(body["policy"]),
+            scope=body.get("scope"),
+            fail_on=gate["fail_on"],
         )
-        results = [v.to_dict() for v in verdicts]
-        stopped = failing(results, gate["fail_on"])
+        stopped = failing(verdicts, gate["fail_on"])
         return {
-            "results": results,
+            "results": verdicts,
             "gate": {"fail_on": gate["fail_on"], "passed": not stopped, "failing": stopped},
         }
 
@@ -176,10 +180,13 @@ class ComplianceBom(MethodView):
         limit = current_app.config["COMPLIANCE_BATCH_LIMIT"]
         if len(found.repo_ids) > limit:
             abort(422, message=f"at most {limit} models per BOM")
-        verdicts = check_models(
-            db(), found.repo_ids, use=args["use"], policy=load_policy(args["policy"])
+        results = verdict_documents(
+            db(),
+            found.repo_ids,
+            use=args["use"],
+            policy=load_policy(args["policy"]),
+            fail_on=args["fail_on"],
         )
-        results = [v.to_dict() for v in verdicts]
         stopped = failing(results, args["fail_on"])
         gate = {
             "fail_on": args["fail_on"],

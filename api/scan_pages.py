@@ -9,7 +9,7 @@ from flask import Blueprint, Flask, current_app, render_template, request
 
 from api.database import db
 from catalog.bom_read import bom_models, parse_bom
-from catalog.compliance_checks import check_models
+from catalog.compliance_checks import verdict_documents
 from catalog.errors import CatalogError
 from catalog.policies import BUILTIN_POLICIES, USES, load_policy
 from ingest.scan import parse_model_list
@@ -85,7 +85,7 @@ def scan_submit() -> tuple[str, int]:
     if form.errors:
         return _render(form, status=400)
     policy = load_policy(form.policy)
-    verdicts = [v.to_dict() for v in check_models(db(), ids, use=form.use, policy=policy)]
+    verdicts = verdict_documents(db(), ids, use=form.use, policy=policy)
     return _render(form, verdicts)
 
 

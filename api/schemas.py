@@ -65,6 +65,10 @@ class ModelQueryArgs(PageArgs):
 class ComplianceArgs(StrictSchema):
     use = fields.String(load_default="commercial", validate=validate.OneOf(USES))
     policy = fields.String(load_default="default", validate=validate.OneOf(BUILTIN_POLICIES))
+    scope = fields.String(
+        validate=validate.Length(min=1, max=100),
+        metadata={"description": "A project or team: its own reviews count before unscoped ones."},
+    )
 
 
 class ComplianceBody(StrictSchema):
@@ -76,6 +80,10 @@ class ComplianceBody(StrictSchema):
     )
     use = fields.String(load_default="commercial", validate=validate.OneOf(USES))
     policy = fields.String(load_default="default", validate=validate.OneOf(BUILTIN_POLICIES))
+    scope = fields.String(
+        validate=validate.Length(min=1, max=100),
+        metadata={"description": "A project or team: its own reviews count before unscoped ones."},
+    )
 
 
 class CycloneDxBomBody(Schema):
@@ -151,6 +159,12 @@ class SourceSchema(Schema):
     license = fields.String()
     relation = fields.String()
     model = fields.String()
+    # Curated inputs: which curation, by whom, when, and whether the Hub changed since.
+    field = fields.String()
+    curation = fields.Integer()
+    by = fields.String()
+    at = fields.String()
+    stale = fields.Boolean()
 
 
 class ReasonSchema(Schema):
@@ -206,6 +220,33 @@ class VerdictSchema(Schema):
     obligations = fields.List(fields.Nested(ObligationSchema))
     conflicts = fields.List(fields.Nested(ConflictSchema))
     checked_at = fields.String()
+    review = fields.Nested(
+        "ReviewSchema",
+        allow_none=True,
+        metadata={"description": "The newest review of this model and use, and whether it counts."},
+    )
+    gate = fields.Nested("VerdictGateSchema")
+
+
+class VerdictGateSchema(Schema):
+    passes = fields.Boolean(metadata={"description": "What `check` and CI gates decide."})
+    why = fields.String()
+
+
+class ReviewSchema(Schema):
+    id = fields.Integer()
+    model = fields.String()
+    use = fields.String()
+    decision = fields.String()
+    by = fields.String()
+    at = fields.String()
+    expires = fields.String(allow_none=True)
+    comment = fields.String()
+    ticket = fields.String(allow_none=True)
+    scope = fields.String(allow_none=True)
+    license_ids = fields.List(fields.String(), allow_none=True)
+    counts = fields.Boolean()
+    status = fields.String()
 
 
 class GateSchema(Schema):
