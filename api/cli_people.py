@@ -92,7 +92,7 @@ def _record(action: Any, **fields: Any) -> Any:
 @click.option("--model-generated", help="The model that generated this dataset ('false': none).")
 @click.option("--source", required=True, help="Where this is shown: a URL or file@commit.")
 @click.option("--comment", required=True, help="Why, in a sentence.")
-def curate(repo, is_dataset, license_id, base_models, datasets, model_generated, source, comment):  # type: ignore[no-untyped-def]
+def curate(repo, is_dataset, license_id, base_models, datasets, model_generated, source, comment):
     """Correct a repo's facts; the engine uses the curated value and every verdict shows it."""
     given = {
         "license": license_id,
@@ -134,7 +134,7 @@ def review() -> None:
 @click.option("--expires", type=click.DateTime(), help="When the decision stops counting.")
 @click.option("--ticket", help="A ticket reference (legal, procurement).")
 @click.option("--scope", help="A project or team the decision is for.")
-def review_add(repo, use, decision, comment, expires, ticket, scope):  # type: ignore[no-untyped-def]
+def review_add(repo, use, decision, comment, expires, ticket, scope):
     """Record a decision on REPO's verdict for a use."""
     made = _record(
         record_review,

@@ -38,7 +38,7 @@ def _safe_next(target: str | None) -> str:
 
 
 @blp.route("/signin", methods=["GET", "POST"])
-def signin():  # type: ignore[no-untyped-def]
+def signin():
     error = None
     if request.method == "POST":
         user = user_for_password(
@@ -53,7 +53,7 @@ def signin():  # type: ignore[no-untyped-def]
 
 
 @blp.post("/signout")
-def signout():  # type: ignore[no-untyped-def]
+def signout():
     session.clear()
     return redirect(url_for("pages.search"), code=303)
 
@@ -84,7 +84,7 @@ def _who() -> dict[str, Any]:
 
 
 @blp.post("/models/<path:repo_id>/curations")
-def curate(repo_id: str):  # type: ignore[no-untyped-def]
+def curate(repo_id: str):
     record_curation(
         db(),
         repo=repo_id,
@@ -99,7 +99,7 @@ def curate(repo_id: str):  # type: ignore[no-untyped-def]
 
 
 @blp.post("/models/<path:repo_id>/reviews")
-def review(repo_id: str):  # type: ignore[no-untyped-def]
+def review(repo_id: str):
     record_review(
         db(),
         model=repo_id,
@@ -115,7 +115,7 @@ def review(repo_id: str):  # type: ignore[no-untyped-def]
 
 
 @blp.get("/queue")
-def queue():  # type: ignore[no-untyped-def]
+def queue():
     try:
         args = QueueArgs().load(request.args.to_dict())
     except ValidationError as exc:
@@ -128,7 +128,7 @@ def queue():  # type: ignore[no-untyped-def]
 
 
 @blp.post("/queue/decisions")
-def queue_decide():  # type: ignore[no-untyped-def]
+def queue_decide():
     models = request.form.getlist("model")
     if not models:
         abort(400, description="choose at least one model")
