@@ -3,28 +3,33 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response, request
+from flask import Flask, Response, current_app, request
 
-from api.web_settings import web_settings
-from catalog.db import database_url, make_engine
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from api.settings import Settings
+from catalog.db import make_engine
 
 
-def create_app(test_config: dict[str, Any] | None = None) -> Flask:
-    """Build the app: configuration, database engine, API, pages, error handler."""
-    app = Flask(
-        __name__,
-        template_folder=os.path.join(ROOT, "templates"),
-        static_folder=os.path.join(ROOT, "api", "static"),
-    )
+def create_app(
+    test_config: dict[str, Any] | None = None, settings: Settings | None = None
+) -> Flask:
+    """Build the app: settings (from the environment unless given), database engine, API, pages."""
+    # The templates live in the package (api/templates) so that an installed wheel has them too.
+    app = Flask(__name__)  # static files: api/static (page scripts; CSP allows no inline script)
+    if settings is None:
+        settings = Settings.from_environ(os.environ, Path(app.instance_path))
     app.config.from_mapping(
-        **web_settings(),
-        DATABASE_URL=database_url(),
+        SETTINGS=settings,
         MAX_CONTENT_LENGTH=256 * 1024,
         COMPLIANCE_BATCH_LIMIT=500,
+        BOM_MAX_BYTES=4 * 1024 * 1024,
+        # Sessions must survive restarts and be shared by every instance: set the key in production.
+        SECRET_KEY=settings.access.secret_key,
+        ANONYMOUS_ACCESS=settings.access.anonymous.value,
+        RATE_LIMIT_ANONYMOUS=settings.access.rate_limit_anonymous,
+        RATE_LIMIT_TOKEN=settings.access.rate_limit_token,
         API_TITLE="modelcatalog",
         API_VERSION="v1",
         OPENAPI_VERSION="3.0.3",
@@ -40,14 +45,21 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     )
     if test_config:
         app.config.update(test_config)
-    app.extensions["modelcatalog.engine"] = make_engine(app.config["DATABASE_URL"])
+    app.extensions["modelcatalog.engine"] = make_engine(settings.database_url)
     _register(app)
     app.after_request(_conditional_get)
     return app
 
 
+def settings() -> Settings:
+    """The running app's settings."""
+    value: Settings = current_app.config["SETTINGS"]
+    return value
+
+
 def _register(app: Flask) -> None:
     from api import (
+        auth,
         catalog_api,
         database,
         demos_api,
@@ -57,7 +69,11 @@ def _register(app: Flask) -> None:
         input_guard,
         models_api,
         pages,
+        people_api,
+        people_pages,
+        scan_pages,
         security_headers,
+        webhooks_api,
     )
 
     database.init_app(app)
@@ -67,11 +83,15 @@ def _register(app: Flask) -> None:
     api.register_blueprint(models_api.blp)
     api.register_blueprint(catalog_api.blp)
     api.register_blueprint(demos_api.blp)
-    demos_api.init_app(app)
+    api.register_blueprint(people_api.blp)
+    api.register_blueprint(webhooks_api.blp)
     errors.init_app(app)
     health.init_app(app)
     docs_assets.init_app(app)
     pages.init_app(app)
+    scan_pages.init_app(app)
+    people_pages.init_app(app)
+    auth.init_app(app)  # last: every route must be in its authorisation map
 
 
 def _conditional_get(response: Response) -> Response:

@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import Flask, Response, current_app, url_for
+from flask import Response, current_app, request, url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 from marshmallow import Schema, fields, validate
+from werkzeug.exceptions import Conflict, NotFound
 
+from api.app import settings
+from api.auth import actor, current_user
 from api.database import db
-from api.schemas import StrictInteger
+from catalog.audit import record_event
+from catalog.people import has_role
 from catalog.queries import get_model
+from demo_runner.openai_api import ChatRequestSchema
+
+if TYPE_CHECKING:
+    from demo_runner.jobs import DemoJob, DemoManager
 
 blp = Blueprint(
     "demos",
@@ -43,27 +51,7 @@ class DemoSchema(Schema):
     created_at = fields.String()
 
 
-class MessageSchema(Schema):
-    role = fields.String(required=True, validate=validate.OneOf(["system", "user", "assistant"]))
-    content = fields.String(required=True, validate=validate.Length(max=16_000))
-
-
-class ChatRequestSchema(Schema):
-    model = fields.String()
-    messages = fields.List(
-        fields.Nested(MessageSchema), required=True, validate=validate.Length(min=1, max=64)
-    )
-    max_tokens = StrictInteger(validate=validate.Range(min=1, max=1024))
-    temperature = fields.Float(validate=validate.Range(min=0, max=2))
-    top_k = StrictInteger(validate=validate.Range(min=0, max=1000))
-    top_p = fields.Float(
-        validate=validate.Range(min=0, max=1, min_inclusive=False),
-        metadata={"exclusiveMinimum": True},
-    )
-    stream = fields.Boolean()
-
-
-def demo_manager():  # type: ignore[no-untyped-def]
+def demo_manager() -> DemoManager:
     """The process's demo manager, created on first use (it imports CTranslate2)."""
     manager = current_app.extensions.get("modelcatalog.demos")
     if manager is None:
@@ -72,15 +60,15 @@ def demo_manager():  # type: ignore[no-untyped-def]
         except ImportError:
             abort(501, message="demos need the demo extra: pip install -e '.[demo]'")
         manager = current_app.extensions.setdefault(
-            "modelcatalog.demos", DemoManager(current_app.config.get("DEMO_SETTINGS"))
+            "modelcatalog.demos", DemoManager(settings().demo)
         )
     return manager
 
 
-def _job(demo_id: str):  # type: ignore[no-untyped-def]
+def _job(demo_id: str) -> DemoJob:
     job = demo_manager().get(demo_id)
     if job is None:
-        abort(404, message=f"no demo {demo_id!r}")
+        raise NotFound(f"no demo {demo_id!r}")
     return job
 
 
@@ -88,20 +76,41 @@ def demo_cache_problem() -> str | None:
     """Why demos cannot be built here (the cache cannot be written), or None."""
     try:
         from demo_runner.cache import cache_problem
-        from demo_runner.jobs import DemoSettings
     except ImportError:
         return None
-    settings = current_app.config.get("DEMO_SETTINGS") or DemoSettings.from_environment()
-    return cache_problem(settings.cache_dir)
+    return cache_problem(settings().demo.cache_dir)
 
 
-def start_demo(repo_id: str):  # type: ignore[no-untyped-def]
+def start_demo(repo_id: str) -> DemoJob:
     get_model(db(), repo_id)  # only catalog models can be demoed
     if problem := demo_cache_problem():
         from demo_runner.errors import DemoCacheUnwritable
 
         raise DemoCacheUnwritable(f"demos are off on this server: {problem}")
-    return demo_manager().start(repo_id)
+    job = demo_manager().start(repo_id)
+    owners = current_app.extensions.setdefault("modelcatalog.demo_owners", {})
+    owners[job.id] = actor()
+    record_event(
+        db(),
+        actor=actor(),
+        action="demo.start",
+        target=f"demo:{job.id}",
+        after={"model": repo_id},
+        remote_addr=request.remote_addr,
+    )
+    db().commit()
+    return job
+
+
+def _require_owner(demo_id: str) -> None:
+    """A demo belongs to whoever started it: only they or an admin delete it."""
+    owner = current_app.extensions.get("modelcatalog.demo_owners", {}).get(demo_id)
+    user = current_user()
+    if not has_role(user, "admin") and (user is None or owner != user.name):
+        abort(
+            403,
+            message=f"demo {demo_id} belongs to {owner or 'nobody'}; only they or an admin may delete it",
+        )
 
 
 @blp.route("/demos")
@@ -133,8 +142,18 @@ class DemoDetail(MethodView):
     @blp.response(204)
     def delete(self, demo_id: str) -> Any:
         """Unload a demo and forget it."""
-        _job(demo_id)
+        job = _job(demo_id)
+        _require_owner(demo_id)
         demo_manager().delete(demo_id)
+        record_event(
+            db(),
+            actor=actor(),
+            action="demo.delete",
+            target=f"demo:{demo_id}",
+            before={"model": job.model},
+            remote_addr=request.remote_addr,
+        )
+        db().commit()
         return ""
 
 
@@ -144,16 +163,14 @@ class ChatCompletions(MethodView):
     @blp.response(200)
     def post(self, body: dict[str, Any], demo_id: str) -> Any:
         """OpenAI-compatible chat completions; `stream: true` answers with server-sent events."""
-        from demo_runner.openai_api import completion, completion_events, parse_chat_request
+        from demo_runner.openai_api import chat_request, completion, completion_events
 
         job = _job(demo_id)
         model = demo_manager().ready_model(demo_id)
         if model is None:
-            abort(
-                409,
-                message=f"demo {demo_id} is {job.state}" + (f": {job.error}" if job.error else ""),
-            )
-        messages, params, stream = parse_chat_request(body)
+            state = f"{job.state}: {job.error}" if job.error else job.state
+            raise Conflict(f"demo {demo_id} is {state}")
+        messages, params, stream = chat_request(body)
         manager = demo_manager()
         timeout_s = manager.settings.request_timeout_s
         if not stream:
@@ -193,21 +210,3 @@ class DemoModels(MethodView):
             "object": "list",
             "data": [{"id": job.model, "object": "model", "owned_by": "modelcatalog"}],
         }
-
-
-def init_app(app: Flask) -> None:
-    """Demo errors become problem+json with the status each error names."""
-    try:
-        from demo_runner.errors import DemoError
-    except ImportError:
-        return
-    from api.errors import problem
-
-    def demo_error(error: DemoError) -> Response:
-        response = problem(error.status, "Demo error", str(error))
-        retry_after = getattr(error, "retry_after", None)
-        if retry_after is not None:
-            response.headers["Retry-After"] = str(retry_after)
-        return response
-
-    app.register_error_handler(DemoError, demo_error)

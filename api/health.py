@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Flask, current_app, jsonify
+from flask import Blueprint, Flask, Response, jsonify
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from api.app import settings
 from api.database import engine
 from catalog.db import database_access
 
@@ -31,21 +32,14 @@ def demo_health() -> dict[str, str]:
     """The demo backend and its cache; never builds the demo manager (that loads CTranslate2)."""
     try:
         from demo_runner.cache import cache_problem
-        from demo_runner.jobs import DemoSettings
     except ImportError:
         return {"demo_backend": "not installed", "demo_cache": "not used"}
-    from demo_runner.errors import DemoSettingsError
-
-    try:
-        settings = current_app.config.get("DEMO_SETTINGS") or DemoSettings.from_environment()
-    except DemoSettingsError as exc:
-        return {"demo_backend": f"misconfigured: {exc}", "demo_cache": "unknown"}
-    problem = cache_problem(settings.cache_dir)
+    problem = cache_problem(settings().demo.cache_dir)
     return {"demo_backend": "local", "demo_cache": f"unwritable: {problem}" if problem else "ok"}
 
 
 @blp.get("/healthz")
-def healthz():  # type: ignore[no-untyped-def]
+def healthz() -> tuple[Response, int]:
     checks: dict[str, Any] = {"database": database_health(), **demo_health()}
     down = checks["database"].startswith("error")
     degraded = checks["database"] != "ok" or checks["demo_cache"].startswith("unwritable")

@@ -33,17 +33,17 @@ def external_url(path_and_query: str) -> str:
 
     Without either, the Host header is whatever the client sent, so it is not echoed back.
     """
-    base = current_app.config.get("BASE_URL")
-    if base:
-        return f"{base}{path_and_query}"
-    if current_app.config.get("TRUSTED_PROXIES"):
+    web = current_app.config["SETTINGS"].web
+    if web.base_url:
+        return f"{web.base_url}{path_and_query}"
+    if web.trusted_proxies:
         return f"{request.host_url.rstrip('/')}{path_and_query}"
     return path_and_query
 
 
 def init_app(app: Flask) -> None:
     app.after_request(_secure)
-    proxies = app.config.get("TRUSTED_PROXIES") or 0
+    proxies = app.config["SETTINGS"].web.trusted_proxies
     if proxies:
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
             app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies, x_prefix=proxies

@@ -16,15 +16,6 @@ CONNECTION_LIMIT = 1000
 CHANNEL_TIMEOUT_S = 30
 
 
-def stream_threads() -> int:
-    """Threads kept for demo chats: as many as may stream at once (0 without the demo extra)."""
-    try:
-        from demo_runner.jobs import DemoSettings
-    except ImportError:
-        return 0
-    return DemoSettings.from_environment().max_streams_total
-
-
 def waitress_options(
     workers: int,
     *,

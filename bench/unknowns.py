@@ -28,13 +28,13 @@ sys.path.insert(0, str(ROOT))
 
 from sqlmodel import Session, col, select  # noqa: E402
 
-from catalog.checks import check_models  # noqa: E402
+from catalog.compliance_checks import check_models  # noqa: E402
 from catalog.db import make_engine, upgrade_schema  # noqa: E402
 from catalog.errors import PolicyError  # noqa: E402
 from catalog.licenses import knowledge_base  # noqa: E402
-from catalog.models import Model  # noqa: E402
 from catalog.policies import load_policy, parse_policy  # noqa: E402
 from catalog.registry import sync_licenses  # noqa: E402
+from catalog.tables import Model  # noqa: E402
 from ingest.hub import Crawler, CrawlOptions  # noqa: E402
 from ingest.snapshot import import_snapshot  # noqa: E402
 from tests.fakehub import FakeHub  # noqa: E402

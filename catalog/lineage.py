@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlmodel import Session, col, select
 
-from catalog.models import Dataset, Model, ModelBase, ModelDataset
+from catalog.curations import apply_dataset_curations, apply_model_curations
 from catalog.provenance import Generation, generation_rules
+from catalog.tables import Dataset, LineageEdge, Model, ModelDataset
 
 # SQLite's bound-parameter limit is generous today, but PostgreSQL plans short IN lists better.
 _CHUNK = 500
@@ -28,6 +30,9 @@ class RepoFacts:
     datasets: tuple[str, ...] = ()
     pipeline_tag: str | None = None
     generation: Generation | None = None  # datasets: how it was recognised as model-generated
+    curations: tuple[
+        Any, ...
+    ] = ()  # catalog.curations.CuratedInput: reviewers' corrections applied
 
 
 @dataclass
@@ -65,9 +70,9 @@ def _load_model_level(session: Session, ids: set[str], lineage: Lineage) -> set[
         for model_id, *values in session.exec(select(*columns).where(col(Model.id).in_(chunk))):
             rows[model_id] = tuple(values)
         # Column tuples, not ORM objects: this runs for every level of every batch.
-        edges = select(ModelBase.model_id, ModelBase.base_id, ModelBase.relation)
+        edges = select(LineageEdge.model_id, LineageEdge.base_id, LineageEdge.relation)
         for model_id, base_id, relation in session.exec(
-            edges.where(col(ModelBase.model_id).in_(chunk))
+            edges.where(col(LineageEdge.model_id).in_(chunk))
         ):
             bases[model_id].append((base_id, relation))
         trained = select(ModelDataset.model_id, ModelDataset.dataset_id)
@@ -138,7 +143,9 @@ def load_lineage(session: Session, root_ids: Iterable[str]) -> Lineage:
     frontier = set(root_ids)
     while frontier:
         next_ids = _load_model_level(session, frontier, lineage)
+        next_ids |= apply_model_curations(session, frontier, lineage)
         frontier = next_ids - lineage.models.keys()
     dataset_ids = {d for facts in lineage.models.values() for d in facts.datasets}
     _load_datasets(session, dataset_ids, lineage)
+    apply_dataset_curations(session, dataset_ids, lineage)
     return lineage

@@ -9,22 +9,24 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import delete, func, insert, update
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
+from catalog.db import as_utc
 from catalog.licenses import KnowledgeBase
-from catalog.models import (
+from catalog.records import DatasetRecord, ModelRecord
+from catalog.tables import (
     CatalogVersion,
     Dataset,
     License,
     LicenseObservation,
+    LineageEdge,
     Model,
-    ModelBase,
     ModelDataset,
     ModelLanguage,
     ModelLicense,
     Task,
 )
-from catalog.records import DatasetRecord, ModelRecord
 
 
 def utcnow() -> datetime:
@@ -41,9 +43,9 @@ def bump_version(session: Session) -> int:
     return (
         session.execute(
             update(CatalogVersion)
-            .where(CatalogVersion.id == 1)
+            .where(col(CatalogVersion.id) == 1)
             .values(version=CatalogVersion.version + 1)
-            .returning(CatalogVersion.version)
+            .returning(col(CatalogVersion.version))
         ).scalar()
         or 0
     )
@@ -100,12 +102,8 @@ def _partition(
     return groups
 
 
-def _utc(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
 def _older(new: datetime | None, old: datetime | None) -> bool:
-    return new is not None and old is not None and _utc(new) < _utc(old)
+    return new is not None and old is not None and as_utc(new) < as_utc(old)
 
 
 def _observe(
@@ -116,6 +114,8 @@ def _observe(
     for record in groups["new"] + groups["updated"]:
         old = existing.get(record.id)
         if old is None or old.missing or old.declared_license != record.declared_license:
+            if old is not None and not old.missing:
+                _license_changed(session, kind, record.id, old.declared_license, record)
             fresh.append(
                 {
                     "repo_kind": kind,
@@ -132,36 +132,46 @@ def _observe(
     touched += [r.id for r in groups["unchanged"]]
     if fresh:
         session.execute(
-            LicenseObservation.__table__.insert(),  # type: ignore[attr-defined]
+            insert(LicenseObservation),
             fresh,
         )
     if touched:
         latest = (
             select(func.max(LicenseObservation.id))
-            .where(LicenseObservation.repo_kind == kind, LicenseObservation.repo_id.in_(touched))  # type: ignore[attr-defined]
+            .where(
+                col(LicenseObservation.repo_kind) == kind,
+                col(LicenseObservation.repo_id).in_(touched),
+            )
             .group_by(LicenseObservation.repo_id)
         )
         session.execute(
             update(LicenseObservation)
-            .where(LicenseObservation.id.in_(latest))
-            .values(last_seen=now)  # type: ignore[union-attr]
+            .where(col(LicenseObservation.id).in_(latest))
+            .values(last_seen=now)
         )
+
+
+def _license_changed(
+    session: Session, kind: str, repo_id: str, before: str | None, record: Any
+) -> None:
+    from catalog.webhooks import notify  # webhooks build on the registry, not the other way
+
+    payload = {"kind": kind, "repo": repo_id, "from": before, "to": record.declared_license}
+    notify(session, "license.changed", {**payload, "sha": record.sha})
 
 
 def _existing(
     session: Session, table: type[Model] | type[Dataset], ids: list[str]
 ) -> dict[str, Any]:
-    rows: Any = session.exec(
-        select(  # type: ignore[call-overload]
-            table.id,
-            table.sha,
-            table.last_modified,
-            table.missing,
-            table.declared_license,
-            table.content_digest,
-        ).where(
-            table.id.in_(ids)  # type: ignore[attr-defined]
-        )
+    rows = session.execute(
+        sa_select(
+            col(table.id),
+            col(table.sha),
+            col(table.last_modified),
+            col(table.missing),
+            col(table.declared_license),
+            col(table.content_digest),
+        ).where(col(table.id).in_(ids))
     )
     return {row.id: row for row in rows}
 
@@ -187,8 +197,8 @@ def _result(
         (
             r.id,
             STALE.format(
-                new=_utc(r.last_modified).isoformat(),
-                old=_utc(existing[r.id].last_modified).isoformat(),
+                new=as_utc(r.last_modified).isoformat(),
+                old=as_utc(existing[r.id].last_modified).isoformat(),
             ),
         )
         for r in groups["stale"]
@@ -220,7 +230,7 @@ def upsert_models(
     written = {"missing": False, "ingested_at": now, "search_version": version}
     if groups["new"]:
         session.execute(
-            Model.__table__.insert(),  # type: ignore[attr-defined]
+            insert(Model),
             [_row(r, written) for r in groups["new"]],
         )
     if groups["updated"]:
@@ -230,8 +240,8 @@ def upsert_models(
         )
     if changed:
         changed_ids = [r.id for r in changed]
-        session.execute(delete(ModelBase).where(ModelBase.model_id.in_(changed_ids)))  # type: ignore[attr-defined]
-        session.execute(delete(ModelDataset).where(ModelDataset.model_id.in_(changed_ids)))  # type: ignore[attr-defined]
+        session.execute(delete(LineageEdge).where(col(LineageEdge.model_id).in_(changed_ids)))
+        session.execute(delete(ModelDataset).where(col(ModelDataset.model_id).in_(changed_ids)))
         base_rows = [
             {"model_id": r.id, "base_id": b, "relation": rel}
             for r in changed
@@ -242,7 +252,7 @@ def upsert_models(
         ]
         if base_rows:
             session.execute(
-                ModelBase.__table__.insert(),  # type: ignore[attr-defined]
+                insert(LineageEdge),
                 base_rows,
             )
         session.execute(delete(ModelLicense).where(col(ModelLicense.model_id).in_(changed_ids)))
@@ -258,12 +268,12 @@ def upsert_models(
             for lang in dict.fromkeys(r.languages)
         ]
         if license_rows:
-            session.execute(ModelLicense.__table__.insert(), license_rows)  # type: ignore[attr-defined]
+            session.execute(insert(ModelLicense), license_rows)
         if language_rows:
-            session.execute(ModelLanguage.__table__.insert(), language_rows)  # type: ignore[attr-defined]
+            session.execute(insert(ModelLanguage), language_rows)
         if dataset_rows:
             session.execute(
-                ModelDataset.__table__.insert(),  # type: ignore[attr-defined]
+                insert(ModelDataset),
                 dataset_rows,
             )
     _observe(session, "model", groups, existing, now)
@@ -280,7 +290,7 @@ def upsert_datasets(
     groups = _partition(existing, records)
     if groups["new"]:
         session.execute(
-            Dataset.__table__.insert(),  # type: ignore[attr-defined]
+            insert(Dataset),
             [_row(r, {"missing": False, "ingested_at": now}) for r in groups["new"]],
         )
     if groups["updated"]:
@@ -297,7 +307,7 @@ def upsert_datasets(
 def _ensure_tasks(session: Session, task_ids: set[str]) -> None:
     if not task_ids:
         return
-    known = set(session.exec(select(Task.id).where(Task.id.in_(task_ids))))  # type: ignore[attr-defined]
+    known = set(session.exec(select(Task.id).where(col(Task.id).in_(task_ids))))
     rows = [{"id": t, "name": t.replace("-", " ").capitalize()} for t in sorted(task_ids - known)]
     if rows:
         session.execute(insert(Task), rows)
@@ -309,7 +319,7 @@ def mark_missing(session: Session, kind: str, repo_ids: Iterable[str]) -> int:
     ids = sorted(set(repo_ids))
     if not ids:
         return 0
-    known = set(session.exec(select(table.id).where(table.id.in_(ids))))  # type: ignore[attr-defined]
+    known = set(session.exec(select(table.id).where(col(table.id).in_(ids))))
     rows = [
         {"id": i, "missing": True, "license_ids": ["unknown"], "license_category": "unknown"}
         for i in ids
@@ -324,13 +334,27 @@ def mark_missing(session: Session, kind: str, repo_ids: Iterable[str]) -> int:
 def referenced_but_absent(session: Session) -> tuple[set[str], set[str]]:
     """Base models and datasets that catalog edges name but the catalog lacks."""
     bases = set(
-        session.exec(select(ModelBase.base_id).where(ModelBase.base_id.not_in(select(Model.id))))
-    )  # type: ignore[attr-defined]
+        session.exec(
+            select(LineageEdge.base_id).where(col(LineageEdge.base_id).not_in(select(Model.id)))
+        )
+    )
     datasets = set(
         session.exec(
             select(ModelDataset.dataset_id).where(
-                ModelDataset.dataset_id.not_in(select(Dataset.id))
+                col(ModelDataset.dataset_id).not_in(select(Dataset.id))
             )
-        )  # type: ignore[attr-defined]
+        )
     )
     return bases, datasets
+
+
+def models_not_held(session: Session, repo_ids: Iterable[str]) -> list[str]:
+    """Of these ids, those the catalog has no record for (or only a missing placeholder)."""
+    wanted = list(dict.fromkeys(repo_ids))
+    held: set[str] = set()
+    for start in range(0, len(wanted), 500):
+        query = select(Model.id).where(
+            col(Model.id).in_(wanted[start : start + 500]), col(Model.missing).is_(False)
+        )
+        held.update(session.exec(query))
+    return [repo_id for repo_id in wanted if repo_id not in held]

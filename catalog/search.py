@@ -18,16 +18,17 @@ from typing import Any
 from pyroaring import BitMap
 from sqlalchemy import ColumnElement, and_, exists, func, literal_column, not_, or_, text
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import Select
 
-from catalog.models import (
+from catalog.search_index import FacetBitmaps, holder, row_number
+from catalog.tables import (
+    LineageEdge,
     Model,
-    ModelBase,
     ModelDataset,
     ModelLanguage,
     ModelLicense,
     ModelVerdict,
 )
-from catalog.search_index import FacetBitmaps, holder, row_number
 
 SORTS = {
     "downloads": Model.downloads,
@@ -100,9 +101,9 @@ def _text_condition(session: Session, q: str) -> ColumnElement[bool]:
 
 def _commercial_condition(policy: str, cleared: bool) -> ColumnElement[bool]:
     verdict = exists().where(
-        ModelVerdict.model_id == Model.id,
-        ModelVerdict.use == "commercial",
-        ModelVerdict.policy == policy,
+        col(ModelVerdict.model_id) == Model.id,
+        col(ModelVerdict.use) == "commercial",
+        col(ModelVerdict.policy) == policy,
         col(ModelVerdict.verdict).in_(CLEARED),
     )
     return verdict if cleared else not_(verdict)
@@ -118,7 +119,8 @@ def conditions(
     if query.licenses and skip != "license":
         found.append(
             exists().where(
-                ModelLicense.model_id == Model.id, col(ModelLicense.license_id).in_(query.licenses)
+                col(ModelLicense.model_id) == Model.id,
+                col(ModelLicense.license_id).in_(query.licenses),
             )
         )
     if query.license_category and skip != "license_category":
@@ -132,40 +134,45 @@ def conditions(
     if query.language and skip != "language":
         found.append(
             exists().where(
-                ModelLanguage.model_id == Model.id, col(ModelLanguage.language).in_(query.language)
+                col(ModelLanguage.model_id) == Model.id,
+                col(ModelLanguage.language).in_(query.language),
             )
         )
     if query.author:
-        found.append(Model.author == query.author)
+        found.append(col(Model.author) == query.author)
     if query.base_model:
         found.append(
-            exists().where(ModelBase.model_id == Model.id, ModelBase.base_id == query.base_model)
+            exists().where(
+                col(LineageEdge.model_id) == Model.id, col(LineageEdge.base_id) == query.base_model
+            )
         )
     if query.dataset:
         found.append(
             exists().where(
-                ModelDataset.model_id == Model.id, ModelDataset.dataset_id == query.dataset
+                col(ModelDataset.model_id) == Model.id,
+                col(ModelDataset.dataset_id) == query.dataset,
             )
         )
     if query.gated is not None:
-        open_repo = or_(col(Model.gated).is_(None), Model.gated == "false")
+        open_repo = or_(col(Model.gated).is_(None), col(Model.gated) == "false")
         found.append(not_(open_repo) if query.gated else open_repo)
     return found
 
 
 def _facet_counts(session: Session, query: ModelQuery, facet: str) -> dict[str, int]:
     where = and_(*conditions(session, query, skip=facet))
+    statement: Select[Any, int]
     if facet == "license":
         statement = (
             select(ModelLicense.license_id, func.count())
-            .join(Model, Model.id == ModelLicense.model_id)
+            .join(Model, col(Model.id) == ModelLicense.model_id)
             .where(where)
             .group_by(ModelLicense.license_id)
         )
     elif facet == "language":
         statement = (
             select(ModelLanguage.language, func.count())
-            .join(Model, Model.id == ModelLanguage.model_id)
+            .join(Model, col(Model.id) == ModelLanguage.model_id)
             .where(where)
             .group_by(ModelLanguage.language)
         )
@@ -173,8 +180,12 @@ def _facet_counts(session: Session, query: ModelQuery, facet: str) -> dict[str, 
         cleared = col(ModelVerdict.verdict).in_(CLEARED)
         statement = (
             select(cleared, func.count())
-            .join(Model, Model.id == ModelVerdict.model_id)
-            .where(where, ModelVerdict.use == "commercial", ModelVerdict.policy == query.policy)
+            .join(Model, col(Model.id) == ModelVerdict.model_id)
+            .where(
+                where,
+                col(ModelVerdict.use) == "commercial",
+                col(ModelVerdict.policy) == query.policy,
+            )
             .group_by(cleared)
         )
         return {("true" if key else "false"): count for key, count in session.exec(statement)}

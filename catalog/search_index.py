@@ -25,7 +25,8 @@ from sqlalchemy import ColumnElement, delete, literal_column, select, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
 
-from catalog.models import (
+from catalog.policies import BUILTIN_POLICIES
+from catalog.tables import (
     CatalogVersion,
     Model,
     ModelLanguage,
@@ -33,7 +34,6 @@ from catalog.models import (
     ModelVerdict,
     SearchBitmap,
 )
-from catalog.policies import BUILTIN_POLICIES
 
 CLEARED = ("allowed", "conditional")
 VALUE_FACETS = ("license", "license_category", "task", "library", "language")
@@ -122,10 +122,10 @@ def _load_rows(session: Session, index: FacetBitmaps, ids: list[str] | None) -> 
             where(
                 select(
                     number,
-                    Model.license_category,
-                    Model.pipeline_tag,
-                    Model.library_name,
-                    Model.gated,
+                    col(Model.license_category),
+                    col(Model.pipeline_tag),
+                    col(Model.library_name),
+                    col(Model.gated),
                 )
             )
         )
@@ -144,7 +144,7 @@ def _load_rows(session: Session, index: FacetBitmaps, ids: list[str] | None) -> 
         ("license", ModelLicense, ModelLicense.license_id),
         ("language", ModelLanguage, ModelLanguage.language),
     ):
-        joined = select(column, number).join(Model, Model.id == table.model_id)  # type: ignore[attr-defined]
+        joined = select(col(column), number).join(Model, col(Model.id) == col(table.model_id))
         _add_grouped(index, facet, session.connection().execute(where(joined)))
     _load_verdicts(session, index, where)
 
@@ -162,8 +162,8 @@ def _load_verdicts(session: Session, index: FacetBitmaps, where: Any) -> None:
     for policy in BUILTIN_POLICIES:
         statement = (
             select(number, col(ModelVerdict.verdict).in_(CLEARED))
-            .join(Model, Model.id == ModelVerdict.model_id)
-            .where(ModelVerdict.use == "commercial", ModelVerdict.policy == policy)
+            .join(Model, col(Model.id) == ModelVerdict.model_id)
+            .where(col(ModelVerdict.use) == "commercial", col(ModelVerdict.policy) == policy)
         )
         rows = session.connection().execute(where(statement)).all()
         index.judged.setdefault(policy, BitMap()).update(r[0] for r in rows)
@@ -174,7 +174,11 @@ def current_version(session: Session) -> tuple[int, int]:
     """The catalog's epoch (which database) and version (how far its writes have gone)."""
     row = (
         session.connection()
-        .execute(select(CatalogVersion.epoch, CatalogVersion.version).where(CatalogVersion.id == 1))
+        .execute(
+            select(col(CatalogVersion.epoch), col(CatalogVersion.version)).where(
+                col(CatalogVersion.id) == 1
+            )
+        )
         .one_or_none()
     )
     return (row[0] or 0, row[1] or 0) if row else (0, 0)
@@ -197,7 +201,7 @@ def catch_up(session: Session, index: FacetBitmaps) -> FacetBitmaps:
         return index
     changed = list(
         session.connection().execute(
-            select(Model.id, row_number(session)).where(
+            select(col(Model.id), row_number(session)).where(
                 col(Model.search_version) > index.version, col(Model.search_version) <= version
             )
         )
@@ -230,7 +234,7 @@ def save_index(session: Session) -> FacetBitmaps:
     """Store the bitmaps at the current version (after an import or a crawl); return them."""
     # Locking the version row first serialises concurrent savers on PostgreSQL.
     session.connection().execute(
-        select(CatalogVersion.id).where(CatalogVersion.id == 1).with_for_update()
+        select(col(CatalogVersion.id)).where(col(CatalogVersion.id) == 1).with_for_update()
     )
     index = catch_up(session, load_index(session))
     session.connection().execute(delete(SearchBitmap))
@@ -241,7 +245,9 @@ def save_index(session: Session) -> FacetBitmaps:
     for start in range(0, len(rows), 500):
         session.connection().execute(SearchBitmap.__table__.insert(), rows[start : start + 500])  # type: ignore[attr-defined]
     session.connection().execute(
-        update(CatalogVersion).where(CatalogVersion.id == 1).values(bitmaps_version=index.version)
+        update(CatalogVersion)
+        .where(col(CatalogVersion.id) == 1)
+        .values(bitmaps_version=index.version)
     )
     session.commit()
     return index
@@ -250,13 +256,15 @@ def save_index(session: Session) -> FacetBitmaps:
 def load_index(session: Session) -> FacetBitmaps:
     """The saved bitmaps, or a fresh build when none were saved."""
     epoch, saved = session.connection().execute(
-        select(CatalogVersion.epoch, CatalogVersion.bitmaps_version).where(CatalogVersion.id == 1)
+        select(col(CatalogVersion.epoch), col(CatalogVersion.bitmaps_version)).where(
+            col(CatalogVersion.id) == 1
+        )
     ).one_or_none() or (0, None)
     if saved is None:
         return build_index(session)
     index = FacetBitmaps(epoch=epoch or 0, version=saved)
     for facet, value, blob in session.connection().execute(
-        select(SearchBitmap.facet, SearchBitmap.value, SearchBitmap.bitmap)
+        select(col(SearchBitmap.facet), col(SearchBitmap.value), col(SearchBitmap.bitmap))
     ):
         bitmap = BitMap.deserialize(blob)
         if facet == "live":

@@ -7,23 +7,26 @@ from collections.abc import Iterable
 from importlib import resources
 
 from sqlalchemy import delete, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from catalog.compatibility import compatibility_text
 from catalog.compliance import Rules, evaluate
+from catalog.db import chunked
 from catalog.licenses import knowledge_base, knowledge_text
 from catalog.lineage import load_lineage
-from catalog.models import (
+from catalog.policies import BUILTIN_POLICIES, load_policy
+from catalog.provenance import generation_text
+from catalog.registry import stamp_models
+from catalog.tables import (
     CatalogVersion,
+    LineageEdge,
     Model,
-    ModelBase,
     ModelDataset,
     ModelVerdict,
     StaleVerdict,
 )
-from catalog.policies import BUILTIN_POLICIES, load_policy
-from catalog.provenance import generation_text
-from catalog.registry import stamp_models
+from catalog.webhooks import notify_verdict_changes
 
 STORED_USES = ("commercial",)
 _BATCH = 2000
@@ -35,11 +38,11 @@ def descendants(session: Session, model_ids: Iterable[str]) -> set[str]:
     frontier = set(found)
     while frontier:
         children: set[str] = set()
-        ordered = sorted(frontier)
-        for start in range(0, len(ordered), 500):
-            chunk = ordered[start : start + 500]
+        for chunk in chunked(sorted(frontier)):
             children.update(
-                session.exec(select(ModelBase.model_id).where(col(ModelBase.base_id).in_(chunk)))
+                session.exec(
+                    select(LineageEdge.model_id).where(col(LineageEdge.base_id).in_(chunk))
+                )
             )
         frontier = children - found
         found |= frontier
@@ -51,12 +54,8 @@ def mark_stale(session: Session, model_ids: Iterable[str]) -> None:
     rows = [{"model_id": model_id} for model_id in set(model_ids)]
     if not rows:
         return
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    session.execute(dialect_insert(StaleVerdict).on_conflict_do_nothing(), rows)
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    session.execute(dialect.insert(StaleVerdict).on_conflict_do_nothing(), rows)
 
 
 def refresh_stale(session: Session, batch: int = 5000) -> list[str]:
@@ -120,6 +119,16 @@ def _store_verdicts(session: Session, model_ids: list[str]) -> None:
                         "effective_category": verdict.effective_category,
                     }
                 )
+    previous = select(
+        ModelVerdict.model_id, ModelVerdict.use, ModelVerdict.policy, ModelVerdict.verdict
+    )
+    before = {
+        (model_id, use, policy): verdict
+        for model_id, use, policy, verdict in session.exec(
+            previous.where(col(ModelVerdict.model_id).in_(model_ids))
+        )
+    }
+    notify_verdict_changes(session, before, rows)
     session.execute(delete(ModelVerdict).where(col(ModelVerdict.model_id).in_(model_ids)))
     stamp_models(session, present)
     if rows:

@@ -9,9 +9,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+from demo_runner.eligibility import runtime_kind
 from demo_runner.errors import BuildCancelled, ConversionFailed, UnsupportedArchitecture
 from demo_runner.sources import TOKENIZER_FILES, Source
-from demo_runner.support import runtime_kind
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str, float], None]

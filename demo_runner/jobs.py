@@ -3,84 +3,27 @@
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import partial
 from pathlib import Path
 from typing import Any
 
 from demo_runner.cache import ModelCache
 from demo_runner.convert import convert
 from demo_runner.device import DeviceChoice, pick_device
-from demo_runner.errors import BuildCancelled, DemoBusy, DemoError, DemoSettingsError
+from demo_runner.errors import BuildCancelled, DemoBusy, DemoError
 from demo_runner.generate import LoadedModel
 from demo_runner.limits import StreamLimits
+from demo_runner.settings import DemoSettings
 from demo_runner.sources import Source, resolve_source
 
 log = logging.getLogger(__name__)
 STATES = ("queued", "downloading", "converting", "loading", "ready", "failed", "cancelled")
-
-
-@dataclass
-class DemoSettings:
-    """Operator settings (environment variables in brackets)."""
-
-    cache_dir: Path = Path("var/demos")  # MODELCATALOG_DEMO_CACHE
-    cache_max_bytes: int = 20 * 2**30  # MODELCATALOG_DEMO_CACHE_GB
-    max_loaded: int = 2  # MODELCATALOG_DEMO_MAX_LOADED: models in memory at once; the least recently used is unloaded
-    trust_remote_code: bool = False  # MODELCATALOG_TRUST_REMOTE_CODE=1
-    endpoint: str | None = None  # HF_ENDPOINT
-    token: str | None = None  # HF_TOKEN
-    # Conversions share process-wide state in transformers (meta-device initialisation, lazy
-    # imports): two at once in one process break each other, so one at a time unless proven safe.
-    max_builds: int = 1  # MODELCATALOG_DEMO_MAX_BUILDS
-    max_queued: int = 8  # MODELCATALOG_DEMO_MAX_QUEUED: builds waiting for a slot; more is a 429
-    job_ttl_s: float = 600.0  # MODELCATALOG_DEMO_JOB_TTL: failed jobs answer repeats, then expire
-    lookup_ttl_s: float = 300.0  # MODELCATALOG_DEMO_LOOKUP_TTL: one Hub lookup per model per window
-    # One demo decodes up to 8 requests in one batch (generate.MAX_BATCH); more would only queue.
-    max_streams: int = 8  # MODELCATALOG_DEMO_MAX_STREAMS: generations at once per demo
-    max_streams_total: int = 16  # MODELCATALOG_DEMO_MAX_STREAMS_TOTAL: generations at once overall
-    request_timeout_s: float = 120.0  # MODELCATALOG_DEMO_REQUEST_SECONDS: one generation's limit
-
-    @classmethod
-    def from_environment(cls, env: Mapping[str, str] | None = None) -> DemoSettings:
-        """Read and validate the settings; a bad value is a DemoSettingsError naming the variable."""
-        env = os.environ if env is None else env
-        number = partial(_setting, env)
-        return cls(
-            cache_dir=Path(env.get("MODELCATALOG_DEMO_CACHE", "var/demos")),
-            cache_max_bytes=int(number("MODELCATALOG_DEMO_CACHE_GB", 20, 0.001, 1e6) * 2**30),
-            max_loaded=int(number("MODELCATALOG_DEMO_MAX_LOADED", 2, 1, 64)),
-            trust_remote_code=env.get("MODELCATALOG_TRUST_REMOTE_CODE") == "1",
-            endpoint=env.get("HF_ENDPOINT"),
-            token=env.get("HF_TOKEN"),
-            max_builds=int(number("MODELCATALOG_DEMO_MAX_BUILDS", 1, 1, 16)),
-            max_queued=int(number("MODELCATALOG_DEMO_MAX_QUEUED", 8, 0, 1000)),
-            job_ttl_s=number("MODELCATALOG_DEMO_JOB_TTL", 600, 1, 7 * 86400),
-            lookup_ttl_s=number("MODELCATALOG_DEMO_LOOKUP_TTL", 300, 0, 86400),
-            max_streams=int(number("MODELCATALOG_DEMO_MAX_STREAMS", 8, 1, 1024)),
-            max_streams_total=int(number("MODELCATALOG_DEMO_MAX_STREAMS_TOTAL", 16, 1, 4096)),
-            request_timeout_s=number("MODELCATALOG_DEMO_REQUEST_SECONDS", 120, 1, 3600),
-        )
-
-
-def _setting(env: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise DemoSettingsError(f"{name}={raw!r} is not a number") from None
-    if not low <= value <= high:
-        raise DemoSettingsError(f"{name}={raw!r} must be between {low:g} and {high:g}")
-    return value
 
 
 @dataclass
@@ -131,12 +74,14 @@ class DemoManager:
 
     def __init__(
         self,
-        settings: DemoSettings | None = None,
+        settings: DemoSettings,
         choice: DeviceChoice | None = None,
         resolve: Callable[..., Source] = resolve_source,
     ) -> None:
-        self.settings = settings or DemoSettings.from_environment()
-        self.choice = choice or pick_device()
+        self.settings = settings
+        self.choice = choice or pick_device(
+            settings.device, settings.compute_type, settings.threads
+        )
         self.cache = ModelCache(
             self.settings.cache_dir / "converted", self.settings.cache_max_bytes
         )
@@ -146,7 +91,7 @@ class DemoManager:
             OrderedDict()
         )  # job id -> job, least recently used first
         self.lock = threading.Lock()
-        self.builders: list[threading.Thread] = []
+        self.builds: list[threading.Thread] = []
         self.build_slots = threading.BoundedSemaphore(self.settings.max_builds)
         self.sources: dict[str, tuple[float, Source]] = {}  # repo id -> (looked up at, source)
         self.streams = StreamLimits(self.settings.max_streams, self.settings.max_streams_total)
@@ -170,11 +115,11 @@ class DemoManager:
                 compute_type=self.choice.compute_type,
             )
             self.jobs[job.id] = job
-            builder = threading.Thread(
+            build = threading.Thread(
                 target=self._build, args=(job, gguf_file), name=f"demo-{job.id}", daemon=True
             )
-            self.builders = [b for b in self.builders if b.is_alive()] + [builder]
-        builder.start()
+            self.builds = [b for b in self.builds if b.is_alive()] + [build]
+        build.start()
         return job
 
     def _waiting_builds(self) -> int:
@@ -218,11 +163,16 @@ class DemoManager:
         return job
 
     def close(self, timeout: float = 60.0) -> None:
-        """Cancel every build, wait for the builds to stop, and unload every model."""
+        """Stop every thread this manager started: cancel every build and wait for it (a download
+        or a conversion stops at its next step), then unload every model, which stops its batcher."""
         for job_id in list(self.jobs):
             self.delete(job_id)
-        for builder in list(self.builders):
-            builder.join(timeout)
+        with self.lock:
+            builds = list(self.builds)
+        for build in builds:
+            build.join(timeout)
+        with self.lock:
+            self.builds.clear()
 
     def _unload(self, job: DemoJob) -> None:
         with self.lock:

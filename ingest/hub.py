@@ -11,10 +11,9 @@ afterwards, to a bounded depth; what the Hub does not have is recorded as missin
 from __future__ import annotations
 
 import logging
-import os
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -24,24 +23,26 @@ import yaml
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from catalog.db import as_utc
 from catalog.licenses import knowledge_base
-from catalog.models import CrawlState
 from catalog.records import DatasetRecord, ModelRecord
 from catalog.registry import (
     mark_missing,
+    models_not_held,
     referenced_but_absent,
     upsert_datasets,
     upsert_models,
     utcnow,
 )
 from catalog.search_index import save_index
+from catalog.tables import CrawlState
 from catalog.verdicts import mark_stale, models_trained_on, refresh_stale
 from ingest.cards import dataset_record, model_record, parse_datetime
-from ingest.errors import BadRecord, HubUnavailable
+from ingest.connection import HubSettings, transport_errors
+from ingest.errors import BadRecord, HubUnreachable
 
 log = logging.getLogger(__name__)
 
-MAX_RETRIES = int(os.environ.get("MODELCATALOG_HUB_RETRIES", "6"))
 MAX_RETRY_AFTER = 60.0
 
 
@@ -56,8 +57,7 @@ class CrawlOptions:
     since: datetime | None = None
     page_size: int = 1000
     lineage_depth: int = 3
-    endpoint: str | None = None
-    token: str | None = None
+    hub: HubSettings = field(default_factory=HubSettings)
     timeout: float = 30.0
 
 
@@ -83,31 +83,18 @@ class CrawlSummary:
 Progress = Callable[[str, int, CrawlSummary], None]
 
 
-def _transport_errors() -> tuple[type[BaseException], ...]:
-    """The connection-level exceptions of whichever HTTP library this huggingface_hub uses."""
-    import importlib
-
-    from huggingface_hub.utils import get_session
-
-    errors: list[type[BaseException]] = [OSError]
-    library = importlib.import_module(type(get_session()).__module__.split(".")[0])
-    for name in ("TransportError", "RequestException", "HTTPError"):
-        if isinstance(getattr(library, name, None), type):
-            errors.append(getattr(library, name))
-    return tuple(errors)
-
-
 class HubClient:
     """huggingface_hub's HTTP session and API with retries: 429 waits, 5xx and timeouts back off."""
 
-    def __init__(self, endpoint: str | None, token: str | None, timeout: float) -> None:
+    def __init__(self, hub: HubSettings, timeout: float) -> None:
         from huggingface_hub import HfApi, constants
 
-        self.endpoint = (endpoint or constants.ENDPOINT).rstrip("/")
-        self.token = token
+        self.endpoint = (hub.endpoint or constants.ENDPOINT).rstrip("/")
+        self.token = token = hub.token
+        self.retries = hub.retries
         self.timeout = timeout
         self.api = HfApi(endpoint=self.endpoint, token=token)
-        self.transport_errors = _transport_errors()
+        self.transport_errors = transport_errors()
         # Cards are read once per crawl; a private cache keeps one endpoint's files from answering
         # for another's (the shared Hub cache is keyed by repo id alone).
         self._cache = tempfile.TemporaryDirectory(prefix="modelcatalog-cards-")
@@ -119,7 +106,7 @@ class HubClient:
         from huggingface_hub.errors import HfHubHTTPError
 
         delay = 0.5
-        for attempt in range(1, MAX_RETRIES + 1):
+        for attempt in range(1, self.retries + 1):
             try:
                 return call()
             except HfHubHTTPError as exc:
@@ -128,7 +115,7 @@ class HubClient:
                     wait = _retry_after(exc.response, delay)
                     log.warning("%s: rate limited, waiting %.1f s", what, wait)
                     time.sleep(wait)
-                elif status is not None and status >= 500 and attempt < MAX_RETRIES:
+                elif status is not None and status >= 500 and attempt < self.retries:
                     log.warning(
                         "%s: server error %s, retry %d in %.1f s", what, status, attempt, delay
                     )
@@ -136,15 +123,15 @@ class HubClient:
                 else:
                     raise
             except self.transport_errors as exc:
-                if attempt == MAX_RETRIES:
-                    raise HubUnavailable(
+                if attempt == self.retries:
+                    raise HubUnreachable(
                         f"the Hub at {self.endpoint} cannot be reached ({type(exc).__name__}: {exc})"
                     ) from exc
                 log.warning("%s: %s, retry %d in %.1f s", what, type(exc).__name__, attempt, delay)
                 time.sleep(delay)
             delay = min(delay * 2, 10.0)
-        raise HubUnavailable(
-            f"{what}: the Hub at {self.endpoint} kept failing after {MAX_RETRIES} tries"
+        raise HubUnreachable(
+            f"{what}: the Hub at {self.endpoint} kept failing after {self.retries} tries"
         )
 
     def get_page(self, url: str) -> tuple[list[dict[str, Any]], str | None]:
@@ -227,6 +214,22 @@ def _retry_after(response: Any, default: float) -> float:
         return default
 
 
+def hub_reachable(endpoint: str | None, timeout: float = 3.0) -> bool:
+    """Whether a TCP connection to the Hub opens: a quick probe before an optional fetch."""
+    import socket
+    from urllib.parse import urlsplit
+
+    from huggingface_hub import constants
+
+    parts = urlsplit(endpoint or constants.ENDPOINT)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        with socket.create_connection((parts.hostname or "", port), timeout=timeout):
+            return True
+    except (OSError, ValueError):
+        return False
+
+
 def info_to_json(info: Any) -> dict[str, Any]:
     """A huggingface_hub ModelInfo/DatasetInfo back into the Hub's JSON field names."""
     card = getattr(info, "card_data", None)
@@ -259,7 +262,7 @@ class Crawler:
     ) -> None:
         self.engine = engine
         self.options = options
-        self.client = HubClient(options.endpoint, options.token, options.timeout)
+        self.client = HubClient(options.hub, options.timeout)
         self.summary = CrawlSummary()
         self.progress = progress or (lambda *_: None)
         self.kb = knowledge_base()
@@ -282,13 +285,39 @@ class Crawler:
             if self.options.datasets:
                 self._crawl_kind("dataset")
             self._close_lineage()
-            with Session(self.engine) as session:
-                affected = refresh_stale(session)
-                self.summary.verdicts = len(affected)
-                save_index(session)
+            self._refresh()
         finally:
             self.client.close()
         return self.summary
+
+    def fetch_models(self, repo_ids: Sequence[str]) -> CrawlSummary:
+        """Fetch the models among these that the catalog lacks, then their lineage (a scan's gate)."""
+        with Session(self.engine) as session:
+            wanted = models_not_held(session, repo_ids)
+        try:
+            with Session(self.engine) as session:
+                found: list[dict[str, Any]] = []
+                absent: list[str] = []
+                for repo_id in wanted:
+                    info = self.client.info("model", repo_id)
+                    if info:
+                        found.append(info)
+                    else:
+                        absent.append(repo_id)
+                self._store_page(session, "model", found)
+                self.summary.missing += mark_missing(session, "model", absent)
+                session.commit()
+            self._close_lineage()
+            self._refresh()
+        finally:
+            self.client.close()
+        return self.summary
+
+    def _refresh(self) -> None:
+        with Session(self.engine) as session:
+            affected = refresh_stale(session)
+            self.summary.verdicts = len(affected)
+            save_index(session)
 
     def _load_state(self, session: Session, kind: str) -> CrawlState:
         state = session.get(CrawlState, self.state_key(kind))
@@ -329,7 +358,7 @@ class Crawler:
                     (d for d in (parse_datetime(i.get("lastModified")) for i in fresh) if d),
                     default=None,
                 )
-                if newest and (state.high_water is None or newest > _aware(state.high_water)):
+                if newest and (state.high_water is None or newest > as_utc(state.high_water)):
                     state.high_water = newest
                 done = (
                     reached_old
@@ -356,7 +385,7 @@ class Crawler:
         """Keep items modified at or after `stop_at`; say whether older ones were reached."""
         if stop_at is None:
             return items, False
-        boundary = _aware(stop_at)
+        boundary = as_utc(stop_at)
         fresh = [
             i for i in items if (parse_datetime(i.get("lastModified")) or boundary) >= boundary
         ]
@@ -369,7 +398,7 @@ class Crawler:
                 item["cardData"] = self.client.card_data(kind, item["id"])
             except (ValueError, yaml.YAMLError) as exc:
                 item["_card_errors"] = [f"card YAML: {str(exc).splitlines()[0][:200]}"]
-            except HubUnavailable:
+            except HubUnreachable:
                 raise
             except Exception as exc:  # gated, missing README, ...: keep the listing's facts
                 item["_card_errors"] = [
@@ -411,10 +440,14 @@ class Crawler:
                 if not bases and not datasets:
                     return
                 for kind, ids in (("model", bases), ("dataset", datasets)):
-                    found, absent = [], []
+                    found: list[dict[str, Any]] = []
+                    absent: list[str] = []
                     for repo_id in sorted(ids):
                         info = self.client.info(kind, repo_id)
-                        (found if info else absent).append(info or repo_id)
+                        if info:
+                            found.append(info)
+                        else:
+                            absent.append(repo_id)
                     self._store_page(session, kind, found)
                     self.summary.missing += mark_missing(session, kind, absent)
                 session.commit()
@@ -427,9 +460,3 @@ def _has_readme(item: dict[str, Any]) -> bool:
     if not isinstance(siblings, list):
         return True
     return any(isinstance(s, dict) and s.get("rfilename") == "README.md" for s in siblings)
-
-
-def _aware(value: datetime) -> datetime:
-    from datetime import UTC
-
-    return value if value.tzinfo else value.replace(tzinfo=UTC)

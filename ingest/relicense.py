@@ -14,8 +14,8 @@ from sqlalchemy import delete, update
 from sqlmodel import Session, col, select
 
 from catalog.licenses import KnowledgeBase
-from catalog.models import Dataset, Model, ModelLicense
 from catalog.registry import stamp_models
+from catalog.tables import Dataset, Model, ModelLicense
 from ingest.cards import _licenses, _Reader
 
 _BATCH = 2000

@@ -12,10 +12,10 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from catalog.licenses import knowledge_base
-from catalog.models import Dataset, Model, ModelBase, ModelDataset
 from catalog.records import DatasetRecord, ModelRecord
 from catalog.registry import UpsertResult, upsert_datasets, upsert_models
 from catalog.search_index import save_index
+from catalog.tables import Dataset, LineageEdge, Model, ModelDataset
 from catalog.verdicts import models_trained_on, refresh_verdicts
 from ingest.cards import dataset_record, model_record
 from ingest.errors import BadRecord
@@ -129,8 +129,8 @@ def export_snapshot(session: Session) -> Iterator[str]:
         line = {"kind": "dataset", **_common(dataset)}
         line["cardData"] = _card_for_export(line["cardData"], dataset, {})
         yield json.dumps(line, sort_keys=True)
-    bases: dict[str, list[ModelBase]] = {}
-    for edge in session.exec(select(ModelBase)):
+    bases: dict[str, list[LineageEdge]] = {}
+    for edge in session.exec(select(LineageEdge)):
         bases.setdefault(edge.model_id, []).append(edge)
     trained: dict[str, list[str]] = {}
     for ds_edge in session.exec(select(ModelDataset)):

@@ -1,7 +1,6 @@
 // The demo page: follow the build, then chat with the model over server-sent events.
 (() => {
-  const demo = document.getElementById("chat-app").dataset.demo;
-  const api = `/api/v1/demos/${demo}`;
+  const api = document.getElementById("chat-app").dataset.api;
   const history = [];
   const $ = (id) => document.getElementById(id);
   async function poll() {

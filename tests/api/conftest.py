@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -13,24 +14,27 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from api.app import create_app
+from api.settings import Settings
+from demo_runner.settings import DemoSettings
 from ingest.snapshot import bundled_snapshot_lines, import_snapshot
 
 
-def seeded_app(engine: Engine) -> Flask:
+def seeded_app(engine: Engine, **config: object) -> Flask:
     with Session(engine) as session:
         import_snapshot(session, bundled_snapshot_lines())
-    settings = None
-    try:
-        from demo_runner.jobs import DemoSettings
-
-        # Demos started by API tests stay in a temporary folder and never reach a real Hub.
-        settings = DemoSettings(
-            cache_dir=Path(tempfile.mkdtemp(prefix="demos-")), endpoint="http://127.0.0.1:9"
-        )
-    except ImportError:
-        pass
+    # Demos started by API tests stay in a temporary folder and never reach a real Hub.
+    demo = DemoSettings(
+        cache_dir=Path(tempfile.mkdtemp(prefix="demos-")), endpoint="http://127.0.0.1:9"
+    )
     url = engine.url.render_as_string(hide_password=False)
-    return create_app({"DATABASE_URL": url, "TESTING": True, "DEMO_SETTINGS": settings})
+    test_config = {
+        "TESTING": True,
+        # Tests send many requests from one address; the rate-limit tests set their own.
+        "RATE_LIMIT_ANONYMOUS": "100000/minute",
+        "RATE_LIMIT_TOKEN": "100000/minute",
+        **config,
+    }
+    return create_app(test_config, Settings(database_url=url, demo=demo))
 
 
 @pytest.fixture
@@ -49,3 +53,17 @@ def any_db_client(engine: Engine) -> Iterator[FlaskClient]:
     app = seeded_app(engine)
     yield app.test_client()
     app.extensions["modelcatalog.engine"].dispose()
+
+
+def app_with(url: str, **changes: object) -> Flask:
+    """An app on an existing database with some settings changed (web=…, demo=…)."""
+    demo = DemoSettings(
+        cache_dir=Path(tempfile.mkdtemp(prefix="demos-")), endpoint="http://127.0.0.1:9"
+    )
+    settings = replace(Settings(database_url=url, demo=demo), **changes)  # type: ignore[arg-type]
+    config = {
+        "TESTING": True,
+        "RATE_LIMIT_ANONYMOUS": "100000/minute",
+        "RATE_LIMIT_TOKEN": "100000/minute",
+    }
+    return create_app(config, settings)

@@ -105,3 +105,14 @@ def test_no_page_breaks_its_content_security_policy(page) -> None:  # type: igno
         page.goto(path)
         page.wait_for_load_state("networkidle")
     assert not violations, violations
+
+
+def test_paste_a_list_and_read_the_verdicts_in_a_browser(page) -> None:  # type: ignore[no-untyped-def]
+    page.goto("/scan")
+    page.fill("#scan-models", "tiiuae/falcon-40b\nmosaicml/mpt-30b-chat\n")
+    page.select_option("#scan-use", "commercial")
+    page.click("#scan-form button[type=submit]")
+    page.wait_for_selector("#scan-verdicts")
+    rows = page.locator("#scan-verdicts tbody tr")
+    assert rows.count() == 2
+    assert page.locator("#scan-verdicts [data-verdict=forbidden]").count() == 1

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
-from api.app import create_app
-from tests.api.conftest import seeded_app
+from tests.api.conftest import app_with, seeded_app
+from tests.people import user_client
 
 
 def read_only_app(sqlite_engine: Engine):  # type: ignore[no-untyped-def]
@@ -19,7 +19,7 @@ def read_only_app(sqlite_engine: Engine):  # type: ignore[no-untyped-def]
     # A file in rollback-journal mode: the old per-connection WAL pragma had to write to it.
     with sqlite3.connect(path) as connection:
         connection.execute("PRAGMA journal_mode=DELETE")
-    return create_app({"DATABASE_URL": f"sqlite:///file:{path}?mode=ro&uri=true", "TESTING": True})
+    return app_with(f"sqlite:///file:{path}?mode=ro&uri=true")
 
 
 def test_a_read_only_database_serves_reads(sqlite_engine: Engine) -> None:
@@ -46,25 +46,22 @@ def test_healthz_reports_each_dependency(client) -> None:
 
 def test_an_unreachable_database_is_503(tmp_path: Path) -> None:
     missing = tmp_path / "absent" / "catalog.db"
-    app = create_app(
-        {"DATABASE_URL": f"sqlite:///file:{missing}?mode=ro&uri=true", "TESTING": True}
-    )
+    app = app_with(f"sqlite:///file:{missing}?mode=ro&uri=true")
     health = app.test_client().get("/healthz")
     assert health.status_code == 503 and health.json["checks"]["database"].startswith("error")
 
 
 def unwritable_cache_app(sqlite_engine: Engine):  # type: ignore[no-untyped-def]
-    from demo_runner.jobs import DemoSettings
+    from demo_runner.settings import DemoSettings
 
-    app = seeded_app(sqlite_engine)
+    seeded_app(sqlite_engine)
     blocker = Path(tempfile.mkdtemp()) / "a-file"
     blocker.write_text("not a folder")  # a cache path below a file cannot be created, even by root
-    app.config["DEMO_SETTINGS"] = DemoSettings(cache_dir=blocker / "demos")
-    return app
+    return app_with(str(sqlite_engine.url), demo=DemoSettings(cache_dir=blocker / "demos"))
 
 
 def test_an_unwritable_demo_cache_turns_try_it_off_and_answers_503(sqlite_engine: Engine) -> None:
-    client = unwritable_cache_app(sqlite_engine).test_client()
+    client = user_client(unwritable_cache_app(sqlite_engine), "dana", "viewer")
     page = client.get("/models/HuggingFaceTB/SmolLM2-135M-Instruct").get_data(as_text=True)
     assert 'id="try-it-why"' in page and "demos are off on this server" in page
     started = client.post("/api/v1/demos", json={"model": "HuggingFaceTB/SmolLM2-135M-Instruct"})

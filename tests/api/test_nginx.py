@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import Engine
 
-from api.app import create_app
 from api.serving import waitress_options
-from tests.api.conftest import seeded_app
+from api.settings import WebSettings
+from tests.api.conftest import app_with, seeded_app
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 NGINX = "/usr/sbin/nginx"
@@ -57,9 +57,7 @@ def proxied(sqlite_engine: Engine, tmp_path: Path) -> Iterator[int]:
     if not Path(NGINX).is_file():
         pytest.fail("Debian's nginx is not installed: `make test` installs it")
     seeded_app(sqlite_engine)
-    app = create_app(
-        {"DATABASE_URL": str(sqlite_engine.url), "TESTING": True, "TRUSTED_PROXIES": 1}
-    )
+    app = app_with(str(sqlite_engine.url), web=WebSettings(trusted_proxies=1))
     server = create_server(app, host="127.0.0.1", port=0, **waitress_options(4, streams=0))
     threading.Thread(target=server.run, daemon=True).start()
     port = free_port()

@@ -7,9 +7,8 @@ import re
 import pytest
 from sqlalchemy.engine import Engine
 
-from api.app import create_app
-from api.web_settings import SettingsError, web_settings
-from tests.api.conftest import seeded_app
+from api.settings import Settings, SettingsError, WebSettings
+from tests.api.conftest import app_with, seeded_app
 
 PAGES = [
     "/",
@@ -53,17 +52,15 @@ def test_a_forged_host_is_not_echoed_into_links(client) -> None:
 
 
 def test_links_use_the_configured_base_url(sqlite_engine: Engine) -> None:
-    app = seeded_app(sqlite_engine)
-    app.config["BASE_URL"] = "https://models.example.org"
+    seeded_app(sqlite_engine)
+    app = app_with(str(sqlite_engine.url), web=WebSettings(base_url="https://models.example.org"))
     response = app.test_client().get("/api/v1/models?per_page=1", headers={"Host": "evil.example"})
     assert response.headers["Link"].startswith("<https://models.example.org/api/v1/models?")
 
 
 def test_trusted_proxy_headers_give_the_public_host(sqlite_engine: Engine) -> None:
     seeded_app(sqlite_engine)
-    app = create_app(
-        {"DATABASE_URL": str(sqlite_engine.url), "TESTING": True, "TRUSTED_PROXIES": 1}
-    )
+    app = app_with(str(sqlite_engine.url), web=WebSettings(trusted_proxies=1))
     response = app.test_client().get(
         "/api/v1/models?per_page=1",
         headers={"X-Forwarded-Host": "models.example.org", "X-Forwarded-Proto": "https"},
@@ -80,6 +77,6 @@ def test_trusted_proxy_headers_give_the_public_host(sqlite_engine: Engine) -> No
         ("MODELCATALOG_TRUSTED_PROXIES", "²"),
     ],
 )
-def test_bad_web_settings_name_the_variable(name: str, value: str) -> None:
+def test_bad_web_settings_name_the_variable(name: str, value: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(SettingsError, match=name):
-        web_settings({name: value})
+        Settings.from_environ({name: value}, tmp_path)

@@ -8,7 +8,7 @@ from sqlalchemy import inspect
 from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel
 
-import catalog.models  # noqa: F401
+import catalog.tables  # noqa: F401
 
 # Full-text search lives outside the ORM: FTS5 tables on SQLite, a generated tsvector on PostgreSQL;
 # so does PostgreSQL's row number for the search bitmaps (SQLite uses rowid).

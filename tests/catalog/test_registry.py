@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from catalog.models import LicenseObservation, Model, ModelBase, ModelVerdict
 from catalog.registry import mark_missing, upsert_models
+from catalog.tables import LicenseObservation, LineageEdge, Model, ModelVerdict
 from catalog.verdicts import refresh_verdicts
 from ingest.cards import model_record
 from ingest.snapshot import import_snapshot
@@ -67,7 +67,7 @@ def test_an_update_replaces_the_lineage_edges(engine: Engine) -> None:
         upsert_models(session, [record("acme/m", "mit", "1", base_model="org/old")])
         upsert_models(session, [record("acme/m", "mit", "2", base_model=["org/x", "org/y"])])
         session.commit()
-        edges = session.exec(select(ModelBase).order_by(ModelBase.base_id)).all()
+        edges = session.exec(select(LineageEdge).order_by(LineageEdge.base_id)).all()
     assert [(e.base_id, e.relation) for e in edges] == [("org/x", "merge"), ("org/y", "merge")]
 
 

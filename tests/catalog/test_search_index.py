@@ -15,10 +15,10 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, select
 
 from catalog.licenses import knowledge_base
-from catalog.models import CatalogVersion, License, Task
 from catalog.registry import mark_missing, upsert_models
 from catalog.search import ModelQuery, search_models, search_models_sql
 from catalog.search_index import IndexHolder, holder, load_index, save_index
+from catalog.tables import CatalogVersion, License, Task
 from catalog.verdicts import refresh_verdicts
 from ingest.cards import model_record
 

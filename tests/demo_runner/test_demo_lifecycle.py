@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from demo_runner.errors import DemoSettingsError
-from demo_runner.jobs import DemoManager, DemoSettings
+from api.settings import Settings, SettingsError
+from demo_runner.jobs import DemoManager
+from demo_runner.settings import DemoSettings
 from tests.demo_runner.conftest import CPU, add_tiny
 from tests.fakehub import FakeHub
 
@@ -129,14 +130,17 @@ def test_the_build_queue_is_bounded(hub: FakeHub, tiny_model_dir: Path, tmp_path
         ("MODELCATALOG_DEMO_MAX_STREAMS", "nan"),
     ],
 )
-def test_bad_settings_name_the_variable(name: str, value: str) -> None:
-    with pytest.raises(DemoSettingsError, match=name):
-        DemoSettings.from_environment({name: value})
+def test_bad_settings_name_the_variable(name: str, value: str, tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match=name):
+        Settings.from_environ({name: value}, tmp_path)
 
 
-def test_settings_have_safe_defaults() -> None:
-    settings = DemoSettings.from_environment({})
-    assert settings.max_builds == 1 and settings.max_streams_total >= settings.max_streams
+def test_settings_have_safe_defaults(tmp_path: Path) -> None:
+    demo = Settings.from_environ({}, tmp_path).demo
+    assert demo.max_builds == 1 and demo.max_streams_total >= demo.max_streams
+    assert (
+        Settings.from_environ({"MODELCATALOG_DEMO_MAX_BUILDS": "2"}, tmp_path).demo.max_builds == 2
+    )
 
 
 def test_concurrent_start_and_delete_cycles_leave_the_manager_working(

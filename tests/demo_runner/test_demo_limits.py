@@ -8,6 +8,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -16,11 +17,14 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from api.app import create_app
-from demo_runner.jobs import DemoManager, DemoSettings
+from api.settings import Settings
+from demo_runner.jobs import DemoManager
+from demo_runner.settings import DemoSettings
 from ingest.snapshot import import_snapshot
 from tests.demo_runner.conftest import add_tiny
 from tests.demo_runner.test_demo_api import wait_ready
 from tests.fakehub import FakeHub
+from tests.people import make_user, token_client
 
 HELLO = [{"role": "user", "content": "Hello there"}]
 
@@ -59,7 +63,19 @@ def catalog_app(engine: Engine, settings: DemoSettings, *repo_ids: str) -> Flask
     ]
     with Session(engine) as session:
         import_snapshot(session, lines)
-    return create_app({"DATABASE_URL": str(engine.url), "TESTING": True, "DEMO_SETTINGS": settings})
+    config = {
+        "TESTING": True,
+        "RATE_LIMIT_ANONYMOUS": "100000/minute",
+        "RATE_LIMIT_TOKEN": "100000/minute",
+    }
+    app = create_app(config, Settings(database_url=str(engine.url), demo=settings))
+    app.config["TEST_TOKEN"] = make_user(app.extensions["modelcatalog.engine"], "dana", "viewer")
+    return app
+
+
+def client_of(app: Flask):  # type: ignore[no-untyped-def]
+    """A signed-in client (demos belong to whoever starts them)."""
+    return token_client(app, app.config["TEST_TOKEN"])
 
 
 @pytest.fixture
@@ -91,7 +107,7 @@ def manager_of(app: Flask) -> DemoManager:
 
 
 def test_a_prompt_longer_than_the_context_is_422_with_the_numbers(limits_app: Flask) -> None:
-    client = limits_app.test_client()
+    client = client_of(limits_app)
     chat = ready_demo(client, "tiny/llama") + "/v1/chat/completions"
     long = [{"role": "user", "content": "Hello there, how are you today? " * 300}]
     for stream in (False, True):
@@ -101,7 +117,7 @@ def test_a_prompt_longer_than_the_context_is_422_with_the_numbers(limits_app: Fl
 
 
 def test_max_tokens_is_capped_to_what_the_context_leaves(limits_app: Flask) -> None:
-    client = limits_app.test_client()
+    client = client_of(limits_app)
     chat = ready_demo(client, "tiny/llama") + "/v1/chat/completions"
     body = {"messages": HELLO, "max_tokens": 1024, "temperature": 0}
     usage = client.post(chat, json=body).json["usage"]
@@ -109,7 +125,7 @@ def test_max_tokens_is_capped_to_what_the_context_leaves(limits_app: Flask) -> N
 
 
 def test_too_many_streams_are_429_with_retry_after(limits_app: Flask) -> None:
-    client = limits_app.test_client()
+    client = client_of(limits_app)
     chat = ready_demo(client, "tiny/llama") + "/v1/chat/completions"
     body = {"messages": HELLO, "max_tokens": 200, "stream": True}
     first = client.post(chat, json=body, buffered=False)
@@ -122,9 +138,10 @@ def test_too_many_streams_are_429_with_retry_after(limits_app: Flask) -> None:
 
 
 def test_a_generation_past_its_time_limit_is_504(limits_app: Flask) -> None:
-    client = limits_app.test_client()
+    client = client_of(limits_app)
     chat = ready_demo(client, "tiny/llama") + "/v1/chat/completions"
-    manager_of(limits_app).settings.request_timeout_s = 0.0
+    manager = manager_of(limits_app)
+    manager.settings = replace(manager.settings, request_timeout_s=0.0)
     answer = client.post(chat, json={"messages": HELLO})
     assert answer.status_code == 504 and "longer than" in answer.json["detail"]
 
@@ -132,7 +149,7 @@ def test_a_generation_past_its_time_limit_is_504(limits_app: Flask) -> None:
 def test_a_client_disconnect_stops_the_decode_within_a_second(limits_app: Flask) -> None:
     from waitress.server import create_server
 
-    client = limits_app.test_client()
+    client = client_of(limits_app)
     location = ready_demo(client, "tiny/wide")
     batcher = manager_of(limits_app).ready_model(location.rsplit("/", 1)[1]).batcher
     body = {"messages": HELLO, "max_tokens": 1024, "temperature": 0}
@@ -152,6 +169,7 @@ def test_a_client_disconnect_stops_the_decode_within_a_second(limits_app: Flask)
         sock = socket.create_connection(("127.0.0.1", server.effective_port), timeout=30)
         sock.sendall(
             f"POST {location}/v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            f"Authorization: Bearer {limits_app.config['TEST_TOKEN']}\r\n"
             f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n\r\n".encode()
             + payload
         )
@@ -176,7 +194,7 @@ def test_eight_concurrent_post_delete_cycles_leave_the_service_able_to_build_and
     errors: list[str] = []
 
     def cycle() -> None:
-        client = limits_app.test_client()
+        client = client_of(limits_app)
         for _ in range(2):
             started = client.post("/api/v1/demos", json={"model": "tiny/llama"})
             if started.status_code != 202:
@@ -192,7 +210,7 @@ def test_eight_concurrent_post_delete_cycles_leave_the_service_able_to_build_and
     for thread in threads:
         thread.join()
     assert not errors
-    client = limits_app.test_client()
+    client = client_of(limits_app)
     chat = ready_demo(client, "tiny/llama") + "/v1/chat/completions"
     answer = client.post(chat, json={"messages": HELLO, "max_tokens": 8})
     assert answer.status_code == 200 and answer.json["choices"][0]["message"]["content"] is not None
