@@ -11,10 +11,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import Flask, request
+from flask import Flask, current_app, request
 from werkzeug.exceptions import BadRequest
 
 JSON_MAX_DEPTH = 32
+# Endpoints that take a CycloneDX document, allowed BOM_MAX_BYTES rather than MAX_CONTENT_LENGTH.
+LARGER_BODIES = ("models.ComplianceBom", "scan_pages.scan_submit")
 
 
 class BadJsonBody(BadRequest):
@@ -58,6 +60,9 @@ def _is_utf8(text: str) -> bool:
 def _check_json_body() -> None:
     if not request.is_json or request.content_length == 0:
         return
+    if request.endpoint in LARGER_BODIES:  # the view raises the size limit, then reads the body
+        limit = current_app.config["BOM_MAX_BYTES"]
+        request.max_content_length = limit  # type: ignore[misc]
     raw = request.get_data(cache=True)
     if raw and (reason := json_body_problem(raw)):
         raise BadJsonBody(reason)

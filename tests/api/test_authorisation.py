@@ -20,6 +20,7 @@ MATRIX: dict[tuple[str, str], tuple[str, str, dict]] = {
     ("GET", "/healthz"): ("health.healthz", "anyone", {}),
     ("GET", "/api/v1/healthz"): ("health_v1.healthz", "anyone", {}),
     ("GET", "/api/v1/docs/assets/swagger-ui.css"): ("docs_assets.asset", "anyone", {}),
+    ("GET", "/static/chat.js"): ("static", "anyone", {}),
     ("GET", "/api/v1/openapi.json"): ("api-docs.openapi_json", "read", {}),
     ("GET", "/api/v1/docs"): ("api-docs.openapi_swagger_ui", "read", {}),
     ("GET", "/api/v1/models"): ("models.Models", "read", {}),

@@ -31,6 +31,11 @@ EXAMPLES: list[Exception] = [
     demo_errors.NotOnHub("not found on the Hub"),
     demo_errors.ConversionFailed("conversion failed"),
     demo_errors.BadGenerationRequest("bad request"),
+    demo_errors.BuildCancelled("deleted while it was built"),
+    demo_errors.DemoBusy("too many builds waiting", retry_after=30),
+    demo_errors.PromptTooLong(600, 100, 512),
+    demo_errors.GenerationTimedOut("took too long"),
+    demo_errors.DemoCacheUnwritable("the demo cache cannot be written"),
     demo_errors.DemoError("a demo error of no subclass"),
 ]
 EXPECTED_STATUS = {
@@ -50,6 +55,10 @@ EXPECTED_STATUS = {
     "NeedsTermsAccepted": 403,
     "HubUnreachable": 503,
     "NotOnHub": 404,
+    "BuildCancelled": 410,
+    "DemoBusy": 429,
+    "GenerationTimedOut": 504,
+    "DemoCacheUnwritable": 503,
 }
 
 
