@@ -57,22 +57,28 @@ class ChatRequestSchema(Schema):
     stream = fields.Boolean()
 
 
-def demo_manager():  # type: ignore[no-untyped-def]
-    """The process's demo manager, created on first use (it imports CTranslate2)."""
-    manager = current_app.extensions.get("modelcatalog.demos")
-    if manager is None:
+def demo_backend():  # type: ignore[no-untyped-def]
+    """The process's demo backend (local, ray or off), created on first use (it imports CTranslate2)."""
+    backend = current_app.extensions.get("modelcatalog.demos")
+    if backend is None:
         try:
-            from demo_runner.jobs import DemoManager
+            from demo_runner.backends import ScaleSettings, make_backend
         except ImportError:
             abort(501, message="demos need the demo extra: pip install -e '.[demo]'")
-        manager = current_app.extensions.setdefault(
-            "modelcatalog.demos", DemoManager(current_app.config.get("DEMO_SETTINGS"))
+        scale = current_app.config.get("DEMO_SCALE") or ScaleSettings.from_environment()
+        backend = current_app.extensions.setdefault(
+            "modelcatalog.demos",
+            make_backend(
+                current_app.config.get("DEMO_SETTINGS"),
+                scale,
+                database_url=current_app.config["DATABASE_URL"],
+            ),
         )
-    return manager
+    return backend
 
 
 def _job(demo_id: str):  # type: ignore[no-untyped-def]
-    job = demo_manager().get(demo_id)
+    job = demo_backend().get(demo_id)
     if job is None:
         abort(404, message=f"no demo {demo_id!r}")
     return job
@@ -80,7 +86,7 @@ def _job(demo_id: str):  # type: ignore[no-untyped-def]
 
 def start_demo(repo_id: str):  # type: ignore[no-untyped-def]
     get_model(db(), repo_id)  # only catalog models can be demoed
-    return demo_manager().start(repo_id)
+    return demo_backend().start(repo_id)
 
 
 @blp.route("/demos")
@@ -108,7 +114,7 @@ class DemoDetail(MethodView):
     def delete(self, demo_id: str) -> Any:
         """Unload a demo and forget it."""
         _job(demo_id)
-        demo_manager().delete(demo_id)
+        demo_backend().delete(demo_id)
         return ""
 
 
@@ -121,7 +127,7 @@ class ChatCompletions(MethodView):
         from demo_runner.openai_api import completion, completion_events, parse_chat_request
 
         job = _job(demo_id)
-        model = demo_manager().ready_model(demo_id)
+        model = demo_backend().ready_model(demo_id)
         if model is None:
             abort(
                 409,

@@ -252,9 +252,9 @@ def demo_start():  # type: ignore[no-untyped-def]
 
 @blp.get("/demos/<demo_id>")
 def demo_page(demo_id: str):  # type: ignore[no-untyped-def]
-    from api.demos_api import demo_manager
+    from api.demos_api import demo_backend
 
-    job = demo_manager().get(demo_id)
+    job = demo_backend().get(demo_id)
     if job is None:
         abort(404, description=f"no demo {demo_id!r}; start one from a model page")
     verdict = check_models(db(), [job.model], use="commercial", policy=load_policy("default"))[

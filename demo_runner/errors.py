@@ -47,3 +47,15 @@ class ConversionFailed(DemoError):
 
 class BadGenerationRequest(DemoError):
     status = 422
+
+
+class DemoBackendUnavailable(DemoError):
+    """The demo backend cannot take work now (the Ray cluster is down, or demos are off)."""
+
+    status = 503
+
+
+class ReplicaLost(DemoError):
+    """The replica answering a request stopped before the answer was complete."""
+
+    status = 503

@@ -202,7 +202,10 @@ class LoadedModel:
 
     def stream(self, messages: list[dict[str, str]], params: GenerationParams) -> Iterator[str]:
         """Yield the answer as text pieces while it is generated."""
-        request = self.batcher.submit(self.prompt_tokens(messages), params)
+        return self.text_pieces(self.batcher.submit(self.prompt_tokens(messages), params))
+
+    def text_pieces(self, request: _Request) -> Iterator[str]:
+        """Decode a submitted request's tokens into text pieces as they arrive."""
         ids: list[int] = []
         sent = ""
         while (item := request.tokens.get()) is not None:
