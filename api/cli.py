@@ -86,18 +86,52 @@ def _apply_rule_changes(session: Session) -> None:
     help="Port to listen on.",
 )
 @click.option(
-    "--workers", default=8, show_default=True, type=click.IntRange(1, 256), help="Request threads."
+    "--threads", default=8, show_default=True, type=click.IntRange(1, 256),
+    help="Request threads per process.",
 )
-def serve(host: str, port: int, workers: int) -> None:
-    """Serve the web pages and the REST API with a production WSGI server (waitress)."""
-    # waitress: one process with a thread pool. Demo jobs and loaded models live in the process,
-    # so every request must reach the same one; SQLite and CTranslate2 release the GIL while working.
+@click.option(
+    "--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+    help="Processes (gunicorn); more than one needs MODELCATALOG_DEMO_BACKEND=ray or off.",
+)
+def serve(host: str, port: int, threads: int, workers: int) -> None:
+    """Serve the web pages and the REST API with a production WSGI server.
+
+    One process: waitress. Several (--workers N): gunicorn with threaded workers, when demos run on
+    Ray or are off, since the local demo backend keeps jobs and models in one process.
+    """
     from flask import current_app
-    from waitress import serve as waitress_serve
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
+    backend = _demo_backend_name()
+    if workers > 1 and backend == "local":
+        click.echo(
+            f"--workers {workers}: the local demo backend keeps demos in one process, so this "
+            "server stays one process (set MODELCATALOG_DEMO_BACKEND=ray or off for several).",
+            err=True,
+        )
+        workers = 1
     click.echo(f"modelcatalog on http://{host}:{port}/ (API: http://{host}:{port}/api/v1/docs)")
-    waitress_serve(app, host=host, port=port, threads=workers, ident="modelcatalog")
+    if workers == 1:
+        # waitress: one process with a thread pool; SQLite and CTranslate2 release the GIL.
+        from waitress import serve as waitress_serve
+
+        waitress_serve(app, host=host, port=port, threads=threads, ident="modelcatalog")
+        return
+    from api.gunicorn import serve_with_gunicorn
+
+    click.echo(f"{workers} worker processes, {threads} threads each (demos: {backend})")
+    serve_with_gunicorn(host=host, port=port, workers=workers, threads=threads)
+
+
+def _demo_backend_name() -> str:
+    try:
+        from demo_runner.backends import ScaleSettings
+    except ImportError:  # without the demo extra there are no demos to keep in one process
+        return "off"
+    try:
+        return ScaleSettings.from_environment().backend.value
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
 
 
 @main.group()

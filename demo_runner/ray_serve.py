@@ -12,7 +12,7 @@ import logging
 import os
 import threading
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -53,10 +53,27 @@ class ReplicaPlan:
         return {"num_cpus": self.replica_cpus}
 
 
+@dataclass
+class Holdings:
+    """What one replica holds now and how many models it unloaded (for describe())."""
+
+    models: dict[str, LoadedModel] = field(default_factory=dict)
+    unloaded: int = 0
+
+
 class ReplicaModel(LoadedModel):
     """A loaded model that Serve's multiplexing can unload (it calls __del__ on eviction)."""
 
+    def __init__(self, path: Path, choice: DeviceChoice, holdings: Holdings) -> None:
+        super().__init__(path, choice)
+        self.holdings = holdings
+        holdings.models[path.name] = self
+
     def __del__(self) -> None:
+        holdings = self.__dict__.get("holdings")
+        if holdings is not None and holdings.models.get(self.path.name) is self:
+            del holdings.models[self.path.name]
+            holdings.unloaded += 1
         batcher = self.__dict__.get("batcher")
         if batcher is not None and batcher.thread.is_alive():
             self.close()
@@ -137,6 +154,7 @@ def demo_deployment(plan: ReplicaPlan):  # type: ignore[no-untyped-def]
         def __init__(self) -> None:
             self.cache = ModelCache(Path(plan.cache_root), plan.cache_max_bytes)
             self.choice = DeviceChoice(plan.device, plan.compute_type, plan.intra_threads)
+            self.holdings = Holdings()
 
         @serve.multiplexed(max_num_models_per_replica=plan.models_per_replica)
         async def model(self, model_id: str) -> ReplicaModel:
@@ -145,7 +163,7 @@ def demo_deployment(plan: ReplicaPlan):  # type: ignore[no-untyped-def]
                 raise ModelNotConverted(
                     f"the converted model {model_id} is no longer in the cache; start the demo again"
                 )
-            return await asyncio.to_thread(ReplicaModel, path, self.choice)
+            return await asyncio.to_thread(ReplicaModel, path, self.choice, self.holdings)
 
         async def load(self) -> str:
             """Load the request's model (the builder calls this so `ready` means loadable)."""
@@ -168,9 +186,17 @@ def demo_deployment(plan: ReplicaPlan):  # type: ignore[no-untyped-def]
                 yield rounds
 
         def describe(self) -> dict[str, Any]:
+            """This replica: actor name, pid, models held, how many were unloaded, batch sizes."""
             import ray
 
-            return {"replica": ray.get_runtime_context().get_actor_name(), "pid": os.getpid()}
+            models = self.holdings.models
+            return {
+                "replica": ray.get_runtime_context().get_actor_name(),
+                "pid": os.getpid(),
+                "models": sorted(models),
+                "unloaded": self.holdings.unloaded,
+                "batches": [size for m in models.values() for size in m.batcher.batches],
+            }
 
     return DemoModels.bind()
 
