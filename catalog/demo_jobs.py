@@ -26,8 +26,12 @@ FIELDS = {
 
 
 def utcnow() -> datetime:
-    """Naive UTC: what both SQLite and PostgreSQL `timestamp` columns give back."""
-    return datetime.now(UTC).replace(tzinfo=None)
+    return datetime.now(UTC)
+
+
+def _aware(moment: datetime) -> datetime:
+    """Some drivers give stored moments back without their zone; they were written in UTC."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def create_demo_job(
@@ -99,12 +103,12 @@ def fail_silent_demo_job(
     record = session.get(DemoJobRecord, job_id, with_for_update=True)
     if record is None or record.state not in ACTIVE:
         return record
-    last = record.heartbeat_at or record.updated_at
+    last = _aware(record.heartbeat_at or record.updated_at)
     if utcnow() - last < silent_for:
         return record
     record.error = (
         f"the worker building this demo stopped while {record.state}: nothing heard from it since "
-        f"{last.isoformat(timespec='seconds')}Z; start the demo again"
+        f"{last.isoformat(timespec='seconds')}; start the demo again"
     )
     record.state, record.error_status = "failed", 500
     record.updated_at = utcnow()

@@ -9,7 +9,7 @@ import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import asdict, replace
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,10 @@ CONNECT_TIMEOUT_S = 1.0
 DRIVER_RECONNECT_ENV = {"RAY_gcs_rpc_server_reconnect_timeout_s": str(10 * 365 * 86400)}
 
 
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
 def _job(record: DemoJobRecord) -> DemoJob:
     return DemoJob(
         id=record.id,
@@ -43,7 +47,7 @@ def _job(record: DemoJobRecord) -> DemoJob:
         progress=record.progress,
         error=record.error,
         error_status=record.error_status,
-        created_at=record.created_at.replace(tzinfo=UTC),
+        created_at=_aware(record.created_at),
         device=record.device,
         compute_type=record.compute_type,
     )
