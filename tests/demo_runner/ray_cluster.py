@@ -37,6 +37,8 @@ class RayHead:
             "PYTHONPATH": str(ROOT),
             "RAY_USAGE_STATS_ENABLED": "0",
             "RAY_agent_register_timeout_ms": "180000",
+            # A throwaway cluster on 127.0.0.1 for one test run: no token to share with the driver.
+            "RAY_AUTH_MODE": "disabled",
         }
         command = [
             str(ray), "start", "--head", "--block", f"--port={self.port}",

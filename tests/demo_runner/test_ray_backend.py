@@ -35,6 +35,8 @@ GREEDY_LONG = {"max_tokens": 1024, "temperature": 0}
 
 @pytest.fixture(scope="module")
 def ray_head() -> Iterator[RayHead]:
+    saved = os.environ.get("RAY_AUTH_MODE")
+    os.environ["RAY_AUTH_MODE"] = "disabled"  # as the head: see RayHead
     head = RayHead.started(num_cpus=2)
     yield head
     import ray
@@ -42,6 +44,10 @@ def ray_head() -> Iterator[RayHead]:
     ray.shutdown()
     head.stop()
     head.remove()
+    if saved is None:
+        os.environ.pop("RAY_AUTH_MODE", None)
+    else:
+        os.environ["RAY_AUTH_MODE"] = saved
 
 
 @pytest.fixture(scope="module")
@@ -187,6 +193,7 @@ def test_a_replica_killed_mid_stream_ends_it_with_an_error_and_the_next_request_
     streamed = chat(client, location, stream=True, **GREEDY_LONG)
     events = sse_events(iter(streamed.response))
     assert next(events)["choices"][0]["delta"] == {"role": "assistant"}
+    assert "content" in next(events)["choices"][0]["delta"]  # the replica is answering now
     os.kill(victim["pid"], signal.SIGKILL)
     rest = list(events)
     errors = [e["error"] for e in rest if isinstance(e, dict) and "error" in e]
