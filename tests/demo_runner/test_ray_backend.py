@@ -90,10 +90,14 @@ def make_app(database: Engine, hub: FakeHub, head: RayHead, cache: Path) -> Flas
 
 
 @pytest.fixture(scope="module")
-def ray_app(
-    ray_database: Engine, ray_hub: FakeHub, ray_head: RayHead, tmp_path_factory: pytest.TempPathFactory
-) -> Flask:
-    return make_app(ray_database, ray_hub, ray_head, tmp_path_factory.mktemp("raycache"))
+def ray_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The converted-model cache every worker of the cluster shares (the deployment's path)."""
+    return tmp_path_factory.mktemp("raycache")
+
+
+@pytest.fixture(scope="module")
+def ray_app(ray_database: Engine, ray_hub: FakeHub, ray_head: RayHead, ray_cache: Path) -> Flask:
+    return make_app(ray_database, ray_hub, ray_head, ray_cache)
 
 
 def wait_state(client: Any, location: str, states: tuple[str, ...] = ("ready", "failed"),
@@ -206,20 +210,21 @@ def test_a_replica_killed_mid_stream_ends_it_with_an_error_and_the_next_request_
 
 
 def test_a_web_worker_restarted_while_a_job_converts_finds_the_job_going_on(
-    ray_database: Engine, ray_hub: FakeHub, ray_head: RayHead, tmp_path: Path
+    ray_database: Engine, ray_hub: FakeHub, ray_head: RayHead, ray_cache: Path
 ) -> None:
     import ray
 
-    first = make_app(ray_database, ray_hub, ray_head, tmp_path / "cache")
+    first = make_app(ray_database, ray_hub, ray_head, ray_cache)
     started = first.test_client().post("/api/v1/demos", json={"model": "tiny/fourth"})
     location = started.headers["Location"]
     seen = wait_state(first.test_client(), location, ("converting", "loading", "ready"))
     first.extensions["modelcatalog.demos"].close()
     ray.shutdown()  # the web process leaves the cluster, as a restarted worker would
-    second = make_app(ray_database, ray_hub, ray_head, tmp_path / "cache")
+    second = make_app(ray_database, ray_hub, ray_head, ray_cache)
     client = second.test_client()
     assert client.get(location).json["state"] in ("converting", "loading", "ready"), seen
-    assert wait_state(client, location)["state"] == "ready"
+    final = wait_state(client, location)
+    assert final["state"] == "ready", final
     assert chat(client, location).status_code == 200
 
 
