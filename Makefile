@@ -42,6 +42,7 @@ test-slow: setup system-packages
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 bench-compliance: setup
 	$(BIN)/python bench/compliance.py

@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response, request
+from flask import Flask, Response, current_app, request
 
-from catalog.db import database_url, make_engine
+from api.settings import Settings
+from catalog.db import make_engine
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-
-def create_app(test_config: dict[str, Any] | None = None) -> Flask:
-    """Build the app: configuration, database engine, API, pages, error handler."""
-    app = Flask(__name__, template_folder=os.path.join(ROOT, "templates"), static_folder=None)
+def create_app(
+    test_config: dict[str, Any] | None = None, settings: Settings | None = None
+) -> Flask:
+    """Build the app: settings (from the environment unless given), database engine, API, pages."""
+    # The templates live in the package (api/templates) so that an installed wheel has them too.
+    app = Flask(__name__, static_folder=None)
+    if settings is None:
+        settings = Settings.from_environ(os.environ, Path(app.instance_path))
     app.config.from_mapping(
-        DATABASE_URL=database_url(),
+        SETTINGS=settings,
         MAX_CONTENT_LENGTH=256 * 1024,
         COMPLIANCE_BATCH_LIMIT=500,
         API_TITLE="modelcatalog",
@@ -34,10 +39,16 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     )
     if test_config:
         app.config.update(test_config)
-    app.extensions["modelcatalog.engine"] = make_engine(app.config["DATABASE_URL"])
+    app.extensions["modelcatalog.engine"] = make_engine(settings.database_url)
     _register(app)
     app.after_request(_conditional_get)
     return app
+
+
+def settings() -> Settings:
+    """The running app's settings."""
+    value: Settings = current_app.config["SETTINGS"]
+    return value
 
 
 def _register(app: Flask) -> None:
@@ -48,7 +59,6 @@ def _register(app: Flask) -> None:
     api.register_blueprint(models_api.blp)
     api.register_blueprint(catalog_api.blp)
     api.register_blueprint(demos_api.blp)
-    demos_api.init_app(app)
     errors.init_app(app)
     health.init_app(app)
     docs_assets.init_app(app)

@@ -4,21 +4,25 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
 
 import click
+from flask import Flask
 from flask.cli import FlaskGroup
 from sqlmodel import Session
 
-from api.app import create_app
+from api.app import create_app, settings
 from api.database import engine, new_session
-from catalog.checks import DEFAULT_FAIL_ON, FAIL_ON, check_models, failing
+from api.settings import SettingsError
+from catalog.compliance_checks import DEFAULT_FAIL_ON, FAIL_ON, check_models, failing
 from catalog.db import upgrade_schema
 from catalog.errors import CatalogError, LicenseNotFound
-from catalog.facets import current_version, update_facet_counts
 from catalog.licenses import CATEGORIES, knowledge_base
 from catalog.policies import USES, load_policy
 from catalog.registry import sync_licenses
+from catalog.search_index import save_index
 from catalog.verdicts import (
     mark_rules_current,
     refresh_verdicts,
@@ -28,9 +32,20 @@ from catalog.verdicts import (
 from ingest.relicense import resolve_stored_licenses
 from ingest.snapshot import bundled_snapshot_lines, export_snapshot, import_snapshot
 
+if TYPE_CHECKING:
+    from demo_runner.generate import LoadedModel
+    from demo_runner.jobs import DemoManager
+
+
+def _create_app() -> Flask:
+    try:
+        return create_app()
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from None
+
 
 @click.group(
-    cls=FlaskGroup, create_app=create_app, add_default_commands=True, add_version_option=False
+    cls=FlaskGroup, create_app=_create_app, add_default_commands=True, add_version_option=False
 )
 def main() -> None:
     """modelcatalog: search open models and check their licenses, lineage included."""
@@ -63,12 +78,11 @@ def _apply_rule_changes(session: Session) -> None:
     """When the bundled knowledge changed since the verdicts were stored, re-judge the catalog."""
     if stored_rules_digest(session) == rules_digest():
         return
-    since = current_version(session)
     relicensed = resolve_stored_licenses(session, knowledge_base())
     affected = refresh_verdicts(session)
     mark_rules_current(session)
     session.commit()
-    update_facet_counts(session, affected, since_version=since)
+    save_index(session)
     if affected:
         click.echo(
             f"License rules changed: {len(relicensed.models)} models and "
@@ -115,7 +129,12 @@ def serve(host: str, port: int, threads: int, workers: int) -> None:
         # waitress: one process with a thread pool; SQLite and CTranslate2 release the GIL.
         from waitress import serve as waitress_serve
 
-        waitress_serve(app, host=host, port=port, threads=threads, ident="modelcatalog")
+        try:
+            waitress_serve(app, host=host, port=port, threads=threads, ident="modelcatalog")
+        finally:
+            demos = app.extensions.get("modelcatalog.demos")
+            if demos is not None:
+                demos.close()
         return
     from api.gunicorn import serve_with_gunicorn
 
@@ -141,7 +160,7 @@ def ingest() -> None:
 
 @ingest.command("snapshot")
 @click.argument("file", type=click.File("r", encoding="utf-8"))
-def ingest_snapshot(file: click.utils.LazyFile) -> None:
+def ingest_snapshot(file: TextIO) -> None:
     """Import a JSON-lines snapshot (Hub API objects; "kind": "dataset" marks datasets)."""
     with new_session() as session:
         report = import_snapshot(session, file)
@@ -180,11 +199,18 @@ def ingest_snapshot(file: click.utils.LazyFile) -> None:
 )
 @click.option("--since", type=click.DateTime(), help="Only repos modified since this date.")
 @click.option("--page-size", default=1000, show_default=True, type=click.IntRange(1, 1000))
-def ingest_hub(author, filters, search, limit, datasets, resync, since, page_size) -> None:  # type: ignore[no-untyped-def]
+def ingest_hub(
+    author: str | None,
+    filters: tuple[str, ...],
+    search: str | None,
+    limit: int | None,
+    datasets: bool,
+    resync: bool,
+    since: datetime | None,
+    page_size: int,
+) -> None:
     """Crawl the Hub (HF_ENDPOINT, HF_TOKEN) into the catalog: incremental by default, resumable."""
-    import os
-
-    from ingest.errors import HubUnavailable
+    from ingest.errors import HubUnreachable
     from ingest.hub import Crawler, CrawlOptions
     from ingest.progress import crawl_progress
 
@@ -197,14 +223,13 @@ def ingest_hub(author, filters, search, limit, datasets, resync, since, page_siz
         resync=resync,
         since=since,
         page_size=page_size,
-        endpoint=os.environ.get("HF_ENDPOINT"),
-        token=os.environ.get("HF_TOKEN"),
+        hub=settings().hub,
     )
     with crawl_progress() as progress:
         crawler = Crawler(engine(), options, progress)
         try:
             summary = crawler.run()
-        except HubUnavailable as exc:
+        except HubUnreachable as exc:
             click.echo(f"\nError: {exc}", err=True)
             click.echo(
                 f"Kept what was fetched so far: {crawler.summary.line()}. Run again to resume.",
@@ -218,7 +243,7 @@ def ingest_hub(author, filters, search, limit, datasets, resync, since, page_siz
 
 @main.command("export")
 @click.argument("file", type=click.File("w", encoding="utf-8"))
-def export(file: click.utils.LazyFile) -> None:
+def export(file: TextIO) -> None:
     """Export models and datasets as JSON lines, in the format `ingest snapshot` reads."""
     count = 0
     with new_session() as session:
@@ -300,7 +325,7 @@ def demo() -> None:
     """Quantized CTranslate2 demos of catalog models (int8 on CPU, int8_float16 on CUDA)."""
 
 
-def _demo_model(repo_id: str, gguf: str | None):  # type: ignore[no-untyped-def]
+def _demo_model(repo_id: str, gguf: str | None) -> tuple[DemoManager, LoadedModel]:
     """Build (or take from the cache) a demo of a catalog model, with a progress bar; exit 1 on failure."""
     from catalog.errors import ModelNotFound
     from catalog.queries import get_model
@@ -313,7 +338,7 @@ def _demo_model(repo_id: str, gguf: str | None):  # type: ignore[no-untyped-def]
         raise click.UsageError(
             f"{repo_id} is not in the catalog (only catalog models can be demoed; see `modelcatalog ingest`)"
         ) from None
-    manager = DemoManager()
+    manager = DemoManager(settings().demo)
     job = manager.start(repo_id, gguf_file=Path(gguf) if gguf else None)
     with click.progressbar(
         length=100,
@@ -327,10 +352,10 @@ def _demo_model(repo_id: str, gguf: str | None):  # type: ignore[no-untyped-def]
                 bar.update(step)
                 shown += step
         bar.update(100 - shown)
-    if job.state != "ready":
+    if job.state != "ready" or job.loaded is None:
         click.echo(f"Error: {job.error}", err=True)
         sys.exit(1)
-    return manager, job
+    return manager, job.loaded
 
 
 @demo.command("run")
@@ -355,12 +380,12 @@ def demo_run(
     """Answer one prompt, printing the answer as it streams."""
     from demo_runner.generate import GenerationParams
 
-    manager, job = _demo_model(repo_id, gguf)
+    manager, loaded = _demo_model(repo_id, gguf)
     params = GenerationParams(max_tokens=max_tokens, temperature=temperature)
-    for piece in job.loaded.stream([{"role": "user", "content": prompt}], params):
+    for piece in loaded.stream([{"role": "user", "content": prompt}], params):
         click.echo(piece, nl=False)
     click.echo()
-    manager.delete(job.id)
+    manager.close()
 
 
 @demo.command("serve")
@@ -373,9 +398,12 @@ def demo_serve(repo_id: str, host: str, port: int) -> None:
 
     from demo_runner.standalone import standalone_app
 
-    _manager, job = _demo_model(repo_id, None)
+    manager, loaded = _demo_model(repo_id, None)
     click.echo(f"{repo_id} on http://{host}:{port}/v1/chat/completions")
-    waitress_serve(standalone_app(job.loaded, repo_id), host=host, port=port, threads=8)
+    try:
+        waitress_serve(standalone_app(loaded, repo_id), host=host, port=port, threads=8)
+    finally:
+        manager.close()
 
 
 @demo.command("export")
@@ -385,9 +413,9 @@ def demo_export(repo_id: str, directory: str) -> None:
     """Write a standalone demo bundle: the converted model, a small app, requirements and a README."""
     from demo_runner.bundle import export_bundle
 
-    manager, job = _demo_model(repo_id, None)
-    export_bundle(job.loaded.path, Path(directory), repo_id)
-    manager.delete(job.id)
+    manager, loaded = _demo_model(repo_id, None)
+    export_bundle(loaded.path, Path(directory), repo_id)
+    manager.close()
     click.echo(
         f"Wrote {directory}: run `pip install -r {directory}/requirements.txt && python {directory}/app.py`"
     )

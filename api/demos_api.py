@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import Flask, Response, current_app, url_for
+from flask import Response, current_app, url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 from marshmallow import Schema, fields, validate
+from werkzeug.exceptions import Conflict, NotFound
 
+from api.app import settings
 from api.database import db
 from catalog.queries import get_model
+from demo_runner.openai_api import ChatRequestSchema
+
+if TYPE_CHECKING:
+    from demo_runner.backends import DemoBackend
+    from demo_runner.jobs import DemoJob
 
 blp = Blueprint(
     "demos",
@@ -37,27 +44,7 @@ class DemoSchema(Schema):
     created_at = fields.String()
 
 
-class MessageSchema(Schema):
-    role = fields.String(required=True, validate=validate.OneOf(["system", "user", "assistant"]))
-    content = fields.String(required=True, validate=validate.Length(max=16_000))
-
-
-class ChatRequestSchema(Schema):
-    model = fields.String()
-    messages = fields.List(
-        fields.Nested(MessageSchema), required=True, validate=validate.Length(min=1, max=64)
-    )
-    max_tokens = fields.Integer(validate=validate.Range(min=1, max=1024))
-    temperature = fields.Float(validate=validate.Range(min=0, max=2))
-    top_k = fields.Integer(validate=validate.Range(min=0, max=1000))
-    top_p = fields.Float(
-        validate=validate.Range(min=0, max=1, min_inclusive=False),
-        metadata={"exclusiveMinimum": True},
-    )
-    stream = fields.Boolean()
-
-
-def demo_backend():  # type: ignore[no-untyped-def]
+def demo_manager() -> DemoBackend:
     """The process's demo backend (local, ray or off), created on first use (it imports CTranslate2)."""
     backend = current_app.extensions.get("modelcatalog.demos")
     if backend is None:
@@ -68,25 +55,21 @@ def demo_backend():  # type: ignore[no-untyped-def]
         scale = current_app.config.get("DEMO_SCALE") or ScaleSettings.from_environment()
         backend = current_app.extensions.setdefault(
             "modelcatalog.demos",
-            make_backend(
-                current_app.config.get("DEMO_SETTINGS"),
-                scale,
-                database_url=current_app.config["DATABASE_URL"],
-            ),
+            make_backend(settings().demo, scale, database_url=settings().database_url),
         )
     return backend
 
 
-def _job(demo_id: str):  # type: ignore[no-untyped-def]
-    job = demo_backend().get(demo_id)
+def _job(demo_id: str) -> DemoJob:
+    job = demo_manager().get(demo_id)
     if job is None:
-        abort(404, message=f"no demo {demo_id!r}")
+        raise NotFound(f"no demo {demo_id!r}")
     return job
 
 
-def start_demo(repo_id: str):  # type: ignore[no-untyped-def]
+def start_demo(repo_id: str) -> DemoJob:
     get_model(db(), repo_id)  # only catalog models can be demoed
-    return demo_backend().start(repo_id)
+    return demo_manager().start(repo_id)
 
 
 @blp.route("/demos")
@@ -114,7 +97,7 @@ class DemoDetail(MethodView):
     def delete(self, demo_id: str) -> Any:
         """Unload a demo and forget it."""
         _job(demo_id)
-        demo_backend().delete(demo_id)
+        demo_manager().delete(demo_id)
         return ""
 
 
@@ -124,16 +107,14 @@ class ChatCompletions(MethodView):
     @blp.response(200)
     def post(self, body: dict[str, Any], demo_id: str) -> Any:
         """OpenAI-compatible chat completions; `stream: true` answers with server-sent events."""
-        from demo_runner.openai_api import completion, completion_events, parse_chat_request
+        from demo_runner.openai_api import chat_request, completion, completion_events
 
         job = _job(demo_id)
-        model = demo_backend().ready_model(demo_id)
+        model = demo_manager().ready_model(demo_id)
         if model is None:
-            abort(
-                409,
-                message=f"demo {demo_id} is {job.state}" + (f": {job.error}" if job.error else ""),
-            )
-        messages, params, stream = parse_chat_request(body)
+            state = f"{job.state}: {job.error}" if job.error else job.state
+            raise Conflict(f"demo {demo_id} is {state}")
+        messages, params, stream = chat_request(body)
         if stream:
             return Response(
                 completion_events(model, job.model, messages, params),
@@ -153,17 +134,3 @@ class DemoModels(MethodView):
             "object": "list",
             "data": [{"id": job.model, "object": "model", "owned_by": "modelcatalog"}],
         }
-
-
-def init_app(app: Flask) -> None:
-    """Demo errors become problem+json with the status each error names."""
-    try:
-        from demo_runner.errors import DemoError
-    except ImportError:
-        return
-    from api.errors import problem
-
-    def demo_error(error: DemoError) -> Response:
-        return problem(error.status, "Demo error", str(error))
-
-    app.register_error_handler(DemoError, demo_error)

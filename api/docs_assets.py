@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, send_from_directory
+from flask import Blueprint, Flask, Response, send_from_directory
 
 blp = Blueprint("docs_assets", __name__)
 
 
 @blp.get("/api/v1/docs/assets/<path:filename>")
-def asset(filename: str):  # type: ignore[no-untyped-def]
+def asset(filename: str) -> Response:
     from swagger_ui_bundle import swagger_ui_path
 
     return send_from_directory(swagger_ui_path, filename, max_age=86400)

@@ -1,49 +1,58 @@
-"""The one error handler: every API error is application/problem+json; pages get an HTML page."""
+"""Every error handler of the app. API routes answer application/problem+json (RFC 9457); pages
+answer an HTML page with the same status. Catalog and demo errors carry their own status."""
 
 from __future__ import annotations
 
 import http
 from typing import Any
 
+from apispec import BasePlugin
 from flask import Flask, Response, json, render_template, request
 from flask_smorest import Api
 from marshmallow import Schema, fields
-from werkzeug.exceptions import HTTPException, NotFound
+from werkzeug.exceptions import HTTPException
 
-from catalog.errors import (
-    CatalogError,
-    DatasetNotFound,
-    LicenseNotFound,
-    ModelNotFound,
-    PolicyError,
-    UnknownUse,
-)
+from catalog.errors import CatalogError
+from demo_runner.errors import DemoError
 
 PROBLEM_TYPE = "about:blank"
 PROBLEM_MIMETYPE = "application/problem+json"
 
-# Catalog exceptions and the HTTP status each means.
-CATALOG_STATUS: dict[type[CatalogError], int] = {
-    ModelNotFound: 404,
-    DatasetNotFound: 404,
-    LicenseNotFound: 404,
-    PolicyError: 400,
-    UnknownUse: 400,
-}
+
+class ProblemSchema(Schema):
+    """RFC 9457 problem details, as every API error is answered."""
+
+    type = fields.String()
+    title = fields.String()
+    status = fields.Integer()
+    detail = fields.String()
+    errors = fields.Dict(metadata={"description": "Validation messages by field."})
 
 
-def _field_errors(data: dict[str, Any]) -> dict[str, Any] | None:
-    """webargs nests messages by location ({"query": {"page": [...]}}); clients want them by field."""
-    messages = data.get("messages")
-    if not isinstance(messages, dict):
-        return None
-    flat: dict[str, Any] = {}
-    for location, errors in messages.items():
-        if isinstance(errors, dict):
-            flat.update(errors)
-        else:
-            flat[location] = errors
-    return flat
+class ProblemResponses(BasePlugin):
+    """Documents error responses with the content type they are answered with.
+
+    The only responses registered as components are flask-smorest's error responses (one per
+    status, and the default one); they are described with ERROR_SCHEMA as application/json.
+    """
+
+    def response_helper(self, response: dict[str, Any], **kwargs: Any) -> dict[str, Any] | None:
+        content = response.get("content") or {}
+        if Api.DEFAULT_RESPONSE_CONTENT_TYPE not in content:
+            return None
+        return {"content": {PROBLEM_MIMETYPE: content[Api.DEFAULT_RESPONSE_CONTENT_TYPE]}}
+
+
+class ProblemApi(Api):
+    """flask-smorest's Api with problem+json errors instead of its own error shape."""
+
+    ERROR_SCHEMA = ProblemSchema
+
+    def __init__(self, app: Flask) -> None:
+        super().__init__(app, spec_kwargs={"extra_plugins": [ProblemResponses()]})
+
+    def handle_http_exception(self, error: HTTPException) -> Response:
+        return http_error(error)
 
 
 def problem(status: int, title: str, detail: str, errors: dict[str, Any] | None = None) -> Response:
@@ -62,69 +71,55 @@ def _wants_html() -> bool:
     return not request.path.startswith("/api/") and request.path != "/healthz"
 
 
+def _answer(status: int, detail: str, errors: dict[str, Any] | None = None) -> Response:
+    """The one shape of every error: a problem for API routes, the error page for pages."""
+    try:
+        title = http.HTTPStatus(status).phrase
+    except ValueError:  # a status outside the standard list
+        title = "Error"
+    if _wants_html():
+        html = render_template("error.html", status=status, title=title, detail=detail)
+        return Response(html, status=status, mimetype="text/html")
+    return problem(status, title, detail, errors)
+
+
+def _field_errors(data: dict[str, Any]) -> dict[str, Any] | None:
+    """webargs nests messages by location ({"query": {"page": [...]}}); clients want them by field."""
+    messages = data.get("messages")
+    if not isinstance(messages, dict):
+        return None
+    flat: dict[str, Any] = {}
+    for location, errors in messages.items():
+        if isinstance(errors, dict):
+            flat.update(errors)
+        else:
+            flat[location] = errors
+    return flat
+
+
 def http_error(error: HTTPException) -> Response:
     status = error.code or 500
-    if _wants_html():
-        html = render_template(
-            "error.html", status=status, title=error.name, detail=error.description
-        )
-        return Response(html, status=status, mimetype="text/html")
     data = getattr(error, "data", {}) or {}
     errors = _field_errors(data)
     detail = data.get("message") or error.description or error.name
     if errors:
         detail = "The request's parameters are not valid; see errors."
-    response = problem(status, error.name, detail, errors)
-    for name, value in error.get_response().headers.items() if status == 405 else []:
-        if name == "Allow":
-            response.headers["Allow"] = value
+    response = _answer(status, detail, errors)
+    allow = error.get_response().headers.get("Allow") if status == 405 else None
+    if allow:
+        response.headers["Allow"] = allow
     return response
 
 
 def catalog_error(error: CatalogError) -> Response:
-    status = CATALOG_STATUS.get(type(error), 400)
-    if _wants_html():
-        return (
-            http_error(NotFound(str(error)))
-            if status == 404
-            else http_error(HTTPException(str(error)))
-        )
-    title = "Not Found" if status == 404 else "Bad Request"
-    return problem(status, title, str(error))
+    return _answer(error.status, str(error))
 
 
-class ProblemSchema(Schema):
-    """RFC 9457 problem details, as every API error is answered."""
-
-    type = fields.String()
-    title = fields.String()
-    status = fields.Integer()
-    detail = fields.String()
-    errors = fields.Dict(metadata={"description": "Validation messages by field."})
-
-
-class ProblemApi(Api):
-    """flask-smorest's Api with problem+json errors instead of its own error shape."""
-
-    ERROR_SCHEMA = ProblemSchema
-
-    def _register_responses(self) -> None:
-        # As flask-smorest does, but documenting the problem+json content type we answer with.
-        for status in http.HTTPStatus:
-            response: dict[str, Any] = {"description": status.phrase}
-            if not (100 <= status < 200) and status not in (204, 304):
-                response["content"] = {PROBLEM_MIMETYPE: {"schema": self.ERROR_SCHEMA}}
-            self.spec.components.response(status.name, response, lazy=True)
-        default = {
-            "description": "Default error response",
-            "content": {PROBLEM_MIMETYPE: {"schema": self.ERROR_SCHEMA}},
-        }
-        self.spec.components.response("DEFAULT_ERROR", default, lazy=True)
-
-    def handle_http_exception(self, error: HTTPException) -> Response:  # type: ignore[override]
-        return http_error(error)
+def demo_error(error: DemoError) -> Response:
+    return _answer(error.status, str(error))
 
 
 def init_app(app: Flask) -> None:
     app.register_error_handler(HTTPException, http_error)
     app.register_error_handler(CatalogError, catalog_error)
+    app.register_error_handler(DemoError, demo_error)

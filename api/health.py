@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, jsonify
+from flask import Blueprint, Flask, Response, jsonify
 from sqlalchemy import text
 
 from api.database import engine
@@ -11,7 +11,7 @@ blp = Blueprint("health", __name__)
 
 
 @blp.get("/healthz")
-def healthz():  # type: ignore[no-untyped-def]
+def healthz() -> Response:
     with engine().connect() as connection:
         connection.execute(text("SELECT 1"))
     return jsonify(status="ok")

@@ -22,7 +22,7 @@ from api.schemas import (
     VerdictListSchema,
     VerdictSchema,
 )
-from catalog.checks import check_models, failing
+from catalog.compliance_checks import check_models, failing
 from catalog.policies import load_policy
 from catalog.queries import get_model, model_detail
 from catalog.search import ModelQuery, search_models
@@ -39,13 +39,13 @@ def model_query(args: dict[str, Any]) -> ModelQuery:
     """Query arguments (already validated) as a catalog query."""
     return ModelQuery(
         q=args.get("q"),
-        licenses=tuple(args.get("license") or ()),
-        license_category=args.get("license_category"),
+        licenses=tuple(args["license"]),
+        license_category=tuple(args["license_category"]),
         commercial=args.get("commercial"),
         policy=args["policy"],
-        task=args.get("task"),
-        library=args.get("library"),
-        language=args.get("language"),
+        task=tuple(args["task"]),
+        library=tuple(args["library"]),
+        language=tuple(args["language"]),
         author=args.get("author"),
         base_model=args.get("base_model"),
         dataset=args.get("dataset"),

@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Blueprint, Flask, abort, redirect, render_template, request
+from flask import Blueprint, Flask, abort, redirect, render_template, request, url_for
 from marshmallow import ValidationError
+from werkzeug.wrappers import Response as WerkzeugResponse
 
 from api.database import db
 from api.models_api import model_query
 from api.schemas import ModelQueryArgs
-from catalog.checks import check_models
+from catalog.compliance_checks import check_models
 from catalog.licenses import CATEGORIES, knowledge_base
 from catalog.policies import USES, load_policy
 from catalog.queries import (
@@ -20,7 +21,7 @@ from catalog.queries import (
     license_detail,
     list_datasets,
     list_tasks,
-    model_detail,
+    model_page,
 )
 from catalog.search import search_models
 
@@ -60,17 +61,18 @@ def toggle_license(license_id: str) -> str:
 
 
 @blp.get("/")
-def search():  # type: ignore[no-untyped-def]
-    raw = {k: (request.args.getlist(k) if k == "license" else v) for k, v in request.args.items()}
+def search() -> str:
+    repeatable = ("license", "license_category", "task", "library", "language")
+    raw = {k: (request.args.getlist(k) if k in repeatable else v) for k, v in request.args.items()}
     try:
         args = ModelQueryArgs().load(raw)
     except ValidationError as exc:
         abort(
             400,
             description="; ".join(
-                f"{k}: {', '.join(map(str, v))}" for k, v in exc.messages.items()
+                f"{k}: {', '.join(map(str, v))}" for k, v in exc.normalized_messages().items()
             ),
-        )  # type: ignore[union-attr]
+        )
     query = model_query(args)
     result = search_models(db(), query)
     pages = max(1, -(-result.total // query.per_page))
@@ -142,12 +144,8 @@ def lineage_layout(graph: dict[str, list[dict[str, Any]]], root: str) -> dict[st
 
 
 @blp.get("/models/<path:repo_id>")
-def model(repo_id: str):  # type: ignore[no-untyped-def]
-    detail = model_detail(db(), repo_id)
-    policy = load_policy("default")
-    verdicts = [
-        v.to_dict() for use in USES for v in check_models(db(), [repo_id], use=use, policy=policy)
-    ]
+def model(repo_id: str) -> str:
+    detail, verdicts = model_page(db(), repo_id, uses=USES, policy=load_policy("default"))
     licenses = [
         knowledge_base().licenses[i]
         for i in detail["license_ids"] or []
@@ -156,7 +154,7 @@ def model(repo_id: str):  # type: ignore[no-untyped-def]
     return render_template(
         "models/detail.html",
         model=detail,
-        verdicts=verdicts,
+        verdicts=[v.to_dict() for v in verdicts],
         licenses=licenses,
         layout=lineage_layout(detail["lineage"], repo_id),
         colours=CATEGORY_COLOURS,
@@ -167,7 +165,7 @@ def model(repo_id: str):  # type: ignore[no-untyped-def]
 def demo_availability(detail: dict[str, Any]) -> dict[str, Any]:
     """Whether the Try-it button works for this model, and why not (demo_runner decides)."""
     try:
-        from demo_runner.support import demo_support
+        from demo_runner.eligibility import demo_support
     except ImportError:
         return {
             "available": False,
@@ -177,7 +175,7 @@ def demo_availability(detail: dict[str, Any]) -> dict[str, Any]:
 
 
 @blp.get("/licenses")
-def licenses():  # type: ignore[no-untyped-def]
+def licenses() -> str:
     category = request.args.get("category")
     if category is not None and category not in CATEGORIES:
         abort(400, description=f"unknown category {category!r}")
@@ -196,14 +194,14 @@ def licenses():  # type: ignore[no-untyped-def]
 
 
 @blp.get("/licenses/<license_id>")
-def license_page(license_id: str):  # type: ignore[no-untyped-def]
+def license_page(license_id: str) -> str:
     return render_template(
         "licenses/detail.html", license=license_detail(db(), license_id), colours=CATEGORY_COLOURS
     )
 
 
 @blp.get("/datasets")
-def datasets():  # type: ignore[no-untyped-def]
+def datasets() -> str:
     page = request.args.get("page", "1")
     if not page.isdigit() or int(page) < 1:
         abort(400, description="page must be a positive integer")
@@ -216,19 +214,19 @@ def datasets():  # type: ignore[no-untyped-def]
 
 
 @blp.get("/datasets/<path:dataset_id>")
-def dataset_page(dataset_id: str):  # type: ignore[no-untyped-def]
+def dataset_page(dataset_id: str) -> str:
     return render_template(
         "datasets/detail.html", dataset=dataset_detail(db(), dataset_id), colours=CATEGORY_COLOURS
     )
 
 
 @blp.get("/tasks")
-def tasks():  # type: ignore[no-untyped-def]
+def tasks() -> str:
     return render_template("tasks/index.html", tasks=list_tasks(db()))
 
 
 @blp.get("/about")
-def about():  # type: ignore[no-untyped-def]
+def about() -> str:
     return render_template(
         "about.html",
         policy=load_policy("default"),
@@ -240,21 +238,21 @@ def about():  # type: ignore[no-untyped-def]
 
 
 @blp.post("/demos")
-def demo_start():  # type: ignore[no-untyped-def]
+def demo_start() -> WerkzeugResponse:
     from api.demos_api import start_demo
 
     repo_id = request.form.get("model", "")
     if not repo_id:
         abort(400, description="which model? the form needs a model field")
     job = start_demo(repo_id)
-    return redirect(f"/demos/{job.id}", code=303)
+    return redirect(url_for("pages.demo_page", demo_id=job.id), code=303)
 
 
 @blp.get("/demos/<demo_id>")
-def demo_page(demo_id: str):  # type: ignore[no-untyped-def]
-    from api.demos_api import demo_backend
+def demo_page(demo_id: str) -> str:
+    from api.demos_api import demo_manager
 
-    job = demo_backend().get(demo_id)
+    job = demo_manager().get(demo_id)
     if job is None:
         abort(404, description=f"no demo {demo_id!r}; start one from a model page")
     verdict = check_models(db(), [job.model], use="commercial", policy=load_policy("default"))[

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from marshmallow import RAISE, Schema, fields, validate
 
-from catalog.checks import DEFAULT_FAIL_ON, FAIL_ON
+from catalog.compliance_checks import DEFAULT_FAIL_ON, FAIL_ON
 from catalog.licenses import CATEGORIES
 from catalog.policies import BUILTIN_POLICIES, USES
 from catalog.search import SORTS
 
 PER_PAGE_MAX = 100
 BATCH_MAX = 500
+FACET_VALUES_MAX = 50
 
 
 class StrictSchema(Schema):
@@ -24,24 +25,35 @@ class PageArgs(StrictSchema):
     per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=PER_PAGE_MAX))
 
 
+def _any_of(length: int) -> fields.List:
+    """A repeatable facet filter: a model matches if it has any of the values."""
+    return fields.List(
+        fields.String(validate=validate.Length(min=1, max=length)),
+        load_default=list,
+        validate=validate.Length(max=FACET_VALUES_MAX),
+        metadata={"description": f"Repeatable (at most {FACET_VALUES_MAX}); any of these."},
+    )
+
+
 class ModelQueryArgs(PageArgs):
     q = fields.String(
         validate=validate.Length(max=200),
         metadata={"description": "Full text over id, author, tags and card summary."},
     )
-    license = fields.List(
-        fields.String(validate=validate.Length(max=100)),
+    license = _any_of(100)
+    license_category = fields.List(
+        fields.String(validate=validate.OneOf(CATEGORIES)),
         load_default=list,
+        validate=validate.Length(max=FACET_VALUES_MAX),
         metadata={"description": "Repeatable; any of these."},
     )
-    license_category = fields.String(validate=validate.OneOf(CATEGORIES))
     commercial = fields.Boolean(
         metadata={"description": "true: cleared for commercial use after lineage, under `policy`."}
     )
     policy = fields.String(load_default="default", validate=validate.OneOf(BUILTIN_POLICIES))
-    task = fields.String(validate=validate.Length(max=100))
-    library = fields.String(validate=validate.Length(max=100))
-    language = fields.String(validate=validate.Length(max=50))
+    task = _any_of(100)
+    library = _any_of(100)
+    language = _any_of(50)
     author = fields.String(validate=validate.Length(max=100))
     base_model = fields.String(validate=validate.Length(max=200))
     dataset = fields.String(validate=validate.Length(max=200))

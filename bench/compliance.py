@@ -22,13 +22,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlmodel import Session, select
 
 from bench._synthetic import build_catalog
-from catalog.checks import check_models
 from catalog.compliance import evaluate
+from catalog.compliance_checks import check_models
 from catalog.db import make_engine
 from catalog.licenses import knowledge_base
 from catalog.lineage import Lineage, RepoFacts
-from catalog.models import Dataset, Model, ModelBase, ModelDataset
 from catalog.policies import load_policy
+from catalog.tables import Dataset, LineageEdge, Model, ModelDataset
 
 
 def naive_lineage(session: Session, root_ids: list[str]) -> Lineage:
@@ -42,7 +42,7 @@ def naive_lineage(session: Session, root_ids: list[str]) -> Lineage:
         model = session.get(Model, model_id)
         bases = tuple(
             (e.base_id, e.relation)
-            for e in session.exec(select(ModelBase).where(ModelBase.model_id == model_id))
+            for e in session.exec(select(LineageEdge).where(LineageEdge.model_id == model_id))
         )
         datasets = tuple(
             e.dataset_id

@@ -24,7 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from demo_runner.device import pick_device
 from demo_runner.generate import GenerationParams
-from demo_runner.jobs import DemoManager, DemoSettings
+from demo_runner.jobs import DemoManager
+from demo_runner.settings import DemoSettings
 from demo_runner.sources import offline_gguf
 
 PROMPTS = [

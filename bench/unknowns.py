@@ -13,6 +13,7 @@ missing ancestor, a missing dataset, terms marked unclear, anything else.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import tempfile
@@ -27,13 +28,13 @@ sys.path.insert(0, str(ROOT))
 
 from sqlmodel import Session, col, select  # noqa: E402
 
-from catalog.checks import check_models  # noqa: E402
+from catalog.compliance_checks import check_models  # noqa: E402
 from catalog.db import make_engine, upgrade_schema  # noqa: E402
 from catalog.errors import PolicyError  # noqa: E402
 from catalog.licenses import knowledge_base  # noqa: E402
-from catalog.models import Model  # noqa: E402
 from catalog.policies import load_policy, parse_policy  # noqa: E402
 from catalog.registry import sync_licenses  # noqa: E402
+from catalog.tables import Model  # noqa: E402
 from ingest.hub import Crawler, CrawlOptions  # noqa: E402
 from ingest.snapshot import import_snapshot  # noqa: E402
 from tests.fakehub import FakeHub  # noqa: E402
@@ -56,10 +57,8 @@ def _policies() -> dict[str, object]:
     text = resources.files("catalog.data.policies").joinpath("default.yaml").read_text("utf-8")
     document = yaml.safe_load(text)
     document["undeclared_derivative"] = "inherit"
-    try:
+    with contextlib.suppress(PolicyError):  # a catalog older than the setting
         policies["default + inherit"] = parse_policy(document)
-    except PolicyError:
-        pass  # a catalog older than the setting
     return policies
 
 
@@ -69,7 +68,11 @@ def _cause(verdict: dict, facts: dict[str, Model]) -> str:
         source, code = reason["source"], reason["code"]
         if code == "license-unknown" and source["kind"] == "model":
             model = facts.get(source["id"])
-            if model is None or not model.declared_license or model.declared_license in ("unknown", "none"):
+            if (
+                model is None
+                or not model.declared_license
+                or model.declared_license in ("unknown", "none")
+            ):
                 return CAUSES[0]
             if model.license_name or model.license_link:
                 return CAUSES[1]
@@ -91,7 +94,9 @@ def _judge(engine, name: str, policy) -> dict[str, object]:
         rows = list(session.exec(select(Model).where(col(Model.missing).is_(False))))
         facts = {m.id: m for m in rows}
         ids = sorted(facts)
-        verdicts = [v.to_dict() for v in check_models(session, ids, use="commercial", policy=policy)]
+        verdicts = [
+            v.to_dict() for v in check_models(session, ids, use="commercial", policy=policy)
+        ]
     outcomes = Counter(v["verdict"] for v in verdicts)
     causes = Counter(_cause(v, facts) for v in verdicts if v["verdict"] == "unknown")
     return {"models": len(ids), "verdicts": dict(outcomes), "unknown_causes": dict(causes)}
@@ -129,7 +134,9 @@ def _row(source: str, policy: str, result: dict) -> str:
     total = result["models"]
     unknown = result["verdicts"].get("unknown", 0)
     causes = " ".join(f"{result['unknown_causes'].get(c, 0):>5}" for c in CAUSES)
-    split = "/".join(str(result["verdicts"].get(v, 0)) for v in ("allowed", "conditional", "forbidden"))
+    split = "/".join(
+        str(result["verdicts"].get(v, 0)) for v in ("allowed", "conditional", "forbidden")
+    )
     return (
         f"| {source:<8} | {policy:<17} | {total:>6} | {split:>11} | "
         f"{unknown:>4} ({100 * unknown / total:4.1f}%) | {causes} |"
@@ -148,7 +155,9 @@ def main() -> None:
     print(
         f"| source   | policy            | models | all/cond/forb | unknown       | {' '.join(f'{s:>5}' for s in short)} |"
     )
-    print(f"|----------|-------------------|--------|-------------|---------------|{'-' * (6 * len(short))}|")
+    print(
+        f"|----------|-------------------|--------|-------------|---------------|{'-' * (6 * len(short))}|"
+    )
     for key, result in results.items():
         source, policy = key.split(" / ")
         print(_row(source, policy, result))

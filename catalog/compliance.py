@@ -121,9 +121,9 @@ class Rules:
                 (by_category, f"license-{entry.category}", _category_text(entry, use, by_category))
             )
         for term in entry.limitations:
-            outcome = rules.limitations.get(term.code)
-            if outcome and outcome != "allowed" and _binds(term, use):
-                found.append((outcome, term.code, _term_text(entry, term)))
+            limited = rules.limitations.get(term.code)
+            if limited and limited != "allowed" and _binds(term, use):
+                found.append((limited, term.code, _term_text(entry, term)))
         if entry.unclear and use in entry.unclear.uses:
             found.append(("unknown", "terms-unclear", f"{entry.name}: {entry.unclear.text}"))
         binding = sorted(
@@ -520,7 +520,7 @@ def _ancestors(
 ) -> Iterator[tuple[RepoFacts, tuple[str, ...], tuple[str, ...]]]:
     """Every ancestor of a model with the shortest path to it, through unknown or missing links."""
     seen = {start}
-    queue = deque([(start, (start,), ())])
+    queue: deque[tuple[str, tuple[str, ...], tuple[str, ...]]] = deque([(start, (start,), ())])
     while queue:
         model_id, path, relations = queue.popleft()
         facts = lineage.models.get(model_id)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import os
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -11,11 +12,25 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import create_engine
 
-DEFAULT_DATABASE_URL = "sqlite:///var/modelcatalog.db"
+# Long IN lists are cut to this size: PostgreSQL plans short lists better, SQLite bounds parameters.
+IN_LIST_SIZE = 500
 
 
-def database_url() -> str:
-    return os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
+def chunked(ids: Iterable[str], size: int = IN_LIST_SIZE) -> Iterator[list[str]]:
+    """The ids in lists of at most `size`, for `IN (...)` conditions."""
+    batch: list[str] = []
+    for repo_id in ids:
+        batch.append(repo_id)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def as_utc(value: datetime) -> datetime:
+    """A timestamp with its zone: SQLite hands back naive datetimes, all of them stored as UTC."""
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -28,9 +43,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def make_engine(url: str | None = None) -> Engine:
+def make_engine(url: str) -> Engine:
     """Build an engine for a database URL, creating a SQLite file's folder if needed."""
-    url = url or database_url()
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":

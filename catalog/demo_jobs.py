@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from catalog.models import DemoJobRecord
+from catalog.tables import DemoJobRecord
 
 ACTIVE = ("queued", "downloading", "converting", "loading")
 FIELDS = {

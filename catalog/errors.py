@@ -1,30 +1,41 @@
-"""Exceptions raised by the catalog layer; api/ turns them into HTTP answers."""
+"""Exceptions raised by the catalog layer. Each carries the HTTP status it means (api/ answers
+with it); the catalog itself knows nothing of HTTP beyond that number."""
 
 
 class CatalogError(Exception):
-    """Base class for catalog errors."""
+    """Base class for catalog errors: a request the catalog cannot answer as asked."""
+
+    status = 400
 
 
 class ModelNotFound(CatalogError):
+    status = 404
+
     def __init__(self, repo_id: str) -> None:
         super().__init__(f"model {repo_id!r} is not in the catalog")
         self.repo_id = repo_id
 
 
 class DatasetNotFound(CatalogError):
+    status = 404
+
     def __init__(self, repo_id: str) -> None:
         super().__init__(f"dataset {repo_id!r} is not in the catalog")
         self.repo_id = repo_id
 
 
 class LicenseNotFound(CatalogError):
+    status = 404
+
     def __init__(self, license_id: str) -> None:
         super().__init__(f"license {license_id!r} is not in the knowledge base")
         self.license_id = license_id
 
 
 class KnowledgeBaseError(CatalogError):
-    """A data file (licenses, policies) failed validation."""
+    """A data file (licenses, policies) failed validation: the installation is broken, not the request."""
+
+    status = 500
 
 
 class PolicyError(CatalogError):

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 
 from sqlmodel import Session, col, select
 
-from catalog.models import Dataset, Model, ModelBase, ModelDataset
 from catalog.provenance import Generation, generation_rules
+from catalog.tables import Dataset, LineageEdge, Model, ModelDataset
 
 # SQLite's bound-parameter limit is generous today, but PostgreSQL plans short IN lists better.
 _CHUNK = 500
@@ -65,9 +65,9 @@ def _load_model_level(session: Session, ids: set[str], lineage: Lineage) -> set[
         for model_id, *values in session.exec(select(*columns).where(col(Model.id).in_(chunk))):
             rows[model_id] = tuple(values)
         # Column tuples, not ORM objects: this runs for every level of every batch.
-        edges = select(ModelBase.model_id, ModelBase.base_id, ModelBase.relation)
+        edges = select(LineageEdge.model_id, LineageEdge.base_id, LineageEdge.relation)
         for model_id, base_id, relation in session.exec(
-            edges.where(col(ModelBase.model_id).in_(chunk))
+            edges.where(col(LineageEdge.model_id).in_(chunk))
         ):
             bases[model_id].append((base_id, relation))
         trained = select(ModelDataset.model_id, ModelDataset.dataset_id)

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
 
-from sqlalchemy import String, cast, func
+from sqlalchemy import ColumnElement, String, cast, func
 from sqlmodel import Session, col, select
 
-from catalog.compliance import evaluate
+from catalog.compliance import Verdict, evaluate
 from catalog.errors import DatasetNotFound, ModelNotFound
 from catalog.licenses import knowledge_base
 from catalog.lineage import Lineage, load_lineage, load_lineage_datasets
-from catalog.models import Dataset, LicenseObservation, Model, ModelDataset, ModelLicense, Task
-from catalog.policies import load_policy
+from catalog.policies import Policy, load_policy
+from catalog.tables import Dataset, LicenseObservation, Model, ModelDataset, ModelLicense, Task
 
 HUB = "https://huggingface.co"
 
@@ -75,15 +76,31 @@ def lineage_graph(root: str, lineage: Lineage) -> dict[str, list[dict[str, Any]]
 
 
 def model_detail(session: Session, repo_id: str) -> dict[str, Any]:
-    """Everything the model page and GET /models/{id} show."""
+    """Everything GET /models/{id} shows."""
+    return _detail(session, get_model(session, repo_id), load_lineage(session, [repo_id]))
+
+
+def model_page(
+    session: Session, repo_id: str, *, uses: Sequence[str], policy: Policy
+) -> tuple[dict[str, Any], list[Verdict]]:
+    """The model page: the detail and a verdict for each use, all judged from one lineage load."""
     model = get_model(session, repo_id)
     lineage = load_lineage(session, [repo_id])
+    kb = knowledge_base()
+    verdicts = [evaluate(repo_id, lineage, use=use, policy=policy, kb=kb) for use in uses]
+    return _detail(session, model, lineage), verdicts
+
+
+def _detail(session: Session, model: Model, lineage: Lineage) -> dict[str, Any]:
+    repo_id = model.id
     verdict = evaluate(
         repo_id, lineage, use="commercial", policy=load_policy("default"), kb=knowledge_base()
     )
     history = session.exec(
         select(LicenseObservation)
-        .where(LicenseObservation.repo_kind == "model", LicenseObservation.repo_id == repo_id)
+        .where(
+            col(LicenseObservation.repo_kind) == "model", col(LicenseObservation.repo_id) == repo_id
+        )
         .order_by(col(LicenseObservation.first_seen))
     ).all()
     facts = lineage.models[repo_id]
@@ -102,7 +119,7 @@ def model_detail(session: Session, repo_id: str) -> dict[str, Any]:
 def license_counts(session: Session) -> dict[str, int]:
     statement = (
         select(ModelLicense.license_id, func.count())
-        .join(Model, Model.id == ModelLicense.model_id)
+        .join(Model, col(Model.id) == ModelLicense.model_id)
         .where(col(Model.missing).is_(False))
         .group_by(ModelLicense.license_id)
     )
@@ -113,8 +130,8 @@ def license_detail(session: Session, license_id: str, *, model_limit: int = 50) 
     entry = knowledge_base().get(license_id)
     models = session.exec(
         select(Model)
-        .join(ModelLicense, ModelLicense.model_id == Model.id)
-        .where(ModelLicense.license_id == license_id, col(Model.missing).is_(False))
+        .join(ModelLicense, col(ModelLicense.model_id) == Model.id)
+        .where(col(ModelLicense.license_id) == license_id, col(Model.missing).is_(False))
         .order_by(col(Model.downloads).desc(), col(Model.id))
         .limit(model_limit)
     ).all()
@@ -127,7 +144,7 @@ def license_detail(session: Session, license_id: str, *, model_limit: int = 50) 
 def list_datasets(
     session: Session, *, q: str | None, license_id: str | None, page: int, per_page: int
 ) -> tuple[list[Dataset], int]:
-    where = [col(Dataset.missing).is_(False)]
+    where: list[ColumnElement[bool]] = [col(Dataset.missing).is_(False)]
     if q:
         where.append(func.lower(Dataset.id).contains(q.lower(), autoescape=True))
     if license_id:
@@ -150,7 +167,7 @@ def dataset_detail(session: Session, dataset_id: str) -> dict[str, Any]:
         raise DatasetNotFound(dataset_id)
     models = session.exec(
         select(ModelDataset.model_id)
-        .where(ModelDataset.dataset_id == dataset_id)
+        .where(col(ModelDataset.dataset_id) == dataset_id)
         .order_by(ModelDataset.model_id)
         .limit(100)
     ).all()

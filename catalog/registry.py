@@ -9,35 +9,58 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import delete, func, insert, update
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
+from catalog.db import as_utc
 from catalog.licenses import KnowledgeBase
-from catalog.models import (
+from catalog.records import DatasetRecord, ModelRecord
+from catalog.tables import (
     CatalogVersion,
     Dataset,
     License,
     LicenseObservation,
+    LineageEdge,
     Model,
-    ModelBase,
     ModelDataset,
     ModelLanguage,
     ModelLicense,
     Task,
 )
-from catalog.records import DatasetRecord, ModelRecord
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def bump_version(session: Session) -> None:
-    """Say that the catalog changed (search count caches key on this number)."""
-    session.execute(
-        update(CatalogVersion)
-        .where(CatalogVersion.id == 1)
-        .values(version=CatalogVersion.version + 1)
+def bump_version(session: Session) -> int:
+    """Say that the catalog changed; return the new version.
+
+    A writer that changes what search filters on (a model's columns, licenses, languages or
+    verdicts) stamps those models with this number (`Model.search_version`), so the search index
+    reads only them (catalog.search_index). On PostgreSQL the row lock taken here orders writers.
+    """
+    return (
+        session.execute(
+            update(CatalogVersion)
+            .where(col(CatalogVersion.id) == 1)
+            .values(version=CatalogVersion.version + 1)
+            .returning(col(CatalogVersion.version))
+        ).scalar()
+        or 0
     )
+
+
+def stamp_models(session: Session, model_ids: Sequence[str]) -> None:
+    """Raise the catalog version and mark these models as changed at it (for the search index)."""
+    version = bump_version(session)
+    for start in range(0, len(model_ids), 2000):
+        session.execute(
+            update(Model)
+            .where(col(Model.id).in_(model_ids[start : start + 2000]))
+            .values(search_version=version)
+            .execution_options(synchronize_session=False)
+        )
 
 
 def sync_licenses(session: Session, kb: KnowledgeBase) -> None:
@@ -59,8 +82,7 @@ def sync_licenses(session: Session, kb: KnowledgeBase) -> None:
 def _same(old: datetime | None, new: datetime | None) -> bool:
     if old is None or new is None:
         return old is new
-    as_utc = [d if d.tzinfo else d.replace(tzinfo=UTC) for d in (old, new)]
-    return as_utc[0] == as_utc[1]
+    return as_utc(old) == as_utc(new)
 
 
 def _partition(
@@ -106,31 +128,36 @@ def _observe(
     touched += [r.id for r in groups["unchanged"]]
     if fresh:
         session.execute(
-            LicenseObservation.__table__.insert(),  # type: ignore[attr-defined]
+            insert(LicenseObservation),
             fresh,
         )
     if touched:
         latest = (
             select(func.max(LicenseObservation.id))
-            .where(LicenseObservation.repo_kind == kind, LicenseObservation.repo_id.in_(touched))  # type: ignore[attr-defined]
+            .where(
+                col(LicenseObservation.repo_kind) == kind,
+                col(LicenseObservation.repo_id).in_(touched),
+            )
             .group_by(LicenseObservation.repo_id)
         )
         session.execute(
             update(LicenseObservation)
-            .where(LicenseObservation.id.in_(latest))
-            .values(last_seen=now)  # type: ignore[union-attr]
+            .where(col(LicenseObservation.id).in_(latest))
+            .values(last_seen=now)
         )
 
 
 def _existing(
     session: Session, table: type[Model] | type[Dataset], ids: list[str]
 ) -> dict[str, Any]:
-    rows = session.exec(
-        select(
-            table.id, table.sha, table.last_modified, table.missing, table.declared_license
-        ).where(
-            table.id.in_(ids)  # type: ignore[attr-defined]
-        )
+    rows = session.execute(
+        sa_select(
+            col(table.id),
+            col(table.sha),
+            col(table.last_modified),
+            col(table.missing),
+            col(table.declared_license),
+        ).where(col(table.id).in_(ids))
     )
     return {row.id: row for row in rows}
 
@@ -160,20 +187,22 @@ def upsert_models(
     existing = _existing(session, Model, [r.id for r in records])
     groups = _partition(existing, records)
     changed = groups["new"] + groups["updated"]
+    version = bump_version(session) if changed else 0
+    written = {"missing": False, "ingested_at": now, "search_version": version}
     if groups["new"]:
         session.execute(
-            Model.__table__.insert(),  # type: ignore[attr-defined]
-            [{**r.columns(), "missing": False, "ingested_at": now} for r in groups["new"]],
+            insert(Model),
+            [{**r.columns(), **written} for r in groups["new"]],
         )
     if groups["updated"]:
         session.execute(
             update(Model),
-            [{**r.columns(), "missing": False, "ingested_at": now} for r in groups["updated"]],
+            [{**r.columns(), **written} for r in groups["updated"]],
         )
     if changed:
         changed_ids = [r.id for r in changed]
-        session.execute(delete(ModelBase).where(ModelBase.model_id.in_(changed_ids)))  # type: ignore[attr-defined]
-        session.execute(delete(ModelDataset).where(ModelDataset.model_id.in_(changed_ids)))  # type: ignore[attr-defined]
+        session.execute(delete(LineageEdge).where(col(LineageEdge.model_id).in_(changed_ids)))
+        session.execute(delete(ModelDataset).where(col(ModelDataset.model_id).in_(changed_ids)))
         base_rows = [
             {"model_id": r.id, "base_id": b, "relation": rel}
             for r in changed
@@ -184,7 +213,7 @@ def upsert_models(
         ]
         if base_rows:
             session.execute(
-                ModelBase.__table__.insert(),  # type: ignore[attr-defined]
+                insert(LineageEdge),
                 base_rows,
             )
         session.execute(delete(ModelLicense).where(col(ModelLicense.model_id).in_(changed_ids)))
@@ -200,17 +229,15 @@ def upsert_models(
             for lang in dict.fromkeys(r.languages)
         ]
         if license_rows:
-            session.execute(ModelLicense.__table__.insert(), license_rows)  # type: ignore[attr-defined]
+            session.execute(insert(ModelLicense), license_rows)
         if language_rows:
-            session.execute(ModelLanguage.__table__.insert(), language_rows)  # type: ignore[attr-defined]
+            session.execute(insert(ModelLanguage), language_rows)
         if dataset_rows:
             session.execute(
-                ModelDataset.__table__.insert(),  # type: ignore[attr-defined]
+                insert(ModelDataset),
                 dataset_rows,
             )
     _observe(session, "model", groups, existing, now)
-    if changed:
-        bump_version(session)
     _ensure_tasks(session, {r.pipeline_tag for r in changed if r.pipeline_tag})
     return _result(groups)
 
@@ -224,7 +251,7 @@ def upsert_datasets(
     groups = _partition(existing, records)
     if groups["new"]:
         session.execute(
-            Dataset.__table__.insert(),  # type: ignore[attr-defined]
+            insert(Dataset),
             [{**r.columns(), "missing": False, "ingested_at": now} for r in groups["new"]],
         )
     if groups["updated"]:
@@ -241,7 +268,7 @@ def upsert_datasets(
 def _ensure_tasks(session: Session, task_ids: set[str]) -> None:
     if not task_ids:
         return
-    known = set(session.exec(select(Task.id).where(Task.id.in_(task_ids))))  # type: ignore[attr-defined]
+    known = set(session.exec(select(Task.id).where(col(Task.id).in_(task_ids))))
     rows = [{"id": t, "name": t.replace("-", " ").capitalize()} for t in sorted(task_ids - known)]
     if rows:
         session.execute(insert(Task), rows)
@@ -253,7 +280,7 @@ def mark_missing(session: Session, kind: str, repo_ids: Iterable[str]) -> int:
     ids = sorted(set(repo_ids))
     if not ids:
         return 0
-    known = set(session.exec(select(table.id).where(table.id.in_(ids))))  # type: ignore[attr-defined]
+    known = set(session.exec(select(table.id).where(col(table.id).in_(ids))))
     rows = [
         {"id": i, "missing": True, "license_ids": ["unknown"], "license_category": "unknown"}
         for i in ids
@@ -268,13 +295,15 @@ def mark_missing(session: Session, kind: str, repo_ids: Iterable[str]) -> int:
 def referenced_but_absent(session: Session) -> tuple[set[str], set[str]]:
     """Base models and datasets that catalog edges name but the catalog lacks."""
     bases = set(
-        session.exec(select(ModelBase.base_id).where(ModelBase.base_id.not_in(select(Model.id))))
-    )  # type: ignore[attr-defined]
+        session.exec(
+            select(LineageEdge.base_id).where(col(LineageEdge.base_id).not_in(select(Model.id)))
+        )
+    )
     datasets = set(
         session.exec(
             select(ModelDataset.dataset_id).where(
-                ModelDataset.dataset_id.not_in(select(Dataset.id))
+                col(ModelDataset.dataset_id).not_in(select(Dataset.id))
             )
-        )  # type: ignore[attr-defined]
+        )
     )
     return bases, datasets

@@ -1,26 +1,29 @@
-"""Model search: filters, full text, sorting, pages and facet counts, as separate query builders.
+"""Model search: filters, full text, sorting, pages and facet counts.
 
 Facet counts follow the other active filters (a facet's own filter is left out of its counts, so
-the sidebar shows what choosing another value would give). Counts for a filter set are cached per
-catalog version, which any write bumps, so repeated and shared searches do not recount.
+the sidebar shows what choosing another value would give). Searches are answered from the bitmap
+index (catalog.search_index) for any filter combination; the SQL query builders here are the
+reference that the index is tested against (`search_models_sql`), and they select the rows of the
+free-text, author, base-model and dataset filters.
 """
 
 from __future__ import annotations
 
+import json
 import re
-import threading
-from collections import OrderedDict
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
+from pyroaring import BitMap
 from sqlalchemy import ColumnElement, and_, exists, func, literal_column, not_, or_, text
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import Select
 
-from catalog.facets import stored_facets
-from catalog.models import (
-    CatalogVersion,
+from catalog.search_index import FacetBitmaps, holder, row_number
+from catalog.tables import (
+    LineageEdge,
     Model,
-    ModelBase,
     ModelDataset,
     ModelLanguage,
     ModelLicense,
@@ -38,18 +41,22 @@ FACETS = ("license", "license_category", "task", "library", "language", "commerc
 CLEARED = ("allowed", "conditional")
 
 
+MULTI_VALUED = ("licenses", "license_category", "task", "library", "language")
+
+
 @dataclass(frozen=True)
 class ModelQuery:
-    """Everything a model search can ask; hashable so facet counts can be cached per query."""
+    """Everything a model search can ask. Facet filters take several values (any of them); a
+    single string is accepted for one value."""
 
     q: str | None = None
     licenses: tuple[str, ...] = ()
-    license_category: str | None = None
+    license_category: tuple[str, ...] = ()
     commercial: bool | None = None
     policy: str = "default"
-    task: str | None = None
-    library: str | None = None
-    language: str | None = None
+    task: tuple[str, ...] = ()
+    library: tuple[str, ...] = ()
+    language: tuple[str, ...] = ()
     author: str | None = None
     base_model: str | None = None
     dataset: str | None = None
@@ -59,8 +66,11 @@ class ModelQuery:
     page: int = 1
     per_page: int = 20
 
-    def filters_only(self) -> ModelQuery:
-        return replace(self, sort="downloads", order="desc", page=1, per_page=20)
+    def __post_init__(self) -> None:
+        for name in MULTI_VALUED:
+            value = getattr(self, name)
+            values = (value,) if isinstance(value, str) else tuple(value or ())
+            object.__setattr__(self, name, tuple(dict.fromkeys(values)))
 
 
 @dataclass
@@ -91,9 +101,9 @@ def _text_condition(session: Session, q: str) -> ColumnElement[bool]:
 
 def _commercial_condition(policy: str, cleared: bool) -> ColumnElement[bool]:
     verdict = exists().where(
-        ModelVerdict.model_id == Model.id,
-        ModelVerdict.use == "commercial",
-        ModelVerdict.policy == policy,
+        col(ModelVerdict.model_id) == Model.id,
+        col(ModelVerdict.use) == "commercial",
+        col(ModelVerdict.policy) == policy,
         col(ModelVerdict.verdict).in_(CLEARED),
     )
     return verdict if cleared else not_(verdict)
@@ -109,54 +119,60 @@ def conditions(
     if query.licenses and skip != "license":
         found.append(
             exists().where(
-                ModelLicense.model_id == Model.id, col(ModelLicense.license_id).in_(query.licenses)
+                col(ModelLicense.model_id) == Model.id,
+                col(ModelLicense.license_id).in_(query.licenses),
             )
         )
     if query.license_category and skip != "license_category":
-        found.append(Model.license_category == query.license_category)
+        found.append(col(Model.license_category).in_(query.license_category))
     if query.commercial is not None and skip != "commercial":
         found.append(_commercial_condition(query.policy, query.commercial))
     if query.task and skip != "task":
-        found.append(Model.pipeline_tag == query.task)
+        found.append(col(Model.pipeline_tag).in_(query.task))
     if query.library and skip != "library":
-        found.append(Model.library_name == query.library)
+        found.append(col(Model.library_name).in_(query.library))
     if query.language and skip != "language":
         found.append(
             exists().where(
-                ModelLanguage.model_id == Model.id, ModelLanguage.language == query.language
+                col(ModelLanguage.model_id) == Model.id,
+                col(ModelLanguage.language).in_(query.language),
             )
         )
     if query.author:
-        found.append(Model.author == query.author)
+        found.append(col(Model.author) == query.author)
     if query.base_model:
         found.append(
-            exists().where(ModelBase.model_id == Model.id, ModelBase.base_id == query.base_model)
+            exists().where(
+                col(LineageEdge.model_id) == Model.id, col(LineageEdge.base_id) == query.base_model
+            )
         )
     if query.dataset:
         found.append(
             exists().where(
-                ModelDataset.model_id == Model.id, ModelDataset.dataset_id == query.dataset
+                col(ModelDataset.model_id) == Model.id,
+                col(ModelDataset.dataset_id) == query.dataset,
             )
         )
     if query.gated is not None:
-        open_repo = or_(col(Model.gated).is_(None), Model.gated == "false")
+        open_repo = or_(col(Model.gated).is_(None), col(Model.gated) == "false")
         found.append(not_(open_repo) if query.gated else open_repo)
     return found
 
 
 def _facet_counts(session: Session, query: ModelQuery, facet: str) -> dict[str, int]:
     where = and_(*conditions(session, query, skip=facet))
+    statement: Select[Any, int]
     if facet == "license":
         statement = (
             select(ModelLicense.license_id, func.count())
-            .join(Model, Model.id == ModelLicense.model_id)
+            .join(Model, col(Model.id) == ModelLicense.model_id)
             .where(where)
             .group_by(ModelLicense.license_id)
         )
     elif facet == "language":
         statement = (
             select(ModelLanguage.language, func.count())
-            .join(Model, Model.id == ModelLanguage.model_id)
+            .join(Model, col(Model.id) == ModelLanguage.model_id)
             .where(where)
             .group_by(ModelLanguage.language)
         )
@@ -164,8 +180,12 @@ def _facet_counts(session: Session, query: ModelQuery, facet: str) -> dict[str, 
         cleared = col(ModelVerdict.verdict).in_(CLEARED)
         statement = (
             select(cleared, func.count())
-            .join(Model, Model.id == ModelVerdict.model_id)
-            .where(where, ModelVerdict.use == "commercial", ModelVerdict.policy == query.policy)
+            .join(Model, col(Model.id) == ModelVerdict.model_id)
+            .where(
+                where,
+                col(ModelVerdict.use) == "commercial",
+                col(ModelVerdict.policy) == query.policy,
+            )
             .group_by(cleared)
         )
         return {("true" if key else "false"): count for key, count in session.exec(statement)}
@@ -182,106 +202,152 @@ def _facet_counts(session: Session, query: ModelQuery, facet: str) -> dict[str, 
     return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
-class _FacetCache:
-    """Facet counts per (database, catalog version, filter set), least recently used out first."""
-
-    def __init__(self, size: int = 2048) -> None:
-        self.size = size
-        self.entries: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
-        self.lock = threading.Lock()
-
-    def get(self, key: tuple[Any, ...]) -> Any:
-        with self.lock:
-            if key in self.entries:
-                self.entries.move_to_end(key)
-                return self.entries[key]
-        return None
-
-    def put(self, key: tuple[Any, ...], value: Any) -> None:
-        with self.lock:
-            self.entries[key] = value
-            self.entries.move_to_end(key)
-            while len(self.entries) > self.size:
-                self.entries.popitem(last=False)
+def search_models_sql(session: Session, query: ModelQuery) -> SearchResult:
+    """The reference answer: total and every facet counted by SQL over the matching rows."""
+    total = session.exec(
+        select(func.count()).select_from(Model).where(*conditions(session, query))
+    ).one()
+    facets = {facet: _facet_counts(session, query, facet) for facet in FACETS}
+    return SearchResult(items=_page_sql(session, query), total=total, facets=facets)
 
 
-_cache = _FacetCache()
+def _sort_order(query: ModelQuery) -> list[Any]:
+    sort_column = SORTS[query.sort]
+    if query.order == "desc":
+        return [col(sort_column).desc(), col(Model.id).desc()]
+    return [col(sort_column).asc(), col(Model.id).asc()]
 
 
-def catalog_version(session: Session) -> int:
-    """A number that every write to the catalog raises (catalog.registry.bump_version)."""
-    return (
-        session.exec(select(CatalogVersion.version).where(CatalogVersion.id == 1)).one_or_none()
-        or 0
+def _page_sql(session: Session, query: ModelQuery) -> list[Model]:
+    statement = (
+        select(Model.id)
+        .where(*conditions(session, query))
+        .order_by(*_sort_order(query))
+        .offset((query.page - 1) * query.per_page)
+        .limit(query.per_page)
     )
+    return models_by_id(session, list(session.exec(statement)))
 
 
-def _stored(session: Session, query: ModelQuery) -> tuple[int, dict[str, dict[str, int]]] | None:
-    """Counts from the facet table maintained on write, when the query is simple enough for it."""
-    if (
-        query.q
-        or query.author
-        or query.base_model
-        or query.dataset
-        or query.gated is not None
-        or len(query.licenses) > 1
-    ):
-        return None
-    active = [
-        (f, v)
-        for f, v in (
-            ("license", query.licenses[0] if query.licenses else None),
-            ("license_category", query.license_category),
-            ("task", query.task),
-            ("library", query.library),
-            ("language", query.language),
-            ("commercial", None if query.commercial is None else str(query.commercial).lower()),
-        )
-        if v
-    ]
-    return stored_facets(session, active, query.policy, FACETS)
+def models_by_id(session: Session, ids: list[str]) -> list[Model]:
+    """These models, in this order."""
+    if not ids:
+        return []
+    rows = {m.id: m for m in session.exec(select(Model).where(col(Model.id).in_(ids)))}
+    return [rows[i] for i in ids if i in rows]
+
+
+def row_conditions(session: Session, query: ModelQuery) -> list[ColumnElement[bool]]:
+    """The filters the bitmap index has no bitmaps for: free text, author, base model, dataset."""
+    only = ModelQuery(
+        q=query.q if query.q and fts_terms(query.q) else None,
+        author=query.author,
+        base_model=query.base_model,
+        dataset=query.dataset,
+    )
+    return conditions(session, only)[1:]  # [0] is "not missing": the index has the live rows
 
 
 def search_models(session: Session, query: ModelQuery, *, with_facets: bool = True) -> SearchResult:
-    """One page of models matching the query, the total, and facet counts."""
-    key = (str(session.get_bind().url), catalog_version(session), query.filters_only())
-    cached = _cache.get(key)
-    if cached is None and with_facets:
-        cached = _stored(session, query)
-    if cached is None:
-        total = session.exec(
-            select(func.count()).select_from(Model).where(*conditions(session, query))
-        ).one()
-        facets = (
-            {facet: _facet_counts(session, query, facet) for facet in FACETS} if with_facets else {}
-        )
-        cached = (total, facets)
-        if with_facets:
-            _cache.put(key, cached)
-    total, facets = cached
-    return SearchResult(items=_page(session, query, key), total=total, facets=facets)
+    """One page of models matching the query, the total, and facet counts (from the bitmap index)."""
+    index = holder.current(session)
+    filters = _filter_bitmaps(session, index, query)
+    matching = _intersect(index.live, filters.values())
+    facets = (
+        {facet: _index_counts(index, query, facet, filters) for facet in FACETS}
+        if with_facets
+        else {}
+    )
+    items = models_by_id(session, _page_ids(session, query, matching, len(index.live)))
+    return SearchResult(items=items, total=len(matching), facets=facets)
 
 
-def _page(session: Session, query: ModelQuery, key: tuple[Any, ...]) -> list[Model]:
-    """One page of results; the page's ids are cached per catalog version (full text sorts many matches)."""
-    page_key = (*key, "page", query.sort, query.order, query.page, query.per_page)
-    ids = _cache.get(page_key)
-    if ids is None:
-        sort_column = SORTS[query.sort]
-        descending = query.order == "desc"
+def _filter_bitmaps(session: Session, index: FacetBitmaps, query: ModelQuery) -> dict[str, BitMap]:
+    """One bitmap per active filter, named by the facet it filters (the row filters as one)."""
+    found = {
+        facet: index.any_of("license" if facet == "licenses" else facet, getattr(query, facet))
+        for facet in MULTI_VALUED
+        if getattr(query, facet)
+    }
+    if "licenses" in found:
+        found["license"] = found.pop("licenses")
+    if query.commercial is not None:
+        cleared = index.cleared.get(query.policy, BitMap())
+        found["commercial"] = cleared if query.commercial else index.live - cleared
+    if query.gated is not None:
+        found["gated"] = index.gated if query.gated else index.live - index.gated
+    rows = row_conditions(session, query)
+    if rows:
+        # Core rather than ORM rows: these can be many thousands of plain integers.
+        numbers = select(row_number(session)).select_from(Model).where(*rows)
+        found["rows"] = BitMap(session.connection().execute(numbers).scalars())
+    return found
+
+
+def _intersect(live: BitMap, bitmaps: Iterable[BitMap]) -> BitMap:
+    # Smallest first: each step can only shrink the work of the next.
+    ordered = sorted(bitmaps, key=len)
+    return live.intersection(*ordered) if ordered else BitMap(live)
+
+
+def _index_counts(
+    index: FacetBitmaps, query: ModelQuery, facet: str, filters: dict[str, BitMap]
+) -> dict[str, int]:
+    base = _intersect(index.live, (b for name, b in filters.items() if name != facet))
+    if facet == "commercial":
+        cleared = base.intersection_cardinality(index.cleared.get(query.policy, BitMap()))
+        judged = base.intersection_cardinality(index.judged.get(query.policy, BitMap()))
+        counts = {"true": cleared, "false": judged - cleared}
+    else:
+        counts = {
+            value: base.intersection_cardinality(bitmap)
+            for value, bitmap in index.values[facet].items()
+        }
+    return dict(sorted(((k, n) for k, n in counts.items() if n), key=lambda kv: (-kv[1], kv[0])))
+
+
+def _page_ids(session: Session, query: ModelQuery, matching: BitMap, live: int) -> list[str]:
+    """The ids of one page. Few matches: sort them by their row numbers; many: walk the sort order
+    and keep the matching rows, which is short because matches are dense there."""
+    if not matching:
+        return []
+    wanted = query.page * query.per_page
+    rows_to_walk = wanted * live / len(matching)
+    if len(matching) <= rows_to_walk:
         statement = (
             select(Model.id)
-            .where(*conditions(session, query))
-            .order_by(
-                col(sort_column).desc() if descending else col(sort_column).asc(),
-                col(Model.id).desc() if descending else col(Model.id).asc(),
-            )
-            .offset((query.page - 1) * query.per_page)
+            .where(_row_in(session, matching))
+            .order_by(*_sort_order(query))
+            .offset(wanted - query.per_page)
             .limit(query.per_page)
         )
-        ids = list(session.exec(statement))
-        _cache.put(page_key, ids)
-    rows = (
-        {m.id: m for m in session.exec(select(Model).where(col(Model.id).in_(ids)))} if ids else {}
+        return list(session.exec(statement))
+    return _walk(session, query, matching, wanted)
+
+
+def _row_in(session: Session, matching: BitMap) -> ColumnElement[bool]:
+    numbers = list(matching)
+    if session.get_bind().dialect.name == "postgresql":
+        return text("model.seq = ANY(:numbers)").bindparams(numbers=numbers)  # type: ignore[return-value]
+    listed = text("SELECT value FROM json_each(:numbers)").bindparams(numbers=json.dumps(numbers))
+    return literal_column("model.rowid").in_(listed)
+
+
+def _walk(session: Session, query: ModelQuery, matching: BitMap, wanted: int) -> list[str]:
+    statement = (
+        select(Model.id, row_number(session))
+        .where(col(Model.missing).is_(False))
+        .order_by(*_sort_order(query))
+        .execution_options(yield_per=2000)
     )
-    return [rows[i] for i in ids if i in rows]
+    found: list[str] = []
+    result = session.connection().execute(statement)
+    try:
+        for model_id, number in result:
+            if number in matching:
+                found.append(model_id)
+                if len(found) == wanted:
+                    break
+    finally:
+        result.close()
+    return found[wanted - query.per_page :]

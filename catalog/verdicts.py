@@ -7,23 +7,25 @@ from collections.abc import Iterable
 from importlib import resources
 
 from sqlalchemy import delete, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from catalog.compatibility import compatibility_text
 from catalog.compliance import Rules, evaluate
+from catalog.db import chunked
 from catalog.licenses import knowledge_base, knowledge_text
 from catalog.lineage import load_lineage
-from catalog.models import (
+from catalog.policies import BUILTIN_POLICIES, load_policy
+from catalog.provenance import generation_text
+from catalog.registry import stamp_models
+from catalog.tables import (
     CatalogVersion,
+    LineageEdge,
     Model,
-    ModelBase,
     ModelDataset,
     ModelVerdict,
     StaleVerdict,
 )
-from catalog.policies import BUILTIN_POLICIES, load_policy
-from catalog.provenance import generation_text
-from catalog.registry import bump_version
 
 STORED_USES = ("commercial",)
 _BATCH = 2000
@@ -35,11 +37,11 @@ def descendants(session: Session, model_ids: Iterable[str]) -> set[str]:
     frontier = set(found)
     while frontier:
         children: set[str] = set()
-        ordered = sorted(frontier)
-        for start in range(0, len(ordered), 500):
-            chunk = ordered[start : start + 500]
+        for chunk in chunked(sorted(frontier)):
             children.update(
-                session.exec(select(ModelBase.model_id).where(col(ModelBase.base_id).in_(chunk)))
+                session.exec(
+                    select(LineageEdge.model_id).where(col(LineageEdge.base_id).in_(chunk))
+                )
             )
         frontier = children - found
         found |= frontier
@@ -51,12 +53,8 @@ def mark_stale(session: Session, model_ids: Iterable[str]) -> None:
     rows = [{"model_id": model_id} for model_id in set(model_ids)]
     if not rows:
         return
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    session.execute(dialect_insert(StaleVerdict).on_conflict_do_nothing(), rows)
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    session.execute(dialect.insert(StaleVerdict).on_conflict_do_nothing(), rows)
 
 
 def refresh_stale(session: Session, batch: int = 5000) -> list[str]:
@@ -121,7 +119,7 @@ def _store_verdicts(session: Session, model_ids: list[str]) -> None:
                     }
                 )
     session.execute(delete(ModelVerdict).where(col(ModelVerdict.model_id).in_(model_ids)))
-    bump_version(session)
+    stamp_models(session, present)
     if rows:
         session.execute(ModelVerdict.__table__.insert(), rows)  # type: ignore[attr-defined]
 
@@ -136,11 +134,13 @@ def rules_digest() -> str:
 
 def stored_rules_digest(session: Session) -> str | None:
     return session.exec(
-        select(CatalogVersion.rules_digest).where(CatalogVersion.id == 1)
+        select(CatalogVersion.rules_digest).where(col(CatalogVersion.id) == 1)
     ).one_or_none()
 
 
 def mark_rules_current(session: Session) -> None:
     session.execute(
-        update(CatalogVersion).where(CatalogVersion.id == 1).values(rules_digest=rules_digest())
+        update(CatalogVersion)
+        .where(col(CatalogVersion.id) == 1)
+        .values(rules_digest=rules_digest())
     )

@@ -16,7 +16,8 @@ from typing import Protocol
 
 from demo_runner.errors import DemoBackendUnavailable
 from demo_runner.generate import GenerationParams
-from demo_runner.jobs import DemoJob, DemoManager, DemoSettings
+from demo_runner.jobs import DemoJob, DemoManager
+from demo_runner.settings import DemoSettings
 
 
 class BackendKind(enum.Enum):
@@ -103,10 +104,6 @@ class LocalBackend(DemoManager):
 
     name = "local"
 
-    def close(self) -> None:
-        for job_id in list(self.jobs):
-            self.delete(job_id)
-
 
 class DemosOff:
     """Every demo request is a 503 that says how to turn demos on."""
@@ -134,11 +131,8 @@ class DemosOff:
         return None
 
 
-def make_backend(
-    demo: DemoSettings | None, scale: ScaleSettings, *, database_url: str
-) -> DemoBackend:
+def make_backend(demo: DemoSettings, scale: ScaleSettings, *, database_url: str) -> DemoBackend:
     """The backend the settings name; the `ray` one keeps job state in `database_url`."""
-    demo = demo or DemoSettings.from_environment()
     if scale.backend is BackendKind.OFF:
         return DemosOff()
     if scale.backend is BackendKind.RAY:

@@ -10,9 +10,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from demo_runner.eligibility import runtime_kind
 from demo_runner.errors import ConversionFailed, UnsupportedArchitecture
 from demo_runner.sources import TOKENIZER_FILES, Source
-from demo_runner.support import runtime_kind
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str, float], None]

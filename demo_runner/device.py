@@ -2,28 +2,26 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
+
+from demo_runner.settings import ComputeType, Device
 
 
 @dataclass(frozen=True)
 class DeviceChoice:
-    device: str  # cpu | cuda
-    compute_type: str  # int8 | int8_float16 | bfloat16 | ...
+    device: Device
+    compute_type: ComputeType
     intra_threads: int
 
 
-def pick_device(device: str | None = None, compute_type: str | None = None) -> DeviceChoice:
-    """The device found (or asked for) and its quantization; MODELCATALOG_DEMO_DEVICE/COMPUTE_TYPE override."""
+def pick_device(
+    device: Device | None = None, compute_type: ComputeType | None = None, threads: int = 1
+) -> DeviceChoice:
+    """The device asked for (or found) and its quantization (asked for, or the device's default)."""
     import ctranslate2
 
-    device = (
-        device
-        or os.environ.get("MODELCATALOG_DEMO_DEVICE")
-        or ("cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu")
-    )
-    default = "int8_float16" if device == "cuda" else "int8"
-    compute_type = compute_type or os.environ.get("MODELCATALOG_DEMO_COMPUTE_TYPE") or default
-    # Measured on a 2-core machine: one intra-op thread per generator beat two; batching gives the rest.
-    threads = int(os.environ.get("MODELCATALOG_DEMO_THREADS", "1"))
+    if device is None:
+        device = Device.CUDA if ctranslate2.get_cuda_device_count() > 0 else Device.CPU
+    if compute_type is None:
+        compute_type = ComputeType.INT8_FLOAT16 if device == Device.CUDA else ComputeType.INT8
     return DeviceChoice(device=device, compute_type=compute_type, intra_threads=threads)

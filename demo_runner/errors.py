@@ -12,7 +12,7 @@ class UnsupportedArchitecture(DemoError):
         super().__init__(
             f"{repo_id}: architecture {model_type or 'unknown'!r} cannot be converted to CTranslate2 "
             "(supported: llama, mistral, falcon, mpt, gpt_neox, gpt_bigcode, codegen, bloom, gpt2, gptj, opt, "
-            "phi, qwen2, gemma, t5 and more; see demo_runner/support.py)"
+            "phi, qwen2, gemma, t5 and more; see demo_runner/eligibility.py)"
         )
         self.model_type = model_type
 
@@ -37,7 +37,7 @@ class HubUnreachable(DemoError):
     status = 503
 
 
-class NotInCatalog(DemoError):
+class NotOnHub(DemoError):
     status = 404
 
 

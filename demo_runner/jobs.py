@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import uuid
 from collections import OrderedDict
@@ -18,34 +17,10 @@ from demo_runner.convert import convert
 from demo_runner.device import DeviceChoice, pick_device
 from demo_runner.errors import DemoError
 from demo_runner.generate import LoadedModel
+from demo_runner.settings import DemoSettings
 from demo_runner.sources import Source, resolve_source
 
 log = logging.getLogger(__name__)
-STATES = ("queued", "downloading", "converting", "loading", "ready", "failed")
-
-
-@dataclass
-class DemoSettings:
-    """Operator settings (environment variables in brackets)."""
-
-    cache_dir: Path = Path("var/demos")  # MODELCATALOG_DEMO_CACHE
-    cache_max_bytes: int = 20 * 2**30  # MODELCATALOG_DEMO_CACHE_GB
-    max_loaded: int = 2  # MODELCATALOG_DEMO_MAX_LOADED: models in memory at once; the least recently used is unloaded
-    trust_remote_code: bool = False  # MODELCATALOG_TRUST_REMOTE_CODE=1
-    endpoint: str | None = None  # HF_ENDPOINT
-    token: str | None = None  # HF_TOKEN
-
-    @classmethod
-    def from_environment(cls) -> DemoSettings:
-        env = os.environ
-        return cls(
-            cache_dir=Path(env.get("MODELCATALOG_DEMO_CACHE", "var/demos")),
-            cache_max_bytes=int(float(env.get("MODELCATALOG_DEMO_CACHE_GB", "20")) * 2**30),
-            max_loaded=int(env.get("MODELCATALOG_DEMO_MAX_LOADED", "2")),
-            trust_remote_code=env.get("MODELCATALOG_TRUST_REMOTE_CODE") == "1",
-            endpoint=env.get("HF_ENDPOINT"),
-            token=env.get("HF_TOKEN"),
-        )
 
 
 @dataclass
@@ -80,12 +55,14 @@ class DemoManager:
 
     def __init__(
         self,
-        settings: DemoSettings | None = None,
+        settings: DemoSettings,
         choice: DeviceChoice | None = None,
         resolve: Callable[..., Source] = resolve_source,
     ) -> None:
-        self.settings = settings or DemoSettings.from_environment()
-        self.choice = choice or pick_device()
+        self.settings = settings
+        self.choice = choice or pick_device(
+            settings.device, settings.compute_type, settings.threads
+        )
         self.cache = ModelCache(
             self.settings.cache_dir / "converted", self.settings.cache_max_bytes
         )
@@ -95,6 +72,7 @@ class DemoManager:
             OrderedDict()
         )  # job id -> job, least recently used first
         self.lock = threading.Lock()
+        self.builds: list[threading.Thread] = []
 
     def start(self, repo_id: str, gguf_file: Path | None = None) -> DemoJob:
         """A job for this model: the running or ready one if there is one, else a new build."""
@@ -109,9 +87,13 @@ class DemoManager:
                 compute_type=self.choice.compute_type,
             )
             self.jobs[job.id] = job
-        threading.Thread(
+        build = threading.Thread(
             target=self._build, args=(job, gguf_file), name=f"demo-{job.id}", daemon=True
-        ).start()
+        )
+        with self.lock:
+            self.builds = [b for b in self.builds if b.is_alive()]
+            self.builds.append(build)
+        build.start()
         return job
 
     def get(self, job_id: str) -> DemoJob | None:
@@ -134,6 +116,21 @@ class DemoManager:
             return False
         self._unload(job)
         return True
+
+    def close(self, timeout: float = 60.0) -> None:
+        """Stop every thread this manager started: wait for builds under way (a download or a
+        conversion cannot be interrupted), then unload every model, which stops its batcher."""
+        with self.lock:
+            builds = list(self.builds)
+        for build in builds:
+            build.join(timeout)
+        with self.lock:
+            jobs = list(self.jobs.values())
+            self.jobs.clear()
+            self.loaded.clear()
+            self.builds.clear()
+        for job in jobs:
+            self._unload(job)
 
     def wait(self, job: DemoJob, timeout: float | None = None) -> DemoJob:
         job.done.wait(timeout)

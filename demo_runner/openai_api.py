@@ -8,38 +8,67 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
+from marshmallow import Schema, ValidationError, fields, pre_load, validate
+
 from demo_runner.errors import BadGenerationRequest
-from demo_runner.generate import GenerationParams, LoadedModel
+from demo_runner.generate import MAX_TOKENS_CAP, GenerationParams, LoadedModel
 
 MAX_MESSAGES = 64
 MAX_CONTENT = 16_000
 
 
-def parse_chat_request(body: Any) -> tuple[list[dict[str, str]], GenerationParams, bool]:
-    """Validate a chat-completions body: messages, sampling parameters, stream flag."""
-    if not isinstance(body, dict):
+class MessageSchema(Schema):
+    role = fields.String(required=True, validate=validate.OneOf(["system", "user", "assistant"]))
+    content = fields.String(required=True, validate=validate.Length(max=MAX_CONTENT))
+
+
+class ChatRequestSchema(Schema):
+    """An OpenAI chat-completions body: the one place it is validated (API and standalone)."""
+
+    model = fields.String()
+    messages = fields.List(
+        fields.Nested(MessageSchema),
+        required=True,
+        validate=validate.Length(min=1, max=MAX_MESSAGES),
+    )
+    max_tokens = fields.Integer(strict=True, validate=validate.Range(min=1, max=MAX_TOKENS_CAP))
+    temperature = fields.Float(validate=validate.Range(min=0, max=2))
+    top_k = fields.Integer(strict=True, validate=validate.Range(min=0, max=1000))
+    top_p = fields.Float(
+        validate=validate.Range(min=0, max=1, min_inclusive=False),
+        metadata={"exclusiveMinimum": True},
+    )
+    stream = fields.Boolean()
+
+    @pre_load
+    def reject_booleans(self, data: Any, **_kwargs: Any) -> Any:
+        """JSON true is not the number 1: numbers must be numbers."""
+        if isinstance(data, dict):
+            for name in ("max_tokens", "temperature", "top_k", "top_p"):
+                if isinstance(data.get(name), bool):
+                    raise ValidationError("must be a number", field_name=name)
+        return data
+
+
+def chat_request(body: dict[str, Any]) -> tuple[list[dict[str, str]], GenerationParams, bool]:
+    """Messages, sampling parameters and stream flag of a body ChatRequestSchema has loaded."""
+    messages = [{"role": m["role"], "content": m["content"]} for m in body["messages"]]
+    given = {k: body[k] for k in ("max_tokens", "temperature", "top_k", "top_p") if k in body}
+    return messages, GenerationParams(**given), bool(body.get("stream", False))
+
+
+def parse_chat_request(raw: Any) -> tuple[list[dict[str, str]], GenerationParams, bool]:
+    """Validate a raw JSON body (the standalone server); errors name the fields."""
+    if not isinstance(raw, dict):
         raise BadGenerationRequest("the body must be a JSON object")
-    messages = body.get("messages")
-    if not isinstance(messages, list) or not 1 <= len(messages) <= MAX_MESSAGES:
-        raise BadGenerationRequest(f"messages must be a list of 1 to {MAX_MESSAGES} messages")
-    clean = []
-    for message in messages:
-        if not isinstance(message, dict) or message.get("role") not in (
-            "system",
-            "user",
-            "assistant",
-        ):
-            raise BadGenerationRequest("each message needs a role: system, user or assistant")
-        content = message.get("content")
-        if not isinstance(content, str) or len(content) > MAX_CONTENT:
-            raise BadGenerationRequest(
-                f"each message needs a string content of at most {MAX_CONTENT} characters"
-            )
-        clean.append({"role": message["role"], "content": content})
-    stream = body.get("stream", False)
-    if not isinstance(stream, bool):
-        raise BadGenerationRequest("stream must be true or false")
-    return clean, GenerationParams.parse(body), stream
+    try:
+        body = ChatRequestSchema().load(raw)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{name}: {messages}" for name, messages in sorted(exc.normalized_messages().items())
+        )
+        raise BadGenerationRequest(problems) from None
+    return chat_request(body)
 
 
 def completion(

@@ -20,12 +20,13 @@ from catalog.demo_jobs import (
     fail_silent_demo_job,
     find_live_demo_job,
 )
-from catalog.models import DemoJobRecord
+from catalog.tables import DemoJobRecord
 from demo_runner.backends import ScaleSettings
 from demo_runner.device import DeviceChoice, pick_device
 from demo_runner.errors import DemoBackendUnavailable, ReplicaLost
 from demo_runner.generate import GenerationParams
-from demo_runner.jobs import DemoJob, DemoSettings
+from demo_runner.jobs import DemoJob
+from demo_runner.settings import DemoSettings
 from demo_runner.ray_serve import APP_NAME, BUILDER_NAME, NAMESPACE, ReplicaPlan
 
 log = logging.getLogger(__name__)
@@ -121,7 +122,9 @@ class RayBackend:
         self._builder: Any = None
 
     def plan(self) -> ReplicaPlan:
-        choice = self.choice or pick_device()
+        choice = self.choice or pick_device(
+            self.settings.device, self.settings.compute_type, self.settings.threads
+        )
         return ReplicaPlan(
             cache_root=str((self.settings.cache_dir / "converted").resolve()),
             cache_max_bytes=self.settings.cache_max_bytes,

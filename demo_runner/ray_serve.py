@@ -20,7 +20,7 @@ from demo_runner.cache import ModelCache
 from demo_runner.device import DeviceChoice
 from demo_runner.errors import DemoError
 from demo_runner.generate import BATCH_WINDOW_S, MAX_BATCH, GenerationParams, LoadedModel
-from demo_runner.jobs import DemoSettings
+from demo_runner.settings import DemoSettings
 
 log = logging.getLogger(__name__)
 NAMESPACE = "modelcatalog"

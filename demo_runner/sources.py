@@ -9,8 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from demo_runner.errors import HubUnreachable, NeedsLogin, NeedsTermsAccepted, NotInCatalog
-from demo_runner.support import DEFAULT_DEMO, check_fits, check_remote_code, runtime_kind
+from demo_runner.eligibility import DEFAULT_DEMO, check_fits, check_remote_code, runtime_kind
+from demo_runner.errors import HubUnreachable, NeedsLogin, NeedsTermsAccepted, NotOnHub
+from ingest.connection import transport_errors
 
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 # What the runtime needs beside the converted weights: tokenizer files and the generation config.
@@ -67,11 +68,7 @@ def gguf_source(path: Path, repo_id: str | None = None) -> Source:
 
 def _hub_error(exc: Exception, repo_id: str) -> Exception:
     """Turn huggingface_hub's errors into the demo runner's, with a next step for the user."""
-    from huggingface_hub.errors import (
-        GatedRepoError,
-        LocalEntryNotFoundError,
-        RepositoryNotFoundError,
-    )
+    from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError
 
     if isinstance(exc, GatedRepoError):
         status = exc.response.status_code if exc.response is not None else 401
@@ -83,12 +80,8 @@ def _hub_error(exc: Exception, repo_id: str) -> Exception:
             f"{repo_id} is gated: log in (set HF_TOKEN to a token of an account that accepted its terms)"
         )
     if isinstance(exc, RepositoryNotFoundError):
-        return NotInCatalog(f"{repo_id} was not found on the Hub")
-    # httpx/httpx2/requests connection errors, whichever client this huggingface_hub uses.
-    transport = {"TransportError", "RequestException", "ConnectionError", "TimeoutException"}
-    if isinstance(exc, LocalEntryNotFoundError | OSError) or transport & {
-        c.__name__ for c in type(exc).__mro__
-    }:
+        return NotOnHub(f"{repo_id} was not found on the Hub")
+    if isinstance(exc, transport_errors()):
         return HubUnreachable(
             f"the Hub cannot be reached to download {repo_id}; check HF_ENDPOINT and the network"
         )
@@ -102,7 +95,6 @@ def hub_source(
     token: str | None,
     cache_dir: Path,
     trust_remote_code: bool = False,
-    memory: int | None = None,
 ) -> Source:
     """Check a Hub model (config, size, remote code) before downloading, then download what conversion needs."""
     from huggingface_hub import HfApi
@@ -124,7 +116,7 @@ def hub_source(
                 size for name, size in files.items() if name.endswith((".safetensors", ".bin"))
             )
             parameters = weight_bytes // 2 if weight_bytes else None  # most checkpoints are 16-bit
-        check_fits(repo_id, parameters, memory)
+        check_fits(repo_id, parameters)
         weights = ["*.safetensors"] if any(n.endswith(".safetensors") for n in files) else ["*.bin"]
         folder = api.snapshot_download(
             repo_id,

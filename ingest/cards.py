@@ -7,9 +7,10 @@ error on the record and the rest is kept, never guessed.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
+from catalog.db import as_utc
 from catalog.licenses import KnowledgeBase, knowledge_base
 from catalog.records import RELATIONS, DatasetRecord, ModelRecord
 from ingest.errors import BadRecord
@@ -20,14 +21,14 @@ MAX_CARD_BYTES = 256 * 1024
 def parse_datetime(value: Any) -> datetime | None:
     """Hub dates come as '2024-02-19T11:06:12.000Z' (API) or '2024-12-26 00:20:08+00:00' (exports)."""
     if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
+        return as_utc(value)
     if not isinstance(value, str) or not value.strip():
         return None
     try:
         parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     except ValueError:
         return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return as_utc(parsed)
 
 
 class _Reader:

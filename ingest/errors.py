@@ -9,5 +9,5 @@ class BadRecord(IngestError):
     """A record that cannot be stored at all (no usable repo id, not a JSON object)."""
 
 
-class HubUnavailable(IngestError):
+class HubUnreachable(IngestError):
     """The Hub endpoint cannot be reached or keeps failing after retries."""

@@ -11,7 +11,6 @@ afterwards, to a bounded depth; what the Hub does not have is recorded as missin
 from __future__ import annotations
 
 import logging
-import os
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -24,9 +23,8 @@ import yaml
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from catalog.facets import current_version, update_facet_counts
+from catalog.db import as_utc
 from catalog.licenses import knowledge_base
-from catalog.models import CrawlState
 from catalog.records import DatasetRecord, ModelRecord
 from catalog.registry import (
     mark_missing,
@@ -35,13 +33,15 @@ from catalog.registry import (
     upsert_models,
     utcnow,
 )
+from catalog.search_index import save_index
+from catalog.tables import CrawlState
 from catalog.verdicts import mark_stale, models_trained_on, refresh_stale
 from ingest.cards import dataset_record, model_record, parse_datetime
-from ingest.errors import BadRecord, HubUnavailable
+from ingest.connection import HubSettings, transport_errors
+from ingest.errors import BadRecord, HubUnreachable
 
 log = logging.getLogger(__name__)
 
-MAX_RETRIES = int(os.environ.get("MODELCATALOG_HUB_RETRIES", "6"))
 MAX_RETRY_AFTER = 60.0
 
 
@@ -56,8 +56,7 @@ class CrawlOptions:
     since: datetime | None = None
     page_size: int = 1000
     lineage_depth: int = 3
-    endpoint: str | None = None
-    token: str | None = None
+    hub: HubSettings = field(default_factory=HubSettings)
     timeout: float = 30.0
 
 
@@ -83,31 +82,18 @@ class CrawlSummary:
 Progress = Callable[[str, int, CrawlSummary], None]
 
 
-def _transport_errors() -> tuple[type[BaseException], ...]:
-    """The connection-level exceptions of whichever HTTP library this huggingface_hub uses."""
-    import importlib
-
-    from huggingface_hub.utils import get_session
-
-    errors: list[type[BaseException]] = [OSError]
-    library = importlib.import_module(type(get_session()).__module__.split(".")[0])
-    for name in ("TransportError", "RequestException", "HTTPError"):
-        if isinstance(getattr(library, name, None), type):
-            errors.append(getattr(library, name))
-    return tuple(errors)
-
-
 class HubClient:
     """huggingface_hub's HTTP session and API with retries: 429 waits, 5xx and timeouts back off."""
 
-    def __init__(self, endpoint: str | None, token: str | None, timeout: float) -> None:
+    def __init__(self, hub: HubSettings, timeout: float) -> None:
         from huggingface_hub import HfApi, constants
 
-        self.endpoint = (endpoint or constants.ENDPOINT).rstrip("/")
-        self.token = token
+        self.endpoint = (hub.endpoint or constants.ENDPOINT).rstrip("/")
+        self.token = token = hub.token
+        self.retries = hub.retries
         self.timeout = timeout
         self.api = HfApi(endpoint=self.endpoint, token=token)
-        self.transport_errors = _transport_errors()
+        self.transport_errors = transport_errors()
         # Cards are read once per crawl; a private cache keeps one endpoint's files from answering
         # for another's (the shared Hub cache is keyed by repo id alone).
         self._cache = tempfile.TemporaryDirectory(prefix="modelcatalog-cards-")
@@ -119,7 +105,7 @@ class HubClient:
         from huggingface_hub.errors import HfHubHTTPError
 
         delay = 0.5
-        for attempt in range(1, MAX_RETRIES + 1):
+        for attempt in range(1, self.retries + 1):
             try:
                 return call()
             except HfHubHTTPError as exc:
@@ -128,7 +114,7 @@ class HubClient:
                     wait = _retry_after(exc.response, delay)
                     log.warning("%s: rate limited, waiting %.1f s", what, wait)
                     time.sleep(wait)
-                elif status is not None and status >= 500 and attempt < MAX_RETRIES:
+                elif status is not None and status >= 500 and attempt < self.retries:
                     log.warning(
                         "%s: server error %s, retry %d in %.1f s", what, status, attempt, delay
                     )
@@ -136,15 +122,15 @@ class HubClient:
                 else:
                     raise
             except self.transport_errors as exc:
-                if attempt == MAX_RETRIES:
-                    raise HubUnavailable(
+                if attempt == self.retries:
+                    raise HubUnreachable(
                         f"the Hub at {self.endpoint} cannot be reached ({type(exc).__name__}: {exc})"
                     ) from exc
                 log.warning("%s: %s, retry %d in %.1f s", what, type(exc).__name__, attempt, delay)
                 time.sleep(delay)
             delay = min(delay * 2, 10.0)
-        raise HubUnavailable(
-            f"{what}: the Hub at {self.endpoint} kept failing after {MAX_RETRIES} tries"
+        raise HubUnreachable(
+            f"{what}: the Hub at {self.endpoint} kept failing after {self.retries} tries"
         )
 
     def get_page(self, url: str) -> tuple[list[dict[str, Any]], str | None]:
@@ -259,7 +245,7 @@ class Crawler:
     ) -> None:
         self.engine = engine
         self.options = options
-        self.client = HubClient(options.endpoint, options.token, options.timeout)
+        self.client = HubClient(options.hub, options.timeout)
         self.summary = CrawlSummary()
         self.progress = progress or (lambda *_: None)
         self.kb = knowledge_base()
@@ -277,8 +263,6 @@ class Crawler:
         )
 
     def run(self) -> CrawlSummary:
-        with Session(self.engine) as session:
-            self.since_version = current_version(session)
         try:
             self._crawl_kind("model")
             if self.options.datasets:
@@ -287,7 +271,7 @@ class Crawler:
             with Session(self.engine) as session:
                 affected = refresh_stale(session)
                 self.summary.verdicts = len(affected)
-                update_facet_counts(session, affected, since_version=self.since_version)
+                save_index(session)
         finally:
             self.client.close()
         return self.summary
@@ -331,7 +315,7 @@ class Crawler:
                     (d for d in (parse_datetime(i.get("lastModified")) for i in fresh) if d),
                     default=None,
                 )
-                if newest and (state.high_water is None or newest > _aware(state.high_water)):
+                if newest and (state.high_water is None or newest > as_utc(state.high_water)):
                     state.high_water = newest
                 done = (
                     reached_old
@@ -358,7 +342,7 @@ class Crawler:
         """Keep items modified at or after `stop_at`; say whether older ones were reached."""
         if stop_at is None:
             return items, False
-        boundary = _aware(stop_at)
+        boundary = as_utc(stop_at)
         fresh = [
             i for i in items if (parse_datetime(i.get("lastModified")) or boundary) >= boundary
         ]
@@ -371,7 +355,7 @@ class Crawler:
                 item["cardData"] = self.client.card_data(kind, item["id"])
             except (ValueError, yaml.YAMLError) as exc:
                 item["_card_errors"] = [f"card YAML: {str(exc).splitlines()[0][:200]}"]
-            except HubUnavailable:
+            except HubUnreachable:
                 raise
             except Exception as exc:  # gated, missing README, ...: keep the listing's facts
                 item["_card_errors"] = [
@@ -413,10 +397,14 @@ class Crawler:
                 if not bases and not datasets:
                     return
                 for kind, ids in (("model", bases), ("dataset", datasets)):
-                    found, absent = [], []
+                    found: list[dict[str, Any]] = []
+                    absent: list[str] = []
                     for repo_id in sorted(ids):
                         info = self.client.info(kind, repo_id)
-                        (found if info else absent).append(info or repo_id)
+                        if info:
+                            found.append(info)
+                        else:
+                            absent.append(repo_id)
                     self._store_page(session, kind, found)
                     self.summary.missing += mark_missing(session, kind, absent)
                 session.commit()
@@ -429,9 +417,3 @@ def _has_readme(item: dict[str, Any]) -> bool:
     if not isinstance(siblings, list):
         return True
     return any(isinstance(s, dict) and s.get("rfilename") == "README.md" for s in siblings)
-
-
-def _aware(value: datetime) -> datetime:
-    from datetime import UTC
-
-    return value if value.tzinfo else value.replace(tzinfo=UTC)

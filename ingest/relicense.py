@@ -14,7 +14,8 @@ from sqlalchemy import delete, update
 from sqlmodel import Session, col, select
 
 from catalog.licenses import KnowledgeBase
-from catalog.models import Dataset, Model, ModelLicense
+from catalog.registry import stamp_models
+from catalog.tables import Dataset, Model, ModelLicense
 from ingest.cards import _licenses, _Reader
 
 _BATCH = 2000
@@ -62,6 +63,7 @@ def resolve_stored_licenses(session: Session, kb: KnowledgeBase) -> Relicensed:
             changed.append(repo_id)
         if table is Model:
             _replace_license_rows(session, changes)
+            stamp_models(session, changed)  # the search index reads what changed
     return result
 
 

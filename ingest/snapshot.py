@@ -11,11 +11,11 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from catalog.facets import current_version, update_facet_counts
 from catalog.licenses import knowledge_base
-from catalog.models import Dataset, Model, ModelBase, ModelDataset
 from catalog.records import DatasetRecord, ModelRecord
 from catalog.registry import UpsertResult, upsert_datasets, upsert_models
+from catalog.search_index import save_index
+from catalog.tables import Dataset, LineageEdge, Model, ModelDataset
 from catalog.verdicts import models_trained_on, refresh_verdicts
 from ingest.cards import dataset_record, model_record
 from ingest.errors import BadRecord
@@ -59,7 +59,6 @@ def _flush(session: Session, report: ImportReport, batch: dict[str, list]) -> No
 def import_snapshot(session: Session, lines: Iterable[str]) -> ImportReport:
     """Import JSON lines; a bad line is reported with its number and skipped, the rest imported."""
     report = ImportReport()
-    since = current_version(session)
     batch: dict[str, list] = {"model": [], "dataset": []}
     for number, line in enumerate(lines, start=1):
         if not line.strip():
@@ -74,12 +73,12 @@ def import_snapshot(session: Session, lines: Iterable[str]) -> ImportReport:
         if len(batch[kind]) >= BATCH:
             _flush(session, report, batch)
     _flush(session, report, batch)
-    affected = refresh_verdicts(
+    refresh_verdicts(
         session,
         report.models.changed_ids + models_trained_on(session, report.datasets.changed_ids),
     )
     session.commit()
-    update_facet_counts(session, affected, since_version=since)
+    save_index(session)
     return report
 
 
@@ -130,8 +129,8 @@ def export_snapshot(session: Session) -> Iterator[str]:
         line = {"kind": "dataset", **_common(dataset)}
         line["cardData"] = _card_for_export(line["cardData"], dataset, {})
         yield json.dumps(line, sort_keys=True)
-    bases: dict[str, list[ModelBase]] = {}
-    for edge in session.exec(select(ModelBase)):
+    bases: dict[str, list[LineageEdge]] = {}
+    for edge in session.exec(select(LineageEdge)):
         bases.setdefault(edge.model_id, []).append(edge)
     trained: dict[str, list[str]] = {}
     for ds_edge in session.exec(select(ModelDataset)):

@@ -14,9 +14,18 @@ from sqlmodel import Session, SQLModel
 from catalog.db import make_engine, upgrade_schema
 from catalog.licenses import knowledge_base
 from catalog.registry import sync_licenses
+from tests.fakehub import FakeHub
 
 DATA = Path(__file__).parent / "data"
 BACKENDS = ["sqlite", "postgres"]
+
+
+@pytest.fixture(scope="session")
+def fakehub_server() -> Iterator[FakeHub]:
+    """One Hub stand-in for the whole session; each test's `hub` fixture resets its state."""
+    hub = FakeHub().start()
+    yield hub
+    hub.stop()
 
 
 def _postgres_url() -> str | None:

@@ -3,14 +3,14 @@
 from alembic import context
 from sqlmodel import SQLModel
 
-import catalog.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+import catalog.tables  # noqa: F401  (registers the tables on SQLModel.metadata)
 
 target_metadata = SQLModel.metadata
 connection = context.config.attributes.get("connection")
 if connection is None:
-    from catalog.db import make_engine
-
-    connection = make_engine().connect()
+    raise RuntimeError(
+        "run migrations through catalog.db.upgrade_schema, which passes a connection"
+    )
 
 context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
 with context.begin_transaction():

@@ -8,6 +8,7 @@ import json
 import pathlib
 import time
 import uuid
+from typing import Any
 
 import ctranslate2
 from flask import Flask, Response, jsonify, request
@@ -15,7 +16,8 @@ from transformers import AutoTokenizer
 
 HERE = pathlib.Path(__file__).parent
 META = json.loads((HERE / "model" / "demo.json").read_text())
-tokenizer = AutoTokenizer.from_pretrained(str(HERE / "model"))
+# Any: transformers types every tokenizer output as a union of all shapes; the calls here fix it.
+tokenizer: Any = AutoTokenizer.from_pretrained(str(HERE / "model"))
 device = "cuda" if ctranslate2.get_cuda_device_count() else "cpu"
 generator = ctranslate2.Generator(
     str(HERE / "model"),

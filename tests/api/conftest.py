@@ -13,24 +13,20 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from api.app import create_app
+from api.settings import Settings
+from demo_runner.settings import DemoSettings
 from ingest.snapshot import bundled_snapshot_lines, import_snapshot
 
 
 def seeded_app(engine: Engine) -> Flask:
     with Session(engine) as session:
         import_snapshot(session, bundled_snapshot_lines())
-    settings = None
-    try:
-        from demo_runner.jobs import DemoSettings
-
-        # Demos started by API tests stay in a temporary folder and never reach a real Hub.
-        settings = DemoSettings(
-            cache_dir=Path(tempfile.mkdtemp(prefix="demos-")), endpoint="http://127.0.0.1:9"
-        )
-    except ImportError:
-        pass
+    # Demos started by API tests stay in a temporary folder and never reach a real Hub.
+    demo = DemoSettings(
+        cache_dir=Path(tempfile.mkdtemp(prefix="demos-")), endpoint="http://127.0.0.1:9"
+    )
     url = engine.url.render_as_string(hide_password=False)
-    return create_app({"DATABASE_URL": url, "TESTING": True, "DEMO_SETTINGS": settings})
+    return create_app({"TESTING": True}, Settings(database_url=url, demo=demo))
 
 
 @pytest.fixture

@@ -101,6 +101,45 @@ def test_facet_counts_follow_the_other_filters_but_not_their_own(any_db_client) 
     assert facets["commercial"] == {"true": 6}
 
 
+def test_every_facet_takes_several_values_meaning_any_of_them(any_db_client) -> None:
+    both = any_db_client.get(
+        "/api/v1/models?task=text-generation&task=text2text-generation&per_page=100"
+    ).json
+    one = [
+        any_db_client.get(f"/api/v1/models?task={task}&per_page=100").json["total"]
+        for task in ("text-generation", "text2text-generation")
+    ]
+    assert both["total"] == sum(one) > 0
+    assert set(both["facets"]["task"]) >= {"text-generation", "text2text-generation"}
+    mixed = any_db_client.get(
+        "/api/v1/models?license_category=permissive&license_category=community"
+        "&language=en&language=fr&commercial=true&library=transformers&library=peft"
+    )
+    assert mixed.status_code == 200
+    assert set(mixed.json["facets"]) == {
+        "license",
+        "license_category",
+        "task",
+        "library",
+        "language",
+        "commercial",
+    }
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "task=",  # an empty value
+        "license_category=permissive&license_category=nonsense",
+        "&".join(f"language=l{n}" for n in range(51)),  # more values than anyone picks
+    ],
+)
+def test_bad_facet_values_are_a_422_problem(any_db_client, query: str) -> None:
+    response = any_db_client.get(f"/api/v1/models?{query}")
+    assert response.status_code == 422
+    assert response.content_type == "application/problem+json"
+
+
 def test_sorting_and_paging_with_link_headers(any_db_client) -> None:
     first = any_db_client.get("/api/v1/models?sort=name&order=asc&per_page=5")
     second = any_db_client.get("/api/v1/models?sort=name&order=asc&per_page=5&page=2")

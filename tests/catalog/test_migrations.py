@@ -8,10 +8,11 @@ from sqlalchemy import inspect
 from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel
 
-import catalog.models  # noqa: F401
+import catalog.tables  # noqa: F401
 
-# Full-text search lives outside the ORM: FTS5 tables on SQLite, a generated tsvector on PostgreSQL.
-SEARCH_ONLY = ("model_fts", "search", "ix_model_search")
+# Full-text search lives outside the ORM: FTS5 tables on SQLite, a generated tsvector on PostgreSQL;
+# so does PostgreSQL's row number for the search bitmaps (SQLite uses rowid).
+SEARCH_ONLY = ("model_fts", "'search'", "ix_model_search'", "'seq'", "ix_model_seq")
 
 
 def _is_search_object(diff: object) -> bool:

@@ -16,8 +16,8 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from catalog.checks import failing
 from catalog.compliance import evaluate
+from catalog.compliance_checks import failing
 from catalog.licenses import knowledge_base
 from catalog.lineage import Lineage, RepoFacts
 from catalog.policies import OUTCOME_RANK, Policy, load_policy, parse_policy

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from catalog.models import LicenseObservation, Model, ModelBase, ModelVerdict
 from catalog.registry import mark_missing, upsert_models
+from catalog.tables import LicenseObservation, LineageEdge, Model, ModelVerdict
 from catalog.verdicts import refresh_verdicts
 from ingest.cards import model_record
 from ingest.snapshot import import_snapshot
@@ -68,7 +67,7 @@ def test_an_update_replaces_the_lineage_edges(engine: Engine) -> None:
         upsert_models(session, [record("acme/m", "mit", "1", base_model="org/old")])
         upsert_models(session, [record("acme/m", "mit", "2", base_model=["org/x", "org/y"])])
         session.commit()
-        edges = session.exec(select(ModelBase).order_by(ModelBase.base_id)).all()
+        edges = session.exec(select(LineageEdge).order_by(LineageEdge.base_id)).all()
     assert [(e.base_id, e.relation) for e in edges] == [("org/x", "merge"), ("org/y", "merge")]
 
 
@@ -108,69 +107,3 @@ def test_the_333_real_hub_records_import_on_both_databases(engine: Engine) -> No
         count = len(session.exec(select(Model.id)).all())
     assert report.bad_lines == []
     assert report.models.counts["new"] == count == len(lines)
-
-
-def _assert_stored_facets_are_live(session: Session) -> None:
-    from catalog.search import FACETS, ModelQuery, _facet_counts, _stored, conditions
-
-    queries = [
-        ModelQuery(),
-        ModelQuery(licenses=("llama2",)),
-        ModelQuery(task="text-generation"),
-        ModelQuery(commercial=True),
-        ModelQuery(commercial=False, policy="strict"),
-        ModelQuery(language="en"),
-        ModelQuery(license_category="open-rail"),
-        ModelQuery(licenses=("cc-by-nc-4.0",)),
-    ]
-    for query in queries:
-        stored = _stored(session, query)
-        assert stored is not None, query
-        live_total = session.exec(
-            select(func.count()).select_from(Model).where(*conditions(session, query))
-        ).one()
-        assert stored[0] == live_total, query
-        for facet in FACETS:
-            assert stored[1][facet] == _facet_counts(session, query, facet), (query, facet)
-
-
-def test_facet_counts_kept_on_write_equal_live_counts(engine: Engine) -> None:
-    from ingest.snapshot import bundled_snapshot_lines
-
-    with Session(engine) as session:
-        import_snapshot(session, bundled_snapshot_lines())
-        _assert_stored_facets_are_live(session)
-
-
-def test_facet_counts_follow_a_later_import_by_difference(engine: Engine) -> None:
-    import json
-
-    from ingest.snapshot import bundled_snapshot_lines
-
-    with Session(engine) as session:
-        import_snapshot(session, bundled_snapshot_lines())
-        # A base model turns non-commercial: its fine-tunes' commercial facet changes too.
-        changed = {
-            "id": "meta-llama/Llama-2-7b-hf",
-            "sha": "b" * 40,
-            "cardData": {"license": "cc-by-nc-4.0", "language": ["fr"]},
-        }
-        added = {
-            "id": "acme/new-model",
-            "pipeline_tag": "text-generation",
-            "cardData": {"license": "mit", "language": ["de"]},
-        }
-        import_snapshot(session, [json.dumps(changed), json.dumps(added)])
-        _assert_stored_facets_are_live(session)
-
-
-def test_facet_table_is_not_used_once_the_catalog_changed(engine: Engine) -> None:
-    from catalog.facets import stored_facets
-    from catalog.search import FACETS
-    from ingest.snapshot import bundled_snapshot_lines
-
-    with Session(engine) as session:
-        import_snapshot(session, bundled_snapshot_lines())
-        upsert_models(session, [record("acme/new", "mit", "1")])
-        session.commit()
-        assert stored_facets(session, [], "default", FACETS) is None

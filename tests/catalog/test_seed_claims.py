@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from catalog.checks import check_model
+from catalog.compliance_checks import check_model
 from catalog.policies import load_policy
 from ingest.snapshot import bundled_snapshot_lines, import_snapshot
 

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from demo_runner.device import DeviceChoice
-from demo_runner.jobs import DemoManager, DemoSettings
+from demo_runner.jobs import DemoManager
+from demo_runner.settings import DemoSettings
 from tests.fakehub import FakeHub
 
 CHAT_TEMPLATE = (
@@ -100,11 +101,11 @@ def add_tiny(
 
 
 @pytest.fixture
-def hub(tiny_model_dir: Path) -> Iterator[FakeHub]:
-    hub = FakeHub().start()
+def hub(fakehub_server: FakeHub, tiny_model_dir: Path) -> Iterator[FakeHub]:
+    hub = fakehub_server.reset()
     add_tiny(hub, "tiny/llama", tiny_model_dir)
     yield hub
-    hub.stop()
+    hub.reset()
 
 
 @pytest.fixture
@@ -112,8 +113,7 @@ def manager(hub: FakeHub, tmp_path: Path) -> Iterator[DemoManager]:
     settings = DemoSettings(cache_dir=tmp_path / "demos", cache_max_bytes=2**30, endpoint=hub.url)
     manager = DemoManager(settings, choice=CPU)
     yield manager
-    for job_id in list(manager.jobs):
-        manager.delete(job_id)
+    manager.close()
 
 
 @pytest.fixture(scope="session")

@@ -15,7 +15,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from api.app import create_app
-from demo_runner.jobs import DemoSettings
+from api.settings import Settings
+from demo_runner.settings import DemoSettings
 from ingest.snapshot import import_snapshot
 from tests.fakehub import FakeHub
 
@@ -37,16 +38,16 @@ def demo_app(sqlite_engine: Engine, hub: FakeHub, tmp_path: Path) -> Iterator[Fl
             ],
         )
     app = create_app(
-        {
-            "DATABASE_URL": str(sqlite_engine.url),
-            "TESTING": True,
-            "DEMO_SETTINGS": DemoSettings(cache_dir=tmp_path / "demos", endpoint=hub.url),
-        }
+        {"TESTING": True},
+        Settings(
+            database_url=str(sqlite_engine.url),
+            demo=DemoSettings(cache_dir=tmp_path / "demos", endpoint=hub.url),
+        ),
     )
     yield app
     manager = app.extensions.get("modelcatalog.demos")
-    for job_id in list(manager.jobs if manager else []):
-        manager.delete(job_id)
+    if manager is not None:
+        manager.close()
 
 
 def wait_ready(client, location: str) -> dict:  # type: ignore[no-untyped-def]

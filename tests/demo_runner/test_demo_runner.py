@@ -11,7 +11,8 @@ import pytest
 from demo_runner.cache import ModelCache, directory_size
 from demo_runner.errors import BadGenerationRequest
 from demo_runner.generate import GenerationParams
-from demo_runner.jobs import DemoManager, DemoSettings
+from demo_runner.jobs import DemoManager
+from demo_runner.settings import DemoSettings
 from tests.demo_runner.conftest import CPU, add_tiny
 from tests.fakehub import FakeHub
 
@@ -22,6 +23,16 @@ def ready(manager: DemoManager, repo_id: str):  # type: ignore[no-untyped-def]
     job = manager.wait(manager.start(repo_id), timeout=120)
     assert job.state == "ready", job.error
     return job
+
+
+def test_close_stops_every_thread_the_manager_started(manager: DemoManager) -> None:
+    job = ready(manager, "tiny/llama")
+    batcher = job.loaded.batcher
+    assert batcher.thread.is_alive()
+    manager.close()
+    assert not batcher.thread.is_alive()
+    assert job.loaded is None and manager.get(job.id) is None
+    assert not any(t.name.startswith("demo-") and t.is_alive() for t in threading.enumerate())
 
 
 def test_a_hub_model_is_downloaded_converted_to_int8_and_answers(
@@ -204,8 +215,10 @@ def test_a_model_missing_from_the_hub_is_reported(manager: DemoManager) -> None:
     ],
 )
 def test_generation_parameters_are_validated(raw: dict) -> None:
-    with pytest.raises(BadGenerationRequest):
-        GenerationParams.parse(raw)
+    from demo_runner.openai_api import parse_chat_request
+
+    with pytest.raises(BadGenerationRequest, match=next(iter(raw))):
+        parse_chat_request({"messages": [{"role": "user", "content": "hi"}], **raw})
 
 
 def test_a_local_gguf_file_is_a_source_too(tmp_path: Path) -> None:

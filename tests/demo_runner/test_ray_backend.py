@@ -20,9 +20,10 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from api.app import create_app
+from api.settings import Settings
 from catalog.db import make_engine, upgrade_schema
 from demo_runner.backends import BackendKind, ScaleSettings
-from demo_runner.jobs import DemoSettings
+from demo_runner.settings import DemoSettings
 from ingest.snapshot import import_snapshot
 from tests.demo_runner.conftest import CPU, add_tiny
 from tests.demo_runner.ray_cluster import RayHead
@@ -76,14 +77,13 @@ def ray_database(tmp_path_factory: pytest.TempPathFactory) -> Engine:
 def make_app(database: Engine, hub: FakeHub, head: RayHead, cache: Path) -> Flask:
     from demo_runner.backends import make_backend
 
-    app = create_app({"DATABASE_URL": str(database.url), "TESTING": True})
+    demo = DemoSettings(cache_dir=cache, endpoint=hub.url)
+    app = create_app({"TESTING": True}, Settings(database_url=str(database.url), demo=demo))
     scale = ScaleSettings(
         backend=BackendKind.RAY, ray_address=head.address, models_per_replica=1,
         min_replicas=2, max_replicas=2, replica_cpus=0.5, build_cpus=1, silent_after_s=30,
     )  # fmt: skip
-    backend = make_backend(
-        DemoSettings(cache_dir=cache, endpoint=hub.url), scale, database_url=str(database.url)
-    )
+    backend = make_backend(demo, scale, database_url=str(database.url))
     backend.choice = CPU  # type: ignore[attr-defined]
     app.extensions["modelcatalog.demos"] = backend
     return app

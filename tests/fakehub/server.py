@@ -87,6 +87,12 @@ class FakeHub:
     """The Hub's state (repos, tokens, faults) and the server that serves it on 127.0.0.1."""
 
     def __init__(self, page_size_cap: int = 1000) -> None:
+        self._server: ThreadingHTTPServer | None = None
+        self.lock = threading.Lock()
+        self.reset(page_size_cap)
+
+    def reset(self, page_size_cap: int = 1000) -> FakeHub:
+        """Forget every repo, token and fault: one server serves a whole test session."""
         self.models: dict[str, Repo] = {}
         self.datasets: dict[str, Repo] = {}
         self.tokens: set[str] = set()
@@ -95,9 +101,8 @@ class FakeHub:
         self.requests: list[str] = []
         self.page_size_cap = page_size_cap
         self.page_delay = 0.0  # seconds every listing page takes (for kill-and-resume tests)
-        self.lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
         self._sorted_cache: dict[tuple[object, ...], list[Repo]] = {}
+        return self
 
     # --- state ---------------------------------------------------------------------------
     def add_model(
@@ -135,7 +140,10 @@ class FakeHub:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        # A short poll interval: shutdown() waits up to one interval (the default 0.5 s).
+        threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        ).start()
         return self
 
     def stop(self) -> None:

@@ -17,12 +17,13 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from api.cli import main
-from catalog.checks import check_model
-from catalog.models import Dataset, LicenseObservation, Model
+from catalog.compliance_checks import check_model
 from catalog.policies import load_policy
-from ingest.errors import HubUnavailable
+from catalog.tables import Dataset, LicenseObservation, Model
+from ingest.connection import HubSettings
+from ingest.errors import HubUnreachable
 from ingest.hub import Crawler, CrawlOptions
-from tests.catalog.test_registry import _assert_stored_facets_are_live
+from tests.catalog.test_search_index import assert_saved_index_is_current
 from tests.fakehub import FakeHub
 from tests.fakehub.server import card_readme
 from tests.hubdata import real_models
@@ -47,10 +48,9 @@ def model(
 
 
 @pytest.fixture
-def hub() -> Iterator[FakeHub]:
-    hub = FakeHub(page_size_cap=50).start()
-    yield hub
-    hub.stop()
+def hub(fakehub_server: FakeHub) -> Iterator[FakeHub]:
+    yield fakehub_server.reset(page_size_cap=50)
+    fakehub_server.reset()
 
 
 @pytest.fixture
@@ -60,8 +60,11 @@ def real_hub(hub: FakeHub) -> FakeHub:
     return hub
 
 
-def crawl(engine: Engine, hub: FakeHub, **options) -> object:
-    return Crawler(engine, CrawlOptions(endpoint=hub.url, page_size=50, **options)).run()
+def crawl(
+    engine: Engine, hub: FakeHub, retries: int = 6, token: str | None = None, **options
+) -> object:
+    hub_settings = HubSettings(endpoint=hub.url, token=token, retries=retries)
+    return Crawler(engine, CrawlOptions(hub=hub_settings, page_size=50, **options)).run()
 
 
 def models(engine: Engine) -> dict[str, Model]:
@@ -104,8 +107,8 @@ def test_a_second_crawl_only_touches_what_changed(sqlite_engine: Engine, hub: Fa
     assert summary.seen < 10
     assert len([r for r in hub.requests if r.startswith("/api/models?")]) == 1
     assert models(sqlite_engine)["org/m005"].license_ids == ["apache-2.0"]
-    with Session(sqlite_engine) as session:  # facet counts were brought up to date by difference
-        _assert_stored_facets_are_live(session)
+    with Session(sqlite_engine) as session:
+        assert_saved_index_is_current(session)
 
 
 def test_resync_makes_a_full_pass(sqlite_engine: Engine, hub: FakeHub) -> None:
@@ -191,14 +194,13 @@ def test_transient_faults_are_retried_and_nothing_is_lost(
 
 
 def test_a_hub_that_keeps_failing_ends_the_run_with_what_was_fetched_kept(
-    sqlite_engine: Engine, hub: FakeHub, monkeypatch
+    sqlite_engine: Engine, hub: FakeHub
 ) -> None:
-    monkeypatch.setattr("ingest.hub.MAX_RETRIES", 2)
     for i in range(120):
         hub.add_model(model(f"org/m{i:03d}", license="mit"))
     hub.inject("/api/models", break_off=True, times=100, skip=1)
-    with pytest.raises(HubUnavailable, match="cannot be reached"):
-        crawl(sqlite_engine, hub, datasets=False)
+    with pytest.raises(HubUnreachable, match="cannot be reached"):
+        crawl(sqlite_engine, hub, retries=2, datasets=False)
     assert len(models(sqlite_engine)) == 50  # the first page, committed before the failure
 
 

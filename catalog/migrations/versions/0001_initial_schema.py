@@ -7,6 +7,7 @@ Create Date: 2026-11-27 23:05:05.583924
 
 import sqlalchemy as sa
 import sqlmodel
+import sqlmodel.sql.sqltypes
 from alembic import op
 
 revision = "0001"

@@ -6,6 +6,8 @@ Revision ID: 0002
 Revises: 0001
 """
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -87,7 +89,7 @@ def upgrade() -> None:
             )
 
 
-def _load(json, value):  # type: ignore[no-untyped-def]
+def _load(json: Any, value: Any) -> list[Any]:
     if value is None:
         return []
     return value if isinstance(value, list) else json.loads(value)

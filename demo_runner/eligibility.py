@@ -31,22 +31,24 @@ GENERATORS = {
 }
 TRANSLATORS = {"t5", "mt5", "umt5", "bart", "mbart", "marian", "m2m_100", "pegasus"}
 # Families in the catalog known by their Hub tags, for the Try-it button before any download.
-TAG_HINTS = {
-    "llama": "llama",
-    "mistral": "mistral",
-    "falcon": "falcon",
-    "mpt": "mpt",
-    "gpt_neox": "gpt_neox",
-    "gpt_bigcode": "gpt_bigcode",
-    "codegen": "codegen",
-    "bloom": "bloom",
-    "gpt2": "gpt2",
-    "t5": "t5",
-    "phi": "phi",
-    "qwen2": "qwen2",
-    "gemma": "gemma",
-    "gguf": "gguf",
-}
+TAG_FAMILIES = frozenset(
+    {
+        "llama",
+        "mistral",
+        "falcon",
+        "mpt",
+        "gpt_neox",
+        "gpt_bigcode",
+        "codegen",
+        "bloom",
+        "gpt2",
+        "t5",
+        "phi",
+        "qwen2",
+        "gemma",
+        "gguf",
+    }
+)
 DEFAULT_DEMO = "HuggingFaceTB/SmolLM2-135M-Instruct"
 # Converting loads the checkpoint in float32 next to the converted copy.
 BYTES_PER_PARAMETER_TO_CONVERT = 4 * 1.5
@@ -73,11 +75,11 @@ def available_memory() -> int:
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
-def check_fits(repo_id: str, parameters: int | None, memory: int | None = None) -> None:
+def check_fits(repo_id: str, parameters: int | None) -> None:
     """Refuse, before downloading, what cannot be converted in this machine's memory."""
     if not parameters:
         return
-    memory = memory if memory is not None else available_memory()
+    memory = available_memory()
     needed = int(parameters * BYTES_PER_PARAMETER_TO_CONVERT)
     if needed > memory:
         raise TooLarge(
@@ -109,7 +111,7 @@ def demo_support(detail: dict[str, Any]) -> dict[str, Any]:
             "available": False,
             "reason": f"demos are for text generation; this model is {pipeline}",
         }
-    family = next((TAG_HINTS[t] for t in tags if t in TAG_HINTS), None)
+    family = next((t for t in tags if t in TAG_FAMILIES), None)
     if family is None and detail.get("library_name") not in ("transformers", None):
         return {
             "available": False,

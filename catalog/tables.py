@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, Text
+from sqlalchemy import JSON, BigInteger, Column, Index, LargeBinary, Text
 from sqlmodel import Field, SQLModel
 
 
@@ -66,6 +66,8 @@ class Model(SQLModel, table=True):
     # A model referenced as a base but not found on the Hub: kept so verdicts can say so.
     missing: bool = False
     ingested_at: datetime | None = None
+    # The catalog version of this row's last change, so the search index reads only what changed.
+    search_version: int = Field(default=0, index=True)
 
 
 class Dataset(SQLModel, table=True):
@@ -92,8 +94,8 @@ class Dataset(SQLModel, table=True):
     ingested_at: datetime | None = None
 
 
-class ModelBase(SQLModel, table=True):
-    """An edge from a model to one of its base models."""
+class LineageEdge(SQLModel, table=True):
+    """A lineage edge: a model and one of its base models, with how it derives from it."""
 
     __tablename__ = "model_base"
     model_id: str = Field(primary_key=True, foreign_key="model.id", ondelete="CASCADE")
@@ -182,29 +184,20 @@ class CatalogVersion(SQLModel, table=True):
     __tablename__ = "catalog_version"
     id: int = Field(default=1, primary_key=True)
     version: int = 0
-    facets_version: int | None = None  # the version the facet_count table was built at
+    bitmaps_version: int | None = None  # the version the saved search bitmaps were built at
+    # Random when the row is made (a server default, revision 0010): a search index built for another
+    # catalog at the same URL (the database was recreated) is told apart even if versions meet again.
+    epoch: int | None = Field(default=None, sa_column=Column(BigInteger))
     rules_digest: str | None = None  # the knowledge stored verdicts were computed with (0007)
 
 
-class FacetCount(SQLModel, table=True):
-    """Search facet counts maintained on write: each facet value's count alone (filter_facet '') and
-    under each single other filter. `policy` is set for rows that involve the commercial facet."""
+class SearchBitmap(SQLModel, table=True):
+    """One saved bitmap of the search index (catalog.search_index), so a restart need not rebuild it."""
 
-    __tablename__ = "facet_count"
-    policy: str = Field(primary_key=True)
-    filter_facet: str = Field(primary_key=True)
-    filter_value: str = Field(primary_key=True)
-    facet: str = Field(primary_key=True)
-    value: str = Field(primary_key=True)
-    count: int
-
-
-class ModelFacets(SQLModel, table=True):
-    """What one model last contributed to facet_count, so a write can apply the difference."""
-
-    __tablename__ = "model_facets"
-    model_id: str = Field(primary_key=True)
-    contribution: str  # JSON: [[facet, value], ...] and the commercial facet per policy
+    __tablename__ = "search_bitmap"
+    facet: str = Field(primary_key=True)  # a facet, or live / gated / judged / cleared
+    value: str = Field(primary_key=True)  # the facet value, or the policy
+    bitmap: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
 
 
 class DemoJobRecord(SQLModel, table=True):

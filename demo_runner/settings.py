@@ -1,0 +1,42 @@
+"""What an operator sets for demos: where converted models live, how many stay loaded, the device.
+
+Plain values, no environment reads: api/settings.py reads the environment once and builds these.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+
+class Device(StrEnum):
+    CPU = "cpu"
+    CUDA = "cuda"
+
+
+class ComputeType(StrEnum):
+    """CTranslate2's quantizations (https://opennmt.net/CTranslate2/quantization.html)."""
+
+    INT8 = "int8"
+    INT8_FLOAT32 = "int8_float32"
+    INT8_FLOAT16 = "int8_float16"
+    INT8_BFLOAT16 = "int8_bfloat16"
+    INT16 = "int16"
+    FLOAT16 = "float16"
+    BFLOAT16 = "bfloat16"
+    FLOAT32 = "float32"
+
+
+@dataclass(frozen=True)
+class DemoSettings:
+    cache_dir: Path
+    cache_max_bytes: int = 20 * 2**30
+    max_loaded: int = 2  # models in memory at once; the least recently used is unloaded
+    trust_remote_code: bool = False
+    endpoint: str | None = None  # the Hub weights are downloaded from
+    token: str | None = None
+    device: Device | None = None  # None: CUDA when a GPU is found, else the CPU
+    compute_type: ComputeType | None = None  # None: int8_float16 on CUDA, int8 on the CPU
+    # Measured on a 2-core machine: one intra-op thread per generator beat two; batching gives the rest.
+    threads: int = 1
