@@ -59,3 +59,9 @@ class ReplicaLost(DemoError):
     """The replica answering a request stopped before the answer was complete."""
 
     status = 503
+
+
+class ModelNotConverted(DemoError):
+    """A ready demo's converted model left the cache (evicted); it must be built again."""
+
+    status = 409

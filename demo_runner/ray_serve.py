@@ -18,7 +18,7 @@ from typing import Any
 
 from demo_runner.cache import ModelCache
 from demo_runner.device import DeviceChoice
-from demo_runner.errors import DemoError
+from demo_runner.errors import DemoError, ModelNotConverted
 from demo_runner.generate import BATCH_WINDOW_S, MAX_BATCH, GenerationParams, LoadedModel
 from demo_runner.settings import DemoSettings
 
@@ -27,10 +27,6 @@ NAMESPACE = "modelcatalog"
 APP_NAME = "modelcatalog-demos"
 BUILDER_NAME = "modelcatalog-demo-builder"
 HEARTBEAT_S = 5.0
-
-
-class ModelNotConverted(DemoError):
-    status = 409
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,9 @@ EXAMPLES: list[Exception] = [
     demo_errors.NotOnHub("not found on the Hub"),
     demo_errors.ConversionFailed("conversion failed"),
     demo_errors.BadGenerationRequest("bad request"),
+    demo_errors.DemoBackendUnavailable("the Ray cluster cannot be reached"),
+    demo_errors.ReplicaLost("the replica stopped mid-answer"),
+    demo_errors.ModelNotConverted("no longer in the cache"),
     demo_errors.DemoError("a demo error of no subclass"),
 ]
 EXPECTED_STATUS = {
@@ -40,6 +43,9 @@ EXPECTED_STATUS = {
     "NeedsTermsAccepted": 403,
     "HubUnreachable": 503,
     "NotOnHub": 404,
+    "DemoBackendUnavailable": 503,
+    "ReplicaLost": 503,
+    "ModelNotConverted": 409,
 }
 
 
