@@ -24,6 +24,12 @@ def create_app(
         SETTINGS=settings,
         MAX_CONTENT_LENGTH=256 * 1024,
         COMPLIANCE_BATCH_LIMIT=500,
+        BOM_MAX_BYTES=4 * 1024 * 1024,
+        # Sessions must survive restarts and be shared by every instance: set the key in production.
+        SECRET_KEY=settings.access.secret_key,
+        ANONYMOUS_ACCESS=settings.access.anonymous.value,
+        RATE_LIMIT_ANONYMOUS=settings.access.rate_limit_anonymous,
+        RATE_LIMIT_TOKEN=settings.access.rate_limit_token,
         API_TITLE="modelcatalog",
         API_VERSION="v1",
         OPENAPI_VERSION="3.0.3",
@@ -52,17 +58,36 @@ def settings() -> Settings:
 
 
 def _register(app: Flask) -> None:
-    from api import catalog_api, database, demos_api, docs_assets, errors, health, models_api, pages
+    from api import (
+        auth,
+        catalog_api,
+        database,
+        demos_api,
+        docs_assets,
+        errors,
+        health,
+        models_api,
+        pages,
+        people_api,
+        people_pages,
+        scan_pages,
+        webhooks_api,
+    )
 
     database.init_app(app)
     api = errors.ProblemApi(app)
     api.register_blueprint(models_api.blp)
     api.register_blueprint(catalog_api.blp)
     api.register_blueprint(demos_api.blp)
+    api.register_blueprint(people_api.blp)
+    api.register_blueprint(webhooks_api.blp)
     errors.init_app(app)
     health.init_app(app)
     docs_assets.init_app(app)
     pages.init_app(app)
+    scan_pages.init_app(app)
+    people_pages.init_app(app)
+    auth.init_app(app)  # last: every route must be in its authorisation map
 
 
 def _conditional_get(response: Response) -> Response:

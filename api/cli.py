@@ -16,11 +16,11 @@ from sqlmodel import Session
 from api.app import create_app, settings
 from api.database import engine, new_session
 from api.settings import SettingsError
-from catalog.compliance_checks import DEFAULT_FAIL_ON, FAIL_ON, check_models, failing
-from catalog.db import upgrade_schema
+from catalog.compliance_checks import DEFAULT_FAIL_ON, FAIL_ON, failing, verdict_documents
+from catalog.db import schema_ready, upgrade_schema
 from catalog.errors import CatalogError, LicenseNotFound
 from catalog.licenses import CATEGORIES, knowledge_base
-from catalog.policies import USES, load_policy
+from catalog.policies import USES, Policy, load_policy
 from catalog.registry import sync_licenses
 from catalog.search_index import save_index
 from catalog.verdicts import (
@@ -35,6 +35,7 @@ from ingest.snapshot import bundled_snapshot_lines, export_snapshot, import_snap
 if TYPE_CHECKING:
     from demo_runner.generate import LoadedModel
     from demo_runner.jobs import DemoManager
+    from ingest.scan import ScanResult
 
 
 def _create_app() -> Flask:
@@ -100,11 +101,17 @@ def _apply_rule_changes(session: Session) -> None:
     help="Port to listen on.",
 )
 @click.option(
-    "--threads", default=8, show_default=True, type=click.IntRange(1, 256),
+    "--threads",
+    default=8,
+    show_default=True,
+    type=click.IntRange(1, 256),
     help="Request threads per process.",
 )
 @click.option(
-    "--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
     help="Processes (gunicorn); more than one needs MODELCATALOG_DEMO_BACKEND=ray or off.",
 )
 def serve(host: str, port: int, threads: int, workers: int) -> None:
@@ -114,6 +121,8 @@ def serve(host: str, port: int, threads: int, workers: int) -> None:
     Ray or are off, since the local demo backend keeps jobs and models in one process.
     """
     from flask import current_app
+
+    from catalog.webhooks import WebhookDispatcher
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     backend = _demo_backend_name()
@@ -125,21 +134,23 @@ def serve(host: str, port: int, threads: int, workers: int) -> None:
         )
         workers = 1
     click.echo(f"modelcatalog on http://{host}:{port}/ (API: http://{host}:{port}/api/v1/docs)")
-    if workers == 1:
-        # waitress: one process with a thread pool; SQLite and CTranslate2 release the GIL.
-        from waitress import serve as waitress_serve
+    dispatcher = WebhookDispatcher(engine()).start()
+    try:
+        if workers == 1:
+            # waitress: one process with a thread pool; SQLite and CTranslate2 release the GIL.
+            from waitress import serve as waitress_serve
 
-        try:
             waitress_serve(app, host=host, port=port, threads=threads, ident="modelcatalog")
-        finally:
-            demos = app.extensions.get("modelcatalog.demos")
-            if demos is not None:
-                demos.close()
-        return
-    from api.gunicorn import serve_with_gunicorn
+            return
+        from api.gunicorn import serve_with_gunicorn
 
-    click.echo(f"{workers} worker processes, {threads} threads each (demos: {backend})")
-    serve_with_gunicorn(host=host, port=port, workers=workers, threads=threads)
+        click.echo(f"{workers} worker processes, {threads} threads each (demos: {backend})")
+        serve_with_gunicorn(host=host, port=port, workers=workers, threads=threads)
+    finally:
+        dispatcher.close()
+        demos = app.extensions.get("modelcatalog.demos")
+        if demos is not None:
+            demos.close()
 
 
 def _demo_backend_name() -> str:
@@ -254,6 +265,8 @@ def export(file: TextIO) -> None:
 
 
 def _main_reason(verdict: dict) -> str:
+    if verdict["review"]:
+        return verdict["gate"]["why"]
     if verdict["reasons"]:
         return verdict["reasons"][0]["text"]
     return (
@@ -263,61 +276,303 @@ def _main_reason(verdict: dict) -> str:
     )
 
 
-@main.command()
-@click.argument("repo_ids", nargs=-1, required=True)
-@click.option(
-    "--use",
-    type=click.Choice(USES),
-    default="commercial",
-    show_default=True,
-    help="What you want to do.",
-)
-@click.option(
-    "--policy",
-    "policy_name",
-    default="default",
-    show_default=True,
-    help="default, strict, or a path to your own policy file.",
-)
-@click.option(
-    "--fail-on",
-    type=click.Choice(FAIL_ON),
-    default=DEFAULT_FAIL_ON,
-    show_default=True,
-    help="The least verdict that fails the check: 'conditional' also fails on any obligation.",
-)
-@click.option("--json", "as_json", is_flag=True, help="One verdict object per line.")
-def check(
-    repo_ids: tuple[str, ...], use: str, policy_name: str, fail_on: str, as_json: bool
-) -> None:
-    """Check models for a use (a CI gate).
-
-    Exit 0 if every verdict passes, 1 if any is `--fail-on` or worse (by default: forbidden or
-    unknown; with --fail-on conditional, anything but allowed), 2 on bad usage."""
+def _policy(policy_name: str) -> Policy:
     try:
-        policy = load_policy(policy_name)
+        return load_policy(policy_name)
     except CatalogError as exc:
         raise click.UsageError(str(exc)) from None
+
+
+def _require_catalog() -> None:
+    """A clear usage error, not a traceback, when the catalog database is not set up."""
+    if not schema_ready(engine()):
+        url = engine().url.render_as_string(hide_password=True)
+        raise click.UsageError(
+            f"no catalog at {url}: run `modelcatalog init` or set DATABASE_URL to a catalog"
+        )
+
+
+def _verdicts(
+    repo_ids: list[str],
+    use: str,
+    policy_name: str,
+    *,
+    fail_on: str = DEFAULT_FAIL_ON,
+    scope: str | None = None,
+) -> list[dict]:
+    """Verdict documents with curated reasons, the current review and the gate's answer."""
+    policy = _policy(policy_name)
+    _require_catalog()
     with new_session() as session:
-        verdicts = [
-            v.to_dict() for v in check_models(session, list(repo_ids), use=use, policy=policy)
-        ]
+        return verdict_documents(
+            session, repo_ids, use=use, policy=policy, scope=scope, fail_on=fail_on
+        )
+
+
+def _echo_verdicts(verdicts: list[dict], output_format: str, fail_on: str) -> None:
+    from api.ci_reports import junit_report
+
+    if output_format == "junit":
+        click.echo(junit_report(verdicts, fail_on))
+        return
     for verdict in verdicts:
-        if as_json:
+        if output_format == "json":
             click.echo(json.dumps(verdict))
         else:
             click.echo(
                 f"{verdict['model']:<45} {verdict['verdict']:<12} "
                 f"{verdict['effective_license']['category']:<15} {_main_reason(verdict)}"
             )
+
+
+def _bom_repo_ids(path: str) -> tuple[list[str], int]:
+    """The models a BOM file names; unmapped components are reported on stderr and counted."""
+    from catalog.bom_read import bom_models, parse_bom
+
+    try:
+        found = bom_models(parse_bom(Path(path).read_bytes()))
+    except OSError as exc:
+        raise click.UsageError(f"cannot read {path}: {exc.strerror}") from None
+    except CatalogError as exc:
+        raise click.UsageError(f"{path}: {exc}") from None
+    for component in found.unmapped:
+        shown = component["purl"] or component["name"] or component["bom-ref"] or "(no name)"
+        click.echo(f"{path}: model component {shown} maps to no Hub repo id", err=True)
+    return found.repo_ids, len(found.unmapped)
+
+
+USE_OPTION = click.option(
+    "--use",
+    type=click.Choice(USES),
+    default="commercial",
+    show_default=True,
+    help="What you want to do.",
+)
+POLICY_OPTION = click.option(
+    "--policy",
+    "policy_name",
+    default="default",
+    show_default=True,
+    help="default, strict, or a path to your own policy file.",
+)
+FAIL_ON_OPTION = click.option(
+    "--fail-on",
+    type=click.Choice(FAIL_ON),
+    default=DEFAULT_FAIL_ON,
+    show_default=True,
+    help="The least verdict that fails the check: 'conditional' also fails on any obligation.",
+)
+
+
+@main.command()
+@click.argument("repo_ids", nargs=-1)
+@USE_OPTION
+@POLICY_OPTION
+@FAIL_ON_OPTION
+@click.option("--json", "as_json", is_flag=True, help="One verdict object per line.")
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["table", "json", "junit"]),
+    help="table (default), json (as --json) or junit (JUnit XML for CI test reports).",
+)
+@click.option(
+    "--bom",
+    "bom_file",
+    type=click.Path(dir_okay=False),
+    help="Also judge every model component of this CycloneDX JSON BOM (by purl, else by name).",
+)
+@click.option("--scope", help="A project or team: its reviews count before unscoped ones.")
+def check(
+    repo_ids: tuple[str, ...],
+    use: str,
+    policy_name: str,
+    fail_on: str,
+    as_json: bool,
+    output_format: str | None,
+    bom_file: str | None,
+    scope: str | None,
+) -> None:
+    """Check models for a use (a CI gate).
+
+    Exit 0 if every verdict passes, 1 if any is `--fail-on` or worse (by default: forbidden or
+    unknown; with --fail-on conditional, anything but allowed), 2 on bad usage. A current review
+    decides instead: approved passes, rejected or needs-legal fails. A BOM's model components
+    that map to no Hub repo id fail the check too."""
+    ids, unmapped = list(repo_ids), 0
+    if bom_file:
+        from_bom, unmapped = _bom_repo_ids(bom_file)
+        ids += [i for i in from_bom if i not in ids]
+    if not ids and not unmapped:
+        raise click.UsageError("give at least one REPO_ID or a --bom file that lists models")
+    verdicts = _verdicts(ids, use, policy_name, fail_on=fail_on, scope=scope)
+    output_format = output_format or ("json" if as_json else "table")
+    _echo_verdicts(verdicts, output_format, fail_on)
     stopped = failing(verdicts, fail_on)
-    if stopped:
-        if not as_json:
+    if stopped or unmapped:
+        if output_format == "table":
             click.echo(
-                f"{len(stopped)} of {len(verdicts)} not cleared (fail on {fail_on} or worse)",
+                f"{len(stopped) + unmapped} of {len(verdicts) + unmapped} not cleared "
+                f"(fail on {fail_on} or worse)",
                 err=True,
             )
         sys.exit(1)
+
+
+def _fetch_missing(repo_ids: list[str]) -> None:
+    """Fetch models the catalog lacks (and their lineage) when the Hub answers; else say so."""
+    from ingest.errors import HubUnreachable
+    from ingest.hub import Crawler, CrawlOptions, hub_reachable
+
+    hub = settings().hub
+    if not hub_reachable(hub.endpoint):
+        click.echo("The Hub cannot be reached: judging with what the catalog holds.", err=True)
+        return
+    try:
+        Crawler(engine(), CrawlOptions(hub=hub, timeout=10.0)).fetch_models(repo_ids)
+    except HubUnreachable as exc:
+        click.echo(f"{exc}: judging with what the catalog holds.", err=True)
+
+
+def _echo_scan(scan: ScanResult, output_format: str) -> None:
+    if output_format == "json":
+        click.echo(json.dumps(scan.to_dict(), indent=2))
+        return
+    for finding in scan.findings:
+        where = f"{finding.path}:{finding.line}" + (
+            f" (cell {finding.cell})" if finding.cell else ""
+        )
+        click.echo(f"{where:<50} {finding.kind:<8} {finding.repo_id:<45} {finding.how}")
+    skipped = ", ".join(f"{reason} {count}" for reason, count in scan.skipped_counts().items())
+    click.echo(
+        f"{scan.files} files: {len(scan.repo_ids('model'))} models, "
+        f"{len(scan.repo_ids('dataset'))} datasets; skipped: {skipped or 'none'}",
+        err=True,
+    )
+    for path, why in scan.unreadable:
+        click.echo(f"{path}: not read: {why}", err=True)
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["table", "json", "sarif", "junit"]),
+    default="table",
+    show_default=True,
+    help="sarif and junit need --check.",
+)
+@click.option(
+    "--check", "judge", is_flag=True, help="Judge the models found; exit as `check` does."
+)
+@USE_OPTION
+@POLICY_OPTION
+@FAIL_ON_OPTION
+@click.option(
+    "--fetch/--no-fetch",
+    default=True,
+    show_default=True,
+    help="With --check: fetch models the catalog lacks, and their lineage, from HF_ENDPOINT.",
+)
+@click.option(
+    "-j",
+    "--jobs",
+    type=click.IntRange(1, 64),
+    help="Worker processes for large trees (default: one per CPU).",
+)
+@click.option(
+    "--cache",
+    "cache_file",
+    type=click.Path(dir_okay=False),
+    help="Keep per-file results in this file; a later scan reads only files that changed.",
+)
+def scan(
+    paths: tuple[str, ...],
+    output_format: str,
+    judge: bool,
+    use: str,
+    policy_name: str,
+    fail_on: str,
+    fetch: bool,
+    jobs: int | None,
+    cache_file: str | None,
+) -> None:
+    """Find the Hub models and datasets a code base loads (Python, notebooks, YAML/JSON/TOML configs).
+
+    Skips .venv, node_modules, build folders and what .gitignore excludes. Local paths, names
+    without an owner and values known only at run time are counted as skipped, not judged.
+    """
+    from api.ci_reports import sarif_report
+    from ingest.scan import default_jobs, scan_paths
+    from ingest.scan_cache import ScanCache
+
+    if output_format in ("sarif", "junit") and not judge:
+        raise click.UsageError(f"--format {output_format} needs --check")
+    cache = ScanCache(cache_file) if cache_file else None
+    result = scan_paths(paths, jobs=jobs or default_jobs(), cache=cache)
+    if cache is not None:
+        try:
+            cache.save()
+        except OSError as exc:
+            click.echo(f"cannot write the cache {cache_file}: {exc.strerror}", err=True)
+    if not judge:
+        _echo_scan(result, output_format)
+        return
+    _policy(policy_name)  # a bad policy is a usage error before anything is fetched
+    repo_ids = result.repo_ids("model")
+    _require_catalog()
+    if fetch and repo_ids:
+        _fetch_missing(repo_ids)
+    verdicts = _verdicts(repo_ids, use, policy_name, fail_on=fail_on) if repo_ids else []
+    if output_format == "sarif":
+        click.echo(sarif_report(result, verdicts, fail_on))
+    elif output_format == "json":
+        click.echo(json.dumps({"scan": result.to_dict(), "verdicts": verdicts}, indent=2))
+    else:
+        if output_format == "table":
+            _echo_scan(result, "table")
+        _echo_verdicts(verdicts, output_format, fail_on)
+    if failing(verdicts, fail_on):
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("repo_ids", nargs=-1)
+@click.option(
+    "--from-scan",
+    "scan_paths_",
+    multiple=True,
+    type=click.Path(exists=True),
+    help="Add the models a scan of this path finds (repeatable).",
+)
+@click.option("-o", "--output", type=click.File("w", encoding="utf-8"), default="-")
+@USE_OPTION
+@POLICY_OPTION
+def bom(
+    repo_ids: tuple[str, ...],
+    scan_paths_: tuple[str, ...],
+    output: TextIO,
+    use: str,
+    policy_name: str,
+) -> None:
+    """Write a CycloneDX 1.6 ML-BOM (JSON) of models: licenses, lineage, datasets and verdicts."""
+    from catalog.bom import BomRequest, bom_json, build_bom
+    from ingest.scan import scan_paths
+
+    ids = list(dict.fromkeys(repo_ids))
+    found_in: dict[str, list[str]] = {}
+    if scan_paths_:
+        for finding in scan_paths(scan_paths_).findings:
+            if finding.kind == "model":
+                found_in.setdefault(finding.repo_id, []).append(f"{finding.path}:{finding.line}")
+        ids += [i for i in found_in if i not in ids]
+    if not ids:
+        raise click.UsageError("no models: give REPO_IDs or a --from-scan path that loads some")
+    request = BomRequest(ids, use, _policy(policy_name), found_in)
+    _require_catalog()
+    with new_session() as session:
+        output.write(bom_json(build_bom(session, request)) + "\n")
 
 
 @main.group()
@@ -461,6 +716,14 @@ def licenses_show(license_id: str) -> None:
         if value:
             click.echo(f"{label}: {value}")
 
+
+def _register_people_commands() -> None:
+    from api.cli_people import init_cli
+
+    init_cli(main)
+
+
+_register_people_commands()
 
 if __name__ == "__main__":
     main()

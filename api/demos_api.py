@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from flask import Response, current_app, url_for
+from flask import Response, current_app, request, url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 from marshmallow import Schema, fields, validate
 from werkzeug.exceptions import Conflict, NotFound
 
 from api.app import settings
+from api.auth import actor, current_user
 from api.database import db
+from catalog.audit import record_event
+from catalog.people import has_role
 from catalog.queries import get_model
 from demo_runner.openai_api import ChatRequestSchema
 
@@ -69,7 +72,30 @@ def _job(demo_id: str) -> DemoJob:
 
 def start_demo(repo_id: str) -> DemoJob:
     get_model(db(), repo_id)  # only catalog models can be demoed
-    return demo_manager().start(repo_id)
+    job = demo_manager().start(repo_id)
+    owners = current_app.extensions.setdefault("modelcatalog.demo_owners", {})
+    owners[job.id] = actor()
+    record_event(
+        db(),
+        actor=actor(),
+        action="demo.start",
+        target=f"demo:{job.id}",
+        after={"model": repo_id},
+        remote_addr=request.remote_addr,
+    )
+    db().commit()
+    return job
+
+
+def _require_owner(demo_id: str) -> None:
+    """A demo belongs to whoever started it: only they or an admin delete it."""
+    owner = current_app.extensions.get("modelcatalog.demo_owners", {}).get(demo_id)
+    user = current_user()
+    if not has_role(user, "admin") and (user is None or owner != user.name):
+        abort(
+            403,
+            message=f"demo {demo_id} belongs to {owner or 'nobody'}; only they or an admin may delete it",
+        )
 
 
 @blp.route("/demos")
@@ -96,8 +122,18 @@ class DemoDetail(MethodView):
     @blp.response(204)
     def delete(self, demo_id: str) -> Any:
         """Unload a demo and forget it."""
-        _job(demo_id)
+        job = _job(demo_id)
+        _require_owner(demo_id)
         demo_manager().delete(demo_id)
+        record_event(
+            db(),
+            actor=actor(),
+            action="demo.delete",
+            target=f"demo:{demo_id}",
+            before={"model": job.model},
+            remote_addr=request.remote_addr,
+        )
+        db().commit()
         return ""
 
 

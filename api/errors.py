@@ -108,6 +108,8 @@ def http_error(error: HTTPException) -> Response:
     allow = error.get_response().headers.get("Allow") if status == 405 else None
     if allow:
         response.headers["Allow"] = allow
+    if status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="modelcatalog"'
     return response
 
 

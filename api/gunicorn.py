@@ -14,7 +14,7 @@ def serve_with_gunicorn(*, host: str, port: int, workers: int, threads: int) -> 
     """Run N gunicorn workers; each calls create_app() itself (no engine or Ray driver is forked)."""
     from gunicorn.app.base import BaseApplication
 
-    class ModelCatalogServer(BaseApplication):  # type: ignore[misc]
+    class ModelCatalogServer(BaseApplication):
         def load_config(self) -> None:
             options: dict[str, Any] = {
                 "bind": f"{host}:{port}",

@@ -6,15 +6,18 @@ import math
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import current_app, request
+from flask import Response, current_app, request
 from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 from marshmallow import RAISE
 
 from api.database import db
 from api.schemas import (
+    BomComplianceArgs,
+    BomVerdictsSchema,
     ComplianceArgs,
     ComplianceBody,
+    CycloneDxBomBody,
     GateArgs,
     ModelDetailSchema,
     ModelPageSchema,
@@ -22,7 +25,9 @@ from api.schemas import (
     VerdictListSchema,
     VerdictSchema,
 )
-from catalog.compliance_checks import check_models, failing
+from catalog.bom import BomRequest, bom_json, build_bom
+from catalog.bom_read import bom_models
+from catalog.compliance_checks import failing, verdict_documents
 from catalog.policies import load_policy
 from catalog.queries import get_model, model_detail
 from catalog.search import ModelQuery, search_models
@@ -97,9 +102,24 @@ class ModelCompliance(MethodView):
     def get(self, args: dict[str, Any], repo_id: str) -> Any:
         """The verdict for one model and a use, with reasons, obligations and conflicts."""
         get_model(db(), repo_id)
-        return check_models(db(), [repo_id], use=args["use"], policy=load_policy(args["policy"]))[
-            0
-        ].to_dict()
+        policy = load_policy(args["policy"])
+        scope = args.get("scope")
+        return verdict_documents(db(), [repo_id], use=args["use"], policy=policy, scope=scope)[0]
+
+
+BOM_MIMETYPE = "application/vnd.cyclonedx+json"
+
+
+@blp.route("/models/<path:repo_id>/bom")
+class ModelBom(MethodView):
+    @blp.arguments(ComplianceArgs, location="query", as_kwargs=False, unknown=RAISE)
+    @blp.response(200, content_type=BOM_MIMETYPE, description="A CycloneDX 1.6 JSON ML-BOM.")
+    def get(self, args: dict[str, Any], repo_id: str) -> Any:
+        """A CycloneDX 1.6 ML-BOM of the model: licenses, base models, datasets and its verdict."""
+        get_model(db(), repo_id)
+        request_ = BomRequest([repo_id], args["use"], load_policy(args["policy"]))
+        body = bom_json(build_bom(db(), request_))
+        return Response(body, content_type=f"{BOM_MIMETYPE}; version=1.6")
 
 
 @blp.route("/models/<path:repo_id>")
@@ -125,12 +145,52 @@ class Compliance(MethodView):
                 422,
                 message=f"at most {current_app.config['COMPLIANCE_BATCH_LIMIT']} models per request",
             )
-        verdicts = check_models(
-            db(), body["models"], use=body["use"], policy=load_policy(body["policy"])
+        verdicts = verdict_documents(
+            db(),
+            body["models"],
+            use=body["use"],
+            policy=load_policy(body["policy"]),
+            scope=body.get("scope"),
+            fail_on=gate["fail_on"],
         )
-        results = [v.to_dict() for v in verdicts]
-        stopped = failing(results, gate["fail_on"])
+        stopped = failing(verdicts, gate["fail_on"])
         return {
-            "results": results,
+            "results": verdicts,
             "gate": {"fail_on": gate["fail_on"], "passed": not stopped, "failing": stopped},
         }
+
+
+@blp.before_request
+def _room_for_boms() -> None:
+    # Inventories from other tools run larger than the other bodies this API reads.
+    if request.endpoint == "models.ComplianceBom":
+        request.max_content_length = current_app.config["BOM_MAX_BYTES"]
+
+
+@blp.route("/compliance/bom")
+class ComplianceBom(MethodView):
+    @blp.arguments(BomComplianceArgs, location="query", as_kwargs=False, unknown=RAISE)
+    @blp.arguments(CycloneDxBomBody, as_kwargs=False)
+    @blp.response(200, BomVerdictsSchema)
+    def post(self, args: dict[str, Any], bom: dict[str, Any]) -> Any:
+        """Verdicts for every model component of a CycloneDX JSON BOM, and whether they pass a gate.
+
+        Model components that map to no Hub repo id are listed under `unmapped` and fail the gate."""
+        found = bom_models(bom)
+        limit = current_app.config["COMPLIANCE_BATCH_LIMIT"]
+        if len(found.repo_ids) > limit:
+            abort(422, message=f"at most {limit} models per BOM")
+        results = verdict_documents(
+            db(),
+            found.repo_ids,
+            use=args["use"],
+            policy=load_policy(args["policy"]),
+            fail_on=args["fail_on"],
+        )
+        stopped = failing(results, args["fail_on"])
+        gate = {
+            "fail_on": args["fail_on"],
+            "passed": not stopped and not found.unmapped,
+            "failing": stopped,
+        }
+        return {"results": results, "unmapped": found.unmapped, "gate": gate}

@@ -12,7 +12,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from api.database import db
 from api.models_api import model_query
 from api.schemas import ModelQueryArgs
-from catalog.compliance_checks import check_models
+from catalog.compliance_checks import verdict_documents
 from catalog.licenses import CATEGORIES, knowledge_base
 from catalog.policies import USES, load_policy
 from catalog.queries import (
@@ -154,7 +154,7 @@ def model(repo_id: str) -> str:
     return render_template(
         "models/detail.html",
         model=detail,
-        verdicts=[v.to_dict() for v in verdicts],
+        verdicts=verdicts,
         licenses=licenses,
         layout=lineage_layout(detail["lineage"], repo_id),
         colours=CATEGORY_COLOURS,
@@ -255,9 +255,9 @@ def demo_page(demo_id: str) -> str:
     job = demo_manager().get(demo_id)
     if job is None:
         abort(404, description=f"no demo {demo_id!r}; start one from a model page")
-    verdict = check_models(db(), [job.model], use="commercial", policy=load_policy("default"))[
+    verdict = verdict_documents(db(), [job.model], use="commercial", policy=load_policy("default"))[
         0
-    ].to_dict()
+    ]
     return render_template("demos/chat.html", job=job.to_dict(), verdict=verdict)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from marshmallow import RAISE, Schema, fields, validate
+from marshmallow import INCLUDE, RAISE, Schema, fields, validate
 
 from catalog.compliance_checks import DEFAULT_FAIL_ON, FAIL_ON
 from catalog.licenses import CATEGORIES
@@ -65,6 +65,10 @@ class ModelQueryArgs(PageArgs):
 class ComplianceArgs(StrictSchema):
     use = fields.String(load_default="commercial", validate=validate.OneOf(USES))
     policy = fields.String(load_default="default", validate=validate.OneOf(BUILTIN_POLICIES))
+    scope = fields.String(
+        validate=validate.Length(min=1, max=100),
+        metadata={"description": "A project or team: its own reviews count before unscoped ones."},
+    )
 
 
 class ComplianceBody(StrictSchema):
@@ -76,6 +80,27 @@ class ComplianceBody(StrictSchema):
     )
     use = fields.String(load_default="commercial", validate=validate.OneOf(USES))
     policy = fields.String(load_default="default", validate=validate.OneOf(BUILTIN_POLICIES))
+    scope = fields.String(
+        validate=validate.Length(min=1, max=100),
+        metadata={"description": "A project or team: its own reviews count before unscoped ones."},
+    )
+
+
+class CycloneDxBomBody(Schema):
+    """A CycloneDX JSON BOM from any tool: only what is needed to find its models is checked."""
+
+    class Meta:
+        unknown = INCLUDE
+
+    bomFormat = fields.String(required=True, validate=validate.Equal("CycloneDX"))
+    specVersion = fields.String()
+    components = fields.List(
+        fields.Dict(),
+        load_default=list,
+        metadata={
+            "description": "Model components are matched by pkg:huggingface purl, else by name."
+        },
+    )
 
 
 class GateArgs(StrictSchema):
@@ -86,6 +111,10 @@ class GateArgs(StrictSchema):
             "description": "The least verdict that fails the gate: conditional, unknown (default) or forbidden."
         },
     )
+
+
+class BomComplianceArgs(ComplianceArgs, GateArgs):
+    """Query arguments of POST /compliance/bom: the use, the policy and the gate."""
 
 
 class LicenseQueryArgs(StrictSchema):
@@ -130,6 +159,12 @@ class SourceSchema(Schema):
     license = fields.String()
     relation = fields.String()
     model = fields.String()
+    # Curated inputs: which curation, by whom, when, and whether the Hub changed since.
+    field = fields.String()
+    curation = fields.Integer()
+    by = fields.String()
+    at = fields.String()
+    stale = fields.Boolean()
 
 
 class ReasonSchema(Schema):
@@ -185,6 +220,33 @@ class VerdictSchema(Schema):
     obligations = fields.List(fields.Nested(ObligationSchema))
     conflicts = fields.List(fields.Nested(ConflictSchema))
     checked_at = fields.String()
+    review = fields.Nested(
+        "ReviewSchema",
+        allow_none=True,
+        metadata={"description": "The newest review of this model and use, and whether it counts."},
+    )
+    gate = fields.Nested("VerdictGateSchema")
+
+
+class VerdictGateSchema(Schema):
+    passes = fields.Boolean(metadata={"description": "What `check` and CI gates decide."})
+    why = fields.String()
+
+
+class ReviewSchema(Schema):
+    id = fields.Integer()
+    model = fields.String()
+    use = fields.String()
+    decision = fields.String()
+    by = fields.String()
+    at = fields.String()
+    expires = fields.String(allow_none=True)
+    comment = fields.String()
+    ticket = fields.String(allow_none=True)
+    scope = fields.String(allow_none=True)
+    license_ids = fields.List(fields.String(), allow_none=True)
+    counts = fields.Boolean()
+    status = fields.String()
 
 
 class GateSchema(Schema):
@@ -196,6 +258,19 @@ class GateSchema(Schema):
 class VerdictListSchema(Schema):
     results = fields.List(fields.Nested(VerdictSchema))
     gate = fields.Nested(GateSchema)
+
+
+class UnmappedComponentSchema(Schema):
+    name = fields.String(allow_none=True)
+    purl = fields.String(allow_none=True)
+    bom_ref = fields.String(allow_none=True, attribute="bom-ref", data_key="bom-ref")
+
+
+class BomVerdictsSchema(VerdictListSchema):
+    unmapped = fields.List(
+        fields.Nested(UnmappedComponentSchema),
+        metadata={"description": "Model components that map to no Hub repo id: not cleared."},
+    )
 
 
 class LineageNodeSchema(Schema):

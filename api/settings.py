@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,30 @@ def _database_url(value: str) -> None:
         raise ValidationError(
             "not a database URL (sqlite:///PATH or postgresql+psycopg://USER:PASS@HOST/DB)"
         ) from exc
+
+
+class Anonymous(Enum):
+    """What callers without a token or a sign-in may do."""
+
+    READ = "read"  # search, verdicts and pages
+    NONE = "none"  # nothing but health checks and signing in
+
+
+def _rate_limit(value: str) -> None:
+    from limits import parse_many
+
+    try:
+        parse_many(value)
+    except ValueError as exc:
+        raise ValidationError("a rate limit such as 300/minute or 10/second;1000/hour") from exc
+
+
+@dataclass(frozen=True)
+class AccessSettings:
+    secret_key: str | None = None  # None: a random key per process (sign-ins end on restart)
+    anonymous: Anonymous = Anonymous.READ
+    rate_limit_anonymous: str = "300/minute"
+    rate_limit_token: str = "3000/minute"
 
 
 class EnvironmentSchema(Schema):
@@ -62,6 +87,12 @@ class EnvironmentSchema(Schema):
     demo_threads = fields.Integer(
         data_key="MODELCATALOG_DEMO_THREADS", validate=validate.Range(min=1, max=256)
     )
+    secret_key = fields.String(data_key="MODELCATALOG_SECRET_KEY", validate=validate.Length(min=16))
+    anonymous = fields.Enum(Anonymous, by_value=True, data_key="MODELCATALOG_ANONYMOUS")
+    rate_limit_anonymous = fields.String(
+        data_key="MODELCATALOG_RATE_LIMIT_ANONYMOUS", validate=_rate_limit
+    )
+    rate_limit_token = fields.String(data_key="MODELCATALOG_RATE_LIMIT_TOKEN", validate=_rate_limit)
 
 
 @dataclass(frozen=True)
@@ -69,6 +100,7 @@ class Settings:
     database_url: str
     demo: DemoSettings
     hub: HubSettings = field(default_factory=HubSettings)
+    access: AccessSettings = field(default_factory=AccessSettings)
 
     @classmethod
     def defaults(cls, instance_path: Path) -> Settings:
@@ -109,4 +141,17 @@ class Settings:
             compute_type=values.get("demo_compute_type"),
             threads=values.get("demo_threads", base.demo.threads),
         )
-        return cls(database_url=values.get("database_url", base.database_url), demo=demo, hub=hub)
+        access = AccessSettings(
+            secret_key=values.get("secret_key"),
+            anonymous=values.get("anonymous", Anonymous.READ),
+            rate_limit_anonymous=values.get(
+                "rate_limit_anonymous", base.access.rate_limit_anonymous
+            ),
+            rate_limit_token=values.get("rate_limit_token", base.access.rate_limit_token),
+        )
+        return cls(
+            database_url=values.get("database_url", base.database_url),
+            demo=demo,
+            hub=hub,
+            access=access,
+        )

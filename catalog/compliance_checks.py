@@ -1,4 +1,7 @@
-"""Compliance checks against the database: the entry points the CLI and the API call."""
+"""Compliance checks against the database: the entry points the CLI and the API call.
+
+The engine computes a verdict from facts (curations already applied by load_lineage); this layer
+adds what people recorded: the curated inputs as `curated` reasons, and the current review."""
 
 from __future__ import annotations
 
@@ -7,10 +10,11 @@ from typing import Any
 
 from sqlmodel import Session
 
-from catalog.compliance import Rules, Verdict, evaluate
+from catalog.compliance import Rules, Verdict, _walk, evaluate
 from catalog.licenses import knowledge_base
-from catalog.lineage import load_lineage
+from catalog.lineage import Lineage, load_lineage
 from catalog.policies import OUTCOME_RANK, Policy
+from catalog.reviews import latest_reviews, review_dict
 
 # The verdicts a gate can stop on, from the strictest gate to the loosest. The default stops on
 # `unknown` and `forbidden`; `conditional` also stops on any verdict with obligations.
@@ -31,13 +35,81 @@ def check_models(
     ]
 
 
+def curated_reasons(root: str, lineage: Lineage) -> list[dict[str, Any]]:
+    """A `curated` reason for every curated input in the model's lineage, datasets included."""
+    reasons = []
+    for visit in _walk(root, lineage):
+        reasons += [c.reason(visit.kind) for c in visit.facts.curations]
+        for dataset_id in visit.facts.datasets:
+            dataset = lineage.datasets.get(dataset_id)
+            reasons += [c.reason("dataset") for c in dataset.curations] if dataset else []
+    return reasons
+
+
+def gate(document: dict[str, Any], fail_on: str = DEFAULT_FAIL_ON) -> dict[str, Any]:
+    """Whether a verdict passes a gate, a current review overriding the computed result."""
+    if fail_on not in FAIL_ON:
+        raise ValueError(f"fail_on must be one of {', '.join(FAIL_ON)}")
+    review = document.get("review")
+    if review and review["counts"]:
+        passes = review["decision"] == "approved"
+        why = f"{review['decision']} by {review['by']} on {review['at'][:10]}: {review['comment']}"
+        return {"passes": passes, "why": why}
+    passes = OUTCOME_RANK[document["verdict"]] < OUTCOME_RANK[fail_on]
+    why = f"computed verdict {document['verdict']}"
+    if review:
+        why += f" (the {review['decision']} review by {review['by']} {review['status']})"
+    return {"passes": passes, "why": why}
+
+
+def verdict_documents(
+    session: Session,
+    repo_ids: Sequence[str],
+    *,
+    use: str,
+    policy: Policy,
+    scope: str | None = None,
+    fail_on: str = DEFAULT_FAIL_ON,
+) -> list[dict[str, Any]]:
+    """Verdicts as JSON documents with curated reasons, the current review and the gate's answer."""
+    lineage = load_lineage(session, repo_ids)
+    return judged_documents(
+        session, lineage, repo_ids, uses=[use], policy=policy, scope=scope, fail_on=fail_on
+    )
+
+
+def judged_documents(
+    session: Session,
+    lineage: Lineage,
+    repo_ids: Sequence[str],
+    *,
+    uses: Sequence[str],
+    policy: Policy,
+    scope: str | None = None,
+    fail_on: str = DEFAULT_FAIL_ON,
+) -> list[dict[str, Any]]:
+    """Documents for every use of every model from one lineage load and one reviews query."""
+    kb = knowledge_base()
+    rules = Rules(policy, kb)
+    reviews = latest_reviews(session, repo_ids, uses=uses, scope=scope)
+    documents = []
+    for use in uses:
+        for repo_id in repo_ids:
+            verdict = evaluate(repo_id, lineage, use=use, policy=policy, kb=kb, rules=rules)
+            document = verdict.to_dict()
+            document["reasons"] += curated_reasons(repo_id, lineage)
+            review = reviews.get((repo_id, use))
+            facts = lineage.models[repo_id]
+            document["review"] = review_dict(review, facts.license_ids) if review else None
+            document["gate"] = gate(document, fail_on)
+            documents.append(document)
+    return documents
+
+
 def check_model(session: Session, repo_id: str, *, use: str, policy: Policy) -> dict[str, Any]:
-    return check_models(session, [repo_id], use=use, policy=policy)[0].to_dict()
+    return verdict_documents(session, [repo_id], use=use, policy=policy)[0]
 
 
 def failing(verdicts: Sequence[dict[str, Any]], fail_on: str = DEFAULT_FAIL_ON) -> list[str]:
-    """The models whose verdict is `fail_on` or worse: what makes a CI gate fail."""
-    if fail_on not in FAIL_ON:
-        raise ValueError(f"fail_on must be one of {', '.join(FAIL_ON)}")
-    bar = OUTCOME_RANK[fail_on]
-    return [v["model"] for v in verdicts if OUTCOME_RANK[v["verdict"]] >= bar]
+    """The models a CI gate stops on: `fail_on` or worse, unless a current review decides."""
+    return [v["model"] for v in verdicts if not gate(v, fail_on)["passes"]]

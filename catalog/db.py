@@ -65,3 +65,14 @@ def upgrade_schema(engine: Engine) -> None:
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
+
+
+def schema_ready(engine: Engine) -> bool:
+    """Whether the database can be reached and holds the catalog's tables (`init` has run)."""
+    from sqlalchemy import inspect
+    from sqlalchemy.exc import OperationalError
+
+    try:
+        return inspect(engine).has_table("model")
+    except OperationalError:  # e.g. a SQLite file in a folder that does not exist
+        return False

@@ -46,3 +46,35 @@ class UnknownUse(CatalogError):
     def __init__(self, use: str, known: list[str]) -> None:
         super().__init__(f"unknown use {use!r}; expected one of {', '.join(known)}")
         self.use = use
+
+
+class BomError(CatalogError):
+    """A bill of materials that cannot be read."""
+
+
+class UserNotFound(CatalogError):
+    status = 404
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"no user {name!r}")
+        self.name = name
+
+
+class UserExists(CatalogError):
+    status = 409
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"a user named {name!r} already exists")
+        self.name = name
+
+
+class InvalidRecord(CatalogError):
+    """A curation or review that cannot be recorded as given (unknown license, bad value)."""
+
+    status = 422
+
+
+class RecordNotFound(CatalogError):
+    """No curation, review or webhook with that id."""
+
+    status = 404

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlmodel import Session, col, select
 
+from catalog.curations import apply_dataset_curations, apply_model_curations
 from catalog.provenance import Generation, generation_rules
 from catalog.tables import Dataset, LineageEdge, Model, ModelDataset
 
@@ -28,6 +30,9 @@ class RepoFacts:
     datasets: tuple[str, ...] = ()
     pipeline_tag: str | None = None
     generation: Generation | None = None  # datasets: how it was recognised as model-generated
+    curations: tuple[
+        Any, ...
+    ] = ()  # catalog.curations.CuratedInput: reviewers' corrections applied
 
 
 @dataclass
@@ -138,7 +143,9 @@ def load_lineage(session: Session, root_ids: Iterable[str]) -> Lineage:
     frontier = set(root_ids)
     while frontier:
         next_ids = _load_model_level(session, frontier, lineage)
+        next_ids |= apply_model_curations(session, frontier, lineage)
         frontier = next_ids - lineage.models.keys()
     dataset_ids = {d for facts in lineage.models.values() for d in facts.datasets}
     _load_datasets(session, dataset_ids, lineage)
+    apply_dataset_curations(session, dataset_ids, lineage)
     return lineage

@@ -9,7 +9,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, String, cast, func
 from sqlmodel import Session, col, select
 
-from catalog.compliance import Verdict, evaluate
+from catalog.compliance import evaluate
+from catalog.compliance_checks import judged_documents
 from catalog.errors import DatasetNotFound, ModelNotFound
 from catalog.licenses import knowledge_base
 from catalog.lineage import Lineage, load_lineage, load_lineage_datasets
@@ -82,12 +83,11 @@ def model_detail(session: Session, repo_id: str) -> dict[str, Any]:
 
 def model_page(
     session: Session, repo_id: str, *, uses: Sequence[str], policy: Policy
-) -> tuple[dict[str, Any], list[Verdict]]:
-    """The model page: the detail and a verdict for each use, all judged from one lineage load."""
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The model page: the detail and a verdict document for each use, from one lineage load."""
     model = get_model(session, repo_id)
     lineage = load_lineage(session, [repo_id])
-    kb = knowledge_base()
-    verdicts = [evaluate(repo_id, lineage, use=use, policy=policy, kb=kb) for use in uses]
+    verdicts = judged_documents(session, lineage, [repo_id], uses=uses, policy=policy)
     return _detail(session, model, lineage), verdicts
 
 

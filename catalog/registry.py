@@ -112,6 +112,8 @@ def _observe(
     for record in groups["new"] + groups["updated"]:
         old = existing.get(record.id)
         if old is None or old.missing or old.declared_license != record.declared_license:
+            if old is not None and not old.missing:
+                _license_changed(session, kind, record.id, old.declared_license, record)
             fresh.append(
                 {
                     "repo_kind": kind,
@@ -145,6 +147,15 @@ def _observe(
             .where(col(LicenseObservation.id).in_(latest))
             .values(last_seen=now)
         )
+
+
+def _license_changed(
+    session: Session, kind: str, repo_id: str, before: str | None, record: Any
+) -> None:
+    from catalog.webhooks import notify  # webhooks build on the registry, not the other way
+
+    payload = {"kind": kind, "repo": repo_id, "from": before, "to": record.declared_license}
+    notify(session, "license.changed", {**payload, "sha": record.sha})
 
 
 def _existing(
@@ -307,3 +318,15 @@ def referenced_but_absent(session: Session) -> tuple[set[str], set[str]]:
         )
     )
     return bases, datasets
+
+
+def models_not_held(session: Session, repo_ids: Iterable[str]) -> list[str]:
+    """Of these ids, those the catalog has no record for (or only a missing placeholder)."""
+    wanted = list(dict.fromkeys(repo_ids))
+    held: set[str] = set()
+    for start in range(0, len(wanted), 500):
+        query = select(Model.id).where(
+            col(Model.id).in_(wanted[start : start + 500]), col(Model.missing).is_(False)
+        )
+        held.update(session.exec(query))
+    return [repo_id for repo_id in wanted if repo_id not in held]

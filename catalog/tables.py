@@ -217,3 +217,95 @@ class DemoJobRecord(SQLModel, table=True):
     created_at: datetime
     updated_at: datetime
     heartbeat_at: datetime | None = None  # the builder's last sign of life while it works
+
+
+class User(SQLModel, table=True):
+    """A person or a machine with a role; only hashes of its password and API token are kept."""
+
+    __tablename__ = "app_user"  # "user" is reserved in PostgreSQL
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True)
+    role: str  # viewer | reviewer | admin
+    token_hash: str = Field(unique=True)  # sha256 of a random token: tokens are not guessable
+    password_hash: str | None = None  # Werkzeug's salted hash, for signing in to the pages
+    rate_limit: str | None = None  # e.g. "100/minute"; None takes the service's default
+    created_at: datetime
+    revoked_at: datetime | None = None
+
+
+class Curation(SQLModel, table=True):
+    """A reviewer's correction of one input fact of a repo; the engine uses it instead of the Hub's."""
+
+    __table_args__ = (Index("ix_curation_repo", "repo_kind", "repo_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    repo_kind: str  # model | dataset
+    repo_id: str
+    field: str  # license | base_models | datasets | model_generated
+    value: Any = _json(nullable=False)
+    source: str
+    comment: str
+    hub_value: Any = _json()  # the Hub's own value when curated: a change makes the curation stale
+    created_by: str
+    created_at: datetime
+
+
+class Review(SQLModel, table=True):
+    """A human decision on a verdict (model + use [+ scope]); the verdict shows it beside its result."""
+
+    __table_args__ = (Index("ix_review_model", "model_id", "use"),)
+    id: int | None = Field(default=None, primary_key=True)
+    model_id: str
+    use: str
+    scope: str | None = None
+    decision: str  # approved | rejected | needs-legal
+    comment: str
+    ticket: str | None = None
+    expires: datetime | None = None
+    license_ids: list[str] | None = _json()  # the model's licenses when decided
+    created_by: str
+    created_at: datetime
+    expiry_notified: bool = False  # "review expired" was sent
+
+
+class AuditEvent(SQLModel, table=True):
+    """One write: who, when, what, before and after, from where. Rows are only ever inserted."""
+
+    __tablename__ = "audit_event"
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(index=True)
+    actor: str
+    action: str  # e.g. review.add, curation.delete, user.revoke, demo.start
+    target: str
+    before: Any = _json()
+    after: Any = _json()
+    remote_addr: str | None = None
+
+
+class Webhook(SQLModel, table=True):
+    """An admin-configured URL told about events, with a shared secret that signs each body."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    url: str
+    # Kept as given: HMAC signing needs the secret itself, so it cannot be stored hashed.
+    secret: str
+    events: list[str] | None = _json()
+    created_by: str
+    created_at: datetime
+
+
+class WebhookDelivery(SQLModel, table=True):
+    """One event for one webhook, and how sending it went: the delivery log and the retry queue."""
+
+    __tablename__ = "webhook_delivery"
+    __table_args__ = (Index("ix_webhook_delivery_due", "state", "next_attempt_at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    webhook_id: int = Field(index=True)
+    event: str
+    body: str  # the exact JSON sent, so every retry carries the same signed bytes
+    state: str = "pending"  # pending | delivered | failed
+    attempts: int = 0
+    last_status: int | None = None
+    last_error: str | None = None
+    created_at: datetime
+    next_attempt_at: datetime
+    delivered_at: datetime | None = None

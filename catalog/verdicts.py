@@ -26,6 +26,7 @@ from catalog.tables import (
     ModelVerdict,
     StaleVerdict,
 )
+from catalog.webhooks import notify_verdict_changes
 
 STORED_USES = ("commercial",)
 _BATCH = 2000
@@ -118,6 +119,16 @@ def _store_verdicts(session: Session, model_ids: list[str]) -> None:
                         "effective_category": verdict.effective_category,
                     }
                 )
+    previous = select(
+        ModelVerdict.model_id, ModelVerdict.use, ModelVerdict.policy, ModelVerdict.verdict
+    )
+    before = {
+        (model_id, use, policy): verdict
+        for model_id, use, policy, verdict in session.exec(
+            previous.where(col(ModelVerdict.model_id).in_(model_ids))
+        )
+    }
+    notify_verdict_changes(session, before, rows)
     session.execute(delete(ModelVerdict).where(col(ModelVerdict.model_id).in_(model_ids)))
     stamp_models(session, present)
     if rows:

@@ -31,13 +31,17 @@ class ScaleSettings:
     """How the `ray` backend runs (environment variables in brackets)."""
 
     backend: BackendKind = BackendKind.LOCAL  # MODELCATALOG_DEMO_BACKEND: local | ray | off
-    ray_address: str | None = None  # RAY_ADDRESS: host:port, ray://…, or auto; unset starts Ray here
+    ray_address: str | None = (
+        None  # RAY_ADDRESS: host:port, ray://…, or auto; unset starts Ray here
+    )
     models_per_replica: int = 2  # MODELCATALOG_RAY_MODELS_PER_REPLICA (LRU beyond it)
     min_replicas: int = 1  # MODELCATALOG_RAY_MIN_REPLICAS
     max_replicas: int = 2  # MODELCATALOG_RAY_MAX_REPLICAS
     replica_cpus: float = 1.0  # MODELCATALOG_RAY_REPLICA_CPUS (when the device is the CPU)
     build_cpus: float = 1.0  # MODELCATALOG_RAY_BUILD_CPUS: per download + conversion task
-    silent_after_s: float = 60.0  # MODELCATALOG_RAY_SILENT_AFTER: a build unheard of this long failed
+    silent_after_s: float = (
+        60.0  # MODELCATALOG_RAY_SILENT_AFTER: a build unheard of this long failed
+    )
 
     @classmethod
     def from_environment(cls, env: Mapping[str, str] | None = None) -> ScaleSettings:
@@ -46,9 +50,7 @@ class ScaleSettings:
         try:
             backend = BackendKind(raw)
         except ValueError:
-            raise ValueError(
-                f"MODELCATALOG_DEMO_BACKEND={raw!r}: use local, ray or off"
-            ) from None
+            raise ValueError(f"MODELCATALOG_DEMO_BACKEND={raw!r}: use local, ray or off") from None
         settings = cls(
             backend=backend,
             ray_address=env.get("RAY_ADDRESS") or None,

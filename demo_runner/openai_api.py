@@ -6,12 +6,15 @@ import json
 import time
 import uuid
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from marshmallow import Schema, ValidationError, fields, pre_load, validate
 
 from demo_runner.errors import BadGenerationRequest
-from demo_runner.generate import MAX_TOKENS_CAP, GenerationParams, LoadedModel
+from demo_runner.generate import MAX_TOKENS_CAP, GenerationParams
+
+if TYPE_CHECKING:
+    from demo_runner.backends import ChatModel
 
 MAX_MESSAGES = 64
 MAX_CONTENT = 16_000
@@ -72,7 +75,7 @@ def parse_chat_request(raw: Any) -> tuple[list[dict[str, str]], GenerationParams
 
 
 def completion(
-    model: LoadedModel, name: str, messages: list[dict[str, str]], params: GenerationParams
+    model: ChatModel, name: str, messages: list[dict[str, str]], params: GenerationParams
 ) -> dict[str, Any]:
     text, prompt_tokens, completion_tokens = model.complete(messages, params)
     finish = "length" if completion_tokens >= params.max_tokens else "stop"
@@ -93,7 +96,7 @@ def completion(
 
 
 def completion_events(
-    model: LoadedModel, name: str, messages: list[dict[str, str]], params: GenerationParams
+    model: ChatModel, name: str, messages: list[dict[str, str]], params: GenerationParams
 ) -> Iterator[str]:
     """Server-sent events in OpenAI's chunk format, ending with `data: [DONE]`."""
     ident, created = f"chatcmpl-{uuid.uuid4().hex[:24]}", int(time.time())

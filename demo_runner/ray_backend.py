@@ -26,8 +26,8 @@ from demo_runner.device import DeviceChoice, pick_device
 from demo_runner.errors import DemoBackendUnavailable, ReplicaLost
 from demo_runner.generate import GenerationParams
 from demo_runner.jobs import DemoJob
-from demo_runner.settings import DemoSettings
 from demo_runner.ray_serve import APP_NAME, BUILDER_NAME, NAMESPACE, ReplicaPlan
+from demo_runner.settings import DemoSettings
 
 log = logging.getLogger(__name__)
 CONNECT_TIMEOUT_S = 1.0
@@ -157,12 +157,16 @@ class RayBackend:
 
     def _join(self, ray: Any) -> None:
         address = self.scale.ray_address
-        if address and address not in ("auto", "local") and not address.startswith("ray://"):
-            if not _reachable(address):
-                raise DemoBackendUnavailable(
-                    f"the Ray cluster at RAY_ADDRESS={address} cannot be reached; demos are "
-                    "unavailable (search and compliance still answer)"
-                )
+        remote = (
+            bool(address)
+            and address not in ("auto", "local")
+            and not str(address).startswith("ray://")
+        )
+        if remote and not _reachable(str(address)):
+            raise DemoBackendUnavailable(
+                f"the Ray cluster at RAY_ADDRESS={address} cannot be reached; demos are "
+                "unavailable (search and compliance still answer)"
+            )
         for name, value in DRIVER_RECONNECT_ENV.items():
             os.environ.setdefault(name, value)
         try:
@@ -180,7 +184,9 @@ class RayBackend:
 
         try:
             handle = serve.get_app_handle(APP_NAME)
-        except Exception:  # not deployed yet on this cluster (Serve raises a bare RayServeException)
+        except (
+            Exception
+        ):  # not deployed yet on this cluster (Serve raises a bare RayServeException)
             serve.start(proxy_location="Disabled")
             handle = serve.run(demo_deployment(self.plan()), name=APP_NAME, route_prefix=None)
         builder = (

@@ -20,7 +20,7 @@ from demo_runner.cache import ModelCache
 from demo_runner.device import DeviceChoice
 from demo_runner.errors import DemoError, ModelNotConverted
 from demo_runner.generate import BATCH_WINDOW_S, MAX_BATCH, GenerationParams, LoadedModel
-from demo_runner.settings import DemoSettings
+from demo_runner.settings import ComputeType, DemoSettings, Device
 
 log = logging.getLogger(__name__)
 NAMESPACE = "modelcatalog"
@@ -82,7 +82,9 @@ class StreamRequest:
     params: GenerationParams
 
 
-def _pump(item: StreamRequest, index: int, out: asyncio.Queue, loop: asyncio.AbstractEventLoop) -> None:
+def _pump(
+    item: StreamRequest, index: int, out: asyncio.Queue, loop: asyncio.AbstractEventLoop
+) -> None:
     """Read one request's pieces on a thread and hand them to the event loop as events."""
 
     def send(event: dict[str, Any]) -> None:
@@ -129,7 +131,7 @@ async def decode_rounds(items: list[StreamRequest]) -> AsyncIterator[list[Any]]:
         yield rounds
 
 
-def demo_deployment(plan: ReplicaPlan):  # type: ignore[no-untyped-def]
+def demo_deployment(plan: ReplicaPlan) -> Any:
     """The Serve application: one deployment, multiplexed by converted-model key."""
     from ray import serve
 
@@ -149,7 +151,9 @@ def demo_deployment(plan: ReplicaPlan):  # type: ignore[no-untyped-def]
     class DemoModels:
         def __init__(self) -> None:
             self.cache = ModelCache(Path(plan.cache_root), plan.cache_max_bytes)
-            self.choice = DeviceChoice(plan.device, plan.compute_type, plan.intra_threads)
+            self.choice = DeviceChoice(
+                Device(plan.device), ComputeType(plan.compute_type), plan.intra_threads
+            )
             self.holdings = Holdings()
 
         @serve.multiplexed(max_num_models_per_replica=plan.models_per_replica)
@@ -171,13 +175,16 @@ def demo_deployment(plan: ReplicaPlan):  # type: ignore[no-untyped-def]
         ) -> AsyncIterator[dict[str, Any]]:
             """Events for one chat request: {"text"}…, then {"usage"} or {"error"}."""
             model = await self.model(serve.get_multiplexed_model_id())
-            request = StreamRequest(model, model.prompt_tokens(messages), GenerationParams(**params))
-            async for events in self.decode(request):
+            request = StreamRequest(
+                model, model.prompt_tokens(messages), GenerationParams(**params)
+            )
+            async for events in self.decode(request):  # type: ignore[misc, call-arg]
                 for event in events:
                     yield event
 
-        @serve.batch(max_batch_size=MAX_BATCH, batch_wait_timeout_s=BATCH_WINDOW_S)
-        async def decode(self, items: list[StreamRequest]) -> AsyncIterator[list[Any]]:
+        # Serve's decorators are typed for functions, not methods: hence the ignores here.
+        @serve.batch(max_batch_size=MAX_BATCH, batch_wait_timeout_s=BATCH_WINDOW_S)  # type: ignore[arg-type]
+        async def decode(self, items: list[StreamRequest]) -> AsyncIterator[list[Any]]:  # type: ignore[misc]
             async for rounds in decode_rounds(items):
                 yield rounds
 
@@ -194,7 +201,7 @@ def demo_deployment(plan: ReplicaPlan):  # type: ignore[no-untyped-def]
                 "batches": [size for m in models.values() for size in m.batcher.batches],
             }
 
-    return DemoModels.bind()
+    return DemoModels.bind()  # type: ignore[attr-defined]
 
 
 def build_demo(
@@ -216,7 +223,10 @@ def build_demo(
         low, high = spans.get(state, (0.85, 1.0))
         with store.session() as session:
             update_demo_job(
-                session, job_id, state=state, progress=low + (high - low) * fraction,
+                session,
+                job_id,
+                state=state,
+                progress=low + (high - low) * fraction,
                 heartbeat_at=utcnow(),
             )
 
@@ -296,8 +306,14 @@ class DemoBuilder:
         from catalog.demo_jobs import update_demo_job, utcnow
 
         with store.session() as session:
-            update_demo_job(session, job_id, state="loading", progress=0.85, model_key=key,
-                            heartbeat_at=utcnow())
+            update_demo_job(
+                session,
+                job_id,
+                state="loading",
+                progress=0.85,
+                model_key=key,
+                heartbeat_at=utcnow(),
+            )
         handle = serve.get_app_handle(APP_NAME)
         await handle.options(multiplexed_model_id=key).load.remote()
         with store.session() as session:
@@ -320,5 +336,8 @@ def failure_reason(exc: BaseException) -> tuple[str, int]:
     if isinstance(cause, DemoError):
         return str(cause), cause.status
     if isinstance(cause, WorkerCrashedError):
-        return "the Ray worker building this demo died (out of memory or killed); start it again", 500
+        return (
+            "the Ray worker building this demo died (out of memory or killed); start it again",
+            500,
+        )
     return f"{type(cause).__name__}: {cause}", 500

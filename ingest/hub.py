@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -28,6 +28,7 @@ from catalog.licenses import knowledge_base
 from catalog.records import DatasetRecord, ModelRecord
 from catalog.registry import (
     mark_missing,
+    models_not_held,
     referenced_but_absent,
     upsert_datasets,
     upsert_models,
@@ -213,6 +214,22 @@ def _retry_after(response: Any, default: float) -> float:
         return default
 
 
+def hub_reachable(endpoint: str | None, timeout: float = 3.0) -> bool:
+    """Whether a TCP connection to the Hub opens: a quick probe before an optional fetch."""
+    import socket
+    from urllib.parse import urlsplit
+
+    from huggingface_hub import constants
+
+    parts = urlsplit(endpoint or constants.ENDPOINT)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        with socket.create_connection((parts.hostname or "", port), timeout=timeout):
+            return True
+    except (OSError, ValueError):
+        return False
+
+
 def info_to_json(info: Any) -> dict[str, Any]:
     """A huggingface_hub ModelInfo/DatasetInfo back into the Hub's JSON field names."""
     card = getattr(info, "card_data", None)
@@ -268,13 +285,39 @@ class Crawler:
             if self.options.datasets:
                 self._crawl_kind("dataset")
             self._close_lineage()
-            with Session(self.engine) as session:
-                affected = refresh_stale(session)
-                self.summary.verdicts = len(affected)
-                save_index(session)
+            self._refresh()
         finally:
             self.client.close()
         return self.summary
+
+    def fetch_models(self, repo_ids: Sequence[str]) -> CrawlSummary:
+        """Fetch the models among these that the catalog lacks, then their lineage (a scan's gate)."""
+        with Session(self.engine) as session:
+            wanted = models_not_held(session, repo_ids)
+        try:
+            with Session(self.engine) as session:
+                found: list[dict[str, Any]] = []
+                absent: list[str] = []
+                for repo_id in wanted:
+                    info = self.client.info("model", repo_id)
+                    if info:
+                        found.append(info)
+                    else:
+                        absent.append(repo_id)
+                self._store_page(session, "model", found)
+                self.summary.missing += mark_missing(session, "model", absent)
+                session.commit()
+            self._close_lineage()
+            self._refresh()
+        finally:
+            self.client.close()
+        return self.summary
+
+    def _refresh(self) -> None:
+        with Session(self.engine) as session:
+            affected = refresh_stale(session)
+            self.summary.verdicts = len(affected)
+            save_index(session)
 
     def _load_state(self, session: Session, kind: str) -> CrawlState:
         state = session.get(CrawlState, self.state_key(kind))

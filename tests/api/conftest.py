@@ -18,7 +18,7 @@ from demo_runner.settings import DemoSettings
 from ingest.snapshot import bundled_snapshot_lines, import_snapshot
 
 
-def seeded_app(engine: Engine) -> Flask:
+def seeded_app(engine: Engine, **config: object) -> Flask:
     with Session(engine) as session:
         import_snapshot(session, bundled_snapshot_lines())
     # Demos started by API tests stay in a temporary folder and never reach a real Hub.
@@ -26,7 +26,14 @@ def seeded_app(engine: Engine) -> Flask:
         cache_dir=Path(tempfile.mkdtemp(prefix="demos-")), endpoint="http://127.0.0.1:9"
     )
     url = engine.url.render_as_string(hide_password=False)
-    return create_app({"TESTING": True}, Settings(database_url=url, demo=demo))
+    test_config = {
+        "TESTING": True,
+        # Tests send many requests from one address; the rate-limit tests set their own.
+        "RATE_LIMIT_ANONYMOUS": "100000/minute",
+        "RATE_LIMIT_TOKEN": "100000/minute",
+        **config,
+    }
+    return create_app(test_config, Settings(database_url=url, demo=demo))
 
 
 @pytest.fixture

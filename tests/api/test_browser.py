@@ -84,3 +84,14 @@ def test_open_a_model_see_its_verdict_and_lineage_then_follow_its_license(page) 
     page.click("a.license-link")
     page.wait_for_url("**/licenses/bigcode-openrail-m")
     assert "BigCode Open RAIL-M" in page.inner_text("h1")
+
+
+def test_paste_a_list_and_read_the_verdicts_in_a_browser(page) -> None:  # type: ignore[no-untyped-def]
+    page.goto("/scan")
+    page.fill("#scan-models", "tiiuae/falcon-40b\nmosaicml/mpt-30b-chat\n")
+    page.select_option("#scan-use", "commercial")
+    page.click("#scan-form button[type=submit]")
+    page.wait_for_selector("#scan-verdicts")
+    rows = page.locator("#scan-verdicts tbody tr")
+    assert rows.count() == 2
+    assert page.locator("#scan-verdicts [data-verdict=forbidden]").count() == 1

@@ -33,8 +33,11 @@ def test_the_model_page_runs_as_few_queries_as_the_api_detail(app: Flask) -> Non
         assert client.get(f"/models/{MODEL}").status_code == 200
     with counted(app) as detail:
         assert client.get(f"/api/v1/models/{MODEL}").status_code == 200
-    # The model, two lineage levels (models, bases, datasets each), the license history.
-    assert len(detail) <= 8, detail
-    assert len(page) == len(detail), page
+    # The model, two lineage levels (models, bases, datasets and curations each), the license
+    # history.
+    assert len(detail) <= 10, detail
+    # The page also asks once for the reviews of its verdicts (every use at once).
+    assert len(page) == len(detail) + 1, page
+    assert len([s for s in page if "FROM review" in s]) == 1
     lineage_loads = [s for s in page if "FROM model_base" in s]
     assert len(lineage_loads) == 2  # one per lineage level, not one per use

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -92,10 +93,8 @@ class RayHead:
 
     def _kill_leftovers(self) -> None:
         """Ray workers that outlived the head (they are in its process group)."""
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
 
     def remove(self) -> None:
         shutil.rmtree(self.temp, ignore_errors=True)

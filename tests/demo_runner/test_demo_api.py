@@ -19,6 +19,7 @@ from api.settings import Settings
 from demo_runner.settings import DemoSettings
 from ingest.snapshot import import_snapshot
 from tests.fakehub import FakeHub
+from tests.people import make_user, sign_in, token_client, user_client
 
 
 @pytest.fixture
@@ -60,7 +61,7 @@ def wait_ready(client, location: str) -> dict:  # type: ignore[no-untyped-def]
 
 
 def test_the_demo_job_flow(demo_app: Flask) -> None:
-    client = demo_app.test_client()
+    client = user_client(demo_app, "dana", "viewer")
     started = client.post("/api/v1/demos", json={"model": "tiny/llama"})
     assert started.status_code == 202
     location = started.headers["Location"]
@@ -103,7 +104,7 @@ def test_the_demo_job_flow(demo_app: Flask) -> None:
 
 
 def test_demo_errors_are_problems(demo_app: Flask) -> None:
-    client = demo_app.test_client()
+    client = user_client(demo_app, "dana", "viewer")
     assert client.post("/api/v1/demos", json={"model": "not/in-catalog"}).status_code == 404
     assert client.post("/api/v1/demos", json={}).status_code == 422
     assert client.get("/api/v1/demos/nope").status_code == 404
@@ -116,7 +117,7 @@ def test_demo_errors_are_problems(demo_app: Flask) -> None:
 
 def test_chatting_before_the_demo_is_ready_is_a_conflict(demo_app: Flask, hub: FakeHub) -> None:
     hub.inject("/api/models/tiny/llama", delay=3)
-    client = demo_app.test_client()
+    client = user_client(demo_app, "dana", "viewer")
     location = client.post("/api/v1/demos", json={"model": "tiny/llama"}).headers["Location"]
     early = client.post(
         f"{location}/v1/chat/completions", json={"messages": [{"role": "user", "content": "hi"}]}
@@ -139,6 +140,8 @@ def test_try_it_shows_the_verdict_then_progress_then_a_streamed_answer(demo_app:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             page = browser.new_page(base_url=f"http://127.0.0.1:{server.effective_port}")
+            make_user(demo_app.extensions["modelcatalog.engine"], "dana", "viewer")
+            sign_in(page, "dana")
             page.goto("/models/tiny/llama")
             page.click("#try-it-button")
             page.wait_for_url("**/demos/*")
@@ -157,3 +160,24 @@ def test_try_it_shows_the_verdict_then_progress_then_a_streamed_answer(demo_app:
             browser.close()
     finally:
         server.close()
+
+
+def test_a_demo_needs_a_signed_in_user_and_only_its_owner_or_an_admin_deletes_it(
+    demo_app: Flask,
+) -> None:
+    engine = demo_app.extensions["modelcatalog.engine"]
+    anonymous = demo_app.test_client()
+    refused = anonymous.post("/api/v1/demos", json={"model": "tiny/llama"})
+    assert refused.status_code == 401
+    assert refused.mimetype == "application/problem+json"
+    owner = token_client(demo_app, make_user(engine, "owner", "viewer"))
+    other = token_client(demo_app, make_user(engine, "other", "reviewer"))
+    admin = token_client(demo_app, make_user(engine, "root", "admin"))
+    first = owner.post("/api/v1/demos", json={"model": "tiny/llama"}).headers["Location"]
+    wait_ready(owner, first)  # deleting a demo mid-build is the demo runner's own question
+    assert anonymous.delete(first).status_code == 401
+    assert other.delete(first).status_code == 403
+    assert owner.delete(first).status_code == 204
+    second = owner.post("/api/v1/demos", json={"model": "tiny/llama"}).headers["Location"]
+    wait_ready(owner, second)
+    assert admin.delete(second).status_code == 204

@@ -129,7 +129,7 @@ def sse_events(lines: Iterator[bytes]) -> Iterator[Any]:
     for raw in lines:
         for line in raw.decode().splitlines():
             if line.startswith("data: "):
-                data = line[len("data: "):]
+                data = line[len("data: ") :]
                 yield data if data == "[DONE]" else json.loads(data)
 
 

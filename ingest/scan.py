@@ -1,0 +1,370 @@
+"""Find the Hub repos a code base uses: Python sources, notebooks and config files under some paths.
+
+Python is read through its syntax tree (ingest/scan_python.py) and configs through their parsers
+(ingest/scan_config.py), so ids in comments, docstrings and unrelated strings are never reported.
+A value that is not a usable Hub id (a local path, a name without an owner, an f-string or a
+variable whose value cannot be known) is not a finding: it is counted and listed as skipped, so a
+gate never passes silently over something it could not read.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pathspec
+
+if TYPE_CHECKING:
+    from ingest.scan_cache import ScanCache
+
+# Folders that hold other people's code or build output, never the project's own model loads.
+IGNORED_DIRS = frozenset(
+    {
+        ".git",
+        ".hg",
+        ".svn",
+        ".venv",
+        "venv",
+        ".env",
+        "env",
+        "node_modules",
+        "build",
+        "dist",
+        "site-packages",
+        "__pycache__",
+        ".tox",
+        ".nox",
+        ".mypy_cache",
+        ".pytest_cache",
+        ".ruff_cache",
+        ".eggs",
+        ".ipynb_checkpoints",
+    }
+)
+PYTHON_SUFFIXES = frozenset({".py", ".pyi"})
+NOTEBOOK_SUFFIXES = frozenset({".ipynb"})
+CONFIG_SUFFIXES = frozenset({".yaml", ".yml", ".json", ".toml"})
+MAX_FILE_BYTES = 5 * 1024 * 1024
+
+# Hub repo ids: owner/name, 96 characters at most, no "--" or ".." (huggingface_hub's own rules).
+_REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9_.-]+$")
+_BARE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+_WEIGHT_FILE = re.compile(
+    r"\.(bin|pt|pth|ckpt|safetensors|gguf|onnx|h5|pkl|jsonl?|ya?ml|csv|tsv|parquet|arrow|txt)$",
+    re.I,
+)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A Hub repo a file uses: where, and how it was recognised."""
+
+    repo_id: str
+    kind: str  # model | dataset
+    path: str  # as reached from the path given to the scan, with "/" separators
+    line: int
+    how: str  # e.g. "from_pretrained()", "pipeline(model=)", "config key base_model"
+    cell: int | None = None  # notebooks: the code cell's number, counting from 1
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "repo_id": self.repo_id,
+            "kind": self.kind,
+            "path": self.path,
+            "line": self.line,
+            "cell": self.cell,
+            "how": self.how,
+        }
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A value in a model-loading place that is not a Hub repo id, and why."""
+
+    reason: str  # local-path | no-owner | not-a-repo-id | unresolved
+    path: str
+    line: int
+    how: str
+    value: str | None = None
+    cell: int | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "reason": self.reason,
+            "path": self.path,
+            "line": self.line,
+            "cell": self.cell,
+            "how": self.how,
+            "value": self.value,
+        }
+
+
+@dataclass
+class ScanResult:
+    findings: list[Finding] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    files: int = 0
+    unreadable: list[tuple[str, str]] = field(default_factory=list)  # (path, why)
+
+    def repo_ids(self, kind: str = "model") -> list[str]:
+        """Distinct repo ids of one kind, in the order they were first found."""
+        return list(dict.fromkeys(f.repo_id for f in self.findings if f.kind == kind))
+
+    def skipped_counts(self) -> dict[str, int]:
+        return dict(sorted(Counter(s.reason for s in self.skipped).items()))
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "files": self.files,
+            "models": self.repo_ids("model"),
+            "datasets": self.repo_ids("dataset"),
+            "findings": [f.to_dict() for f in self.findings],
+            "skipped": self.skipped_counts(),
+            "skipped_values": [s.to_dict() for s in self.skipped],
+            "unreadable": [{"path": p, "reason": r} for p, r in self.unreadable],
+        }
+
+
+def classify(value: str) -> str | None:
+    """None when `value` is a Hub repo id, else why it is not one."""
+    if (
+        value.startswith(("/", "./", "../", "~", "\\"))
+        or "\\" in value
+        or re.match(r"^[A-Za-z]:", value)
+        or value.count("/") > 1
+        or _WEIGHT_FILE.search(value)
+    ):
+        return "local-path"
+    if _REPO_ID.match(value):
+        if len(value) > 96 or "--" in value or ".." in value or value.endswith((".", "-")):
+            return "not-a-repo-id"
+        return None
+    return "no-owner" if _BARE_NAME.match(value) else "not-a-repo-id"
+
+
+class Recorder:
+    """Collects one file's findings and skips, classifying each value once."""
+
+    def __init__(self, result: ScanResult, path: str, cell: int | None = None) -> None:
+        self.result = result
+        self.path = path
+        self.cell = cell
+
+    def value(
+        self, value: str | None, *, kind: str, line: int, how: str, expression: str | None = None
+    ) -> None:
+        """Record `value` found at `line`; None means unresolved, shown as its source `expression`."""
+        if value is None:
+            skipped = Skipped("unresolved", self.path, line, how, expression, self.cell)
+            self.result.skipped.append(skipped)
+            return
+        reason = classify(value)
+        if reason is None:
+            self.result.findings.append(Finding(value, kind, self.path, line, how, self.cell))
+        else:
+            self.result.skipped.append(Skipped(reason, self.path, line, how, value, self.cell))
+
+
+def _ignore_spec(directory: Path) -> pathspec.PathSpec | None:
+    gitignore = directory / ".gitignore"
+    try:
+        lines = gitignore.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return None
+    return pathspec.GitIgnoreSpec.from_lines(lines)
+
+
+def _ignored(path: str, is_dir: bool, specs: list[tuple[str, pathspec.PathSpec]]) -> bool:
+    for base, spec in specs:
+        relative = os.path.relpath(path, base).replace(os.sep, "/") + ("/" if is_dir else "")
+        if spec.match_file(relative):
+            return True
+    return False
+
+
+def _wanted_dir(name: str) -> bool:
+    return name not in IGNORED_DIRS and not name.endswith(".egg-info")
+
+
+def _suffix(name: str) -> str:
+    base = name.rpartition("/")[2]
+    dot = base.rfind(".")
+    return base[dot:].lower() if dot > 0 else ""
+
+
+def walk(root: str) -> Iterator[str]:
+    """The files under `root` worth scanning: skips vendored and build folders and what .gitignore excludes."""
+    wanted = PYTHON_SUFFIXES | NOTEBOOK_SUFFIXES | CONFIG_SUFFIXES
+    stack: list[tuple[str, list[tuple[str, pathspec.PathSpec]]]] = [(root, [])]
+    while stack:
+        directory, specs = stack.pop()
+        spec = _ignore_spec(Path(directory))
+        if spec is not None:
+            specs = [*specs, (directory, spec)]
+        try:
+            entries = sorted(os.scandir(directory), key=lambda e: e.name)
+        except OSError:
+            continue
+        subdirs = []
+        for entry in entries:
+            # Symlinks are not followed: a link can loop or lead outside the project.
+            if entry.is_symlink():
+                continue
+            if entry.is_dir():
+                if _wanted_dir(entry.name) and not (specs and _ignored(entry.path, True, specs)):
+                    subdirs.append((entry.path, specs))
+            elif _suffix(entry.name) in wanted and not (
+                specs and _ignored(entry.path, False, specs)
+            ):
+                yield entry.path
+        stack.extend(reversed(subdirs))
+
+
+def _read(path: str, shown: str, result: ScanResult) -> bytes | None:
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        result.unreadable.append((shown, exc.strerror or type(exc).__name__))
+        return None
+    if len(data) > MAX_FILE_BYTES:
+        result.unreadable.append((shown, "larger than 5 MB"))
+        return None
+    result.files += 1
+    return data
+
+
+def _readers() -> dict[str, Callable[[bytes, str, ScanResult], None]]:
+    from ingest.scan_config import scan_config
+    from ingest.scan_python import scan_notebook, scan_python
+
+    readers: dict[str, Callable[[bytes, str, ScanResult], None]] = {}
+    for suffix in PYTHON_SUFFIXES:
+        readers[suffix] = scan_python
+    for suffix in NOTEBOOK_SUFFIXES:
+        readers[suffix] = scan_notebook
+    for suffix in CONFIG_SUFFIXES:
+        readers[suffix] = functools.partial(_config, suffix=suffix, scan_config=scan_config)
+    return readers
+
+
+def _config(data: bytes, shown: str, result: ScanResult, *, suffix: str, scan_config: Any) -> None:
+    scan_config(data, suffix, shown, result)
+
+
+# Below this many files, starting worker processes costs more than it saves.
+PARALLEL_FROM = 2000
+_CHUNK = 250
+
+
+def _scan_one(
+    path: str,
+    shown: str,
+    readers: dict[str, Callable[[bytes, str, ScanResult], None]],
+    result: ScanResult,
+) -> None:
+    reader = readers.get(_suffix(path))
+    if reader is None:  # only a file named on the command line gets here
+        result.unreadable.append((shown, "not a Python, notebook or config file"))
+        return
+    data = _read(path, shown, result)
+    if data is not None:
+        reader(data, shown, result)
+
+
+def _scan_each(files: list[tuple[str, str]]) -> list[ScanResult]:
+    """One result per file, in order."""
+    readers = _readers()
+    parts = []
+    for path, shown in files:
+        part = ScanResult()
+        _scan_one(path, shown, readers, part)
+        parts.append(part)
+    return parts
+
+
+def _merge(parts: Iterable[ScanResult]) -> ScanResult:
+    merged = ScanResult()
+    for part in parts:
+        merged.findings += part.findings
+        merged.skipped += part.skipped
+        merged.unreadable += part.unreadable
+        merged.files += part.files
+    return merged
+
+
+def default_jobs() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _files(paths: Iterable[Path | str], skip: str | None) -> list[tuple[str, str]]:
+    files = []
+    for given in paths:
+        root = os.fspath(given)
+        for path in walk(root) if os.path.isdir(root) else [root]:
+            if skip and os.path.abspath(path) == skip:
+                continue  # the scan's own cache file
+            shown = path[2:] if path.startswith("./") else path
+            files.append((path, shown.replace(os.sep, "/")))
+    return files
+
+
+def _scan_all(files: list[tuple[str, str]], jobs: int) -> list[ScanResult]:
+    if jobs <= 1 or len(files) < PARALLEL_FROM:
+        return _scan_each(files)
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    # forkserver: workers never inherit the threads of the process that asked for the scan.
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("forkserver" if "forkserver" in methods else None)
+    chunks = [files[i : i + _CHUNK] for i in range(0, len(files), _CHUNK)]
+    with ProcessPoolExecutor(jobs, mp_context=context) as pool:
+        return [part for parts in pool.map(_scan_each, chunks) for part in parts]
+
+
+def scan_paths(
+    paths: Iterable[Path | str], *, jobs: int = 1, cache: ScanCache | None = None
+) -> ScanResult:
+    """Scan files and folders; findings name files as the paths given name them (`scan .`: relative).
+
+    With `jobs` > 1, a large tree is read by that many worker processes (started afresh, so the
+    calling program's main module must be import-safe, as the CLI's is); findings keep file order.
+    With a cache, files unchanged since the scan that filled it are not read again.
+    """
+    files = _files(paths, cache.path if cache else None)
+    if cache is None:
+        return _merge(_scan_all(files, jobs))
+    parts: list[ScanResult | None] = [cache.get(path, shown) for path, shown in files]
+    todo = [index for index, part in enumerate(parts) if part is None]
+    for index, part in zip(todo, _scan_all([files[i] for i in todo], jobs), strict=True):
+        parts[index] = part
+        cache.put(*files[index], part)
+    return _merge(part for part in parts if part is not None)
+
+
+def parse_model_list(text: str) -> tuple[list[str], list[tuple[int, str, str]]]:
+    """Repo ids from a requirements-style list (one a line, `#` comments, `@rev` or `==rev` pins
+    dropped); lines that hold no repo id come back as (line number, line, why)."""
+    ids: list[str] = []
+    rejected: list[tuple[int, str, str]] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        entry = line.split("#", 1)[0].strip()
+        if not entry:
+            continue
+        repo_id = re.split(r"\s|@|==", entry, maxsplit=1)[0]
+        reason = classify(repo_id)
+        if reason is not None:
+            rejected.append((number, line.strip()[:200], reason))
+        elif repo_id not in ids:
+            ids.append(repo_id)
+    return ids, rejected

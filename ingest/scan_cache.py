@@ -1,0 +1,101 @@
+"""What earlier scans found in each file, so a repeated scan (a pre-commit hook) reads only what changed.
+
+An entry is keyed by the file's path and the path it is shown under, and holds its size and
+modification time in nanoseconds; a file whose size or time differs is read again. The cache also
+records a digest of the scanner's own source, so a new scanner never reuses an old one's answers.
+A cache file that cannot be read is ignored and rewritten.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from ingest.scan import Finding, ScanResult, Skipped
+
+
+@cache
+def scanner_digest() -> str:
+    from ingest import scan, scan_config, scan_python
+
+    sources = (
+        Path(m.__file__).read_bytes() for m in (scan, scan_python, scan_config) if m.__file__
+    )
+    return hashlib.sha256(b"\0".join(sources)).hexdigest()
+
+
+def _encode(part: ScanResult) -> dict[str, Any]:
+    return {
+        "findings": [[f.repo_id, f.kind, f.line, f.how, f.cell] for f in part.findings],
+        "skipped": [[s.reason, s.line, s.how, s.value, s.cell] for s in part.skipped],
+        "unreadable": [why for _, why in part.unreadable],
+        "files": part.files,
+    }
+
+
+def _decode(entry: dict[str, Any], shown: str) -> ScanResult:
+    return ScanResult(
+        findings=[
+            Finding(r, k, shown, line, how, cell) for r, k, line, how, cell in entry["findings"]
+        ],
+        skipped=[
+            Skipped(r, shown, line, how, v, cell) for r, line, how, v, cell in entry["skipped"]
+        ],
+        unreadable=[(shown, why) for why in entry["unreadable"]],
+        files=entry["files"],
+    )
+
+
+class ScanCache:
+    """Per-file scan results in one JSON file; `save()` writes it back atomically."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = os.path.abspath(path)
+        self.entries: dict[str, list[Any]] = {}
+        try:
+            with open(self.path, encoding="utf-8") as handle:
+                stored = json.load(handle)
+            if stored.get("scanner") == scanner_digest() and isinstance(stored["files"], dict):
+                self.entries = stored["files"]
+        except (OSError, ValueError, KeyError, AttributeError, TypeError):
+            pass  # no cache yet, or not one this scanner wrote: start afresh
+
+    @staticmethod
+    def _key(path: str, shown: str) -> str:
+        return f"{os.path.abspath(path)}\0{shown}"
+
+    @staticmethod
+    def _stamp(path: str) -> list[int] | None:
+        try:
+            status = os.stat(path)
+        except OSError:
+            return None
+        return [status.st_size, status.st_mtime_ns]
+
+    def get(self, path: str, shown: str) -> ScanResult | None:
+        entry = self.entries.get(self._key(path, shown))
+        stamp = self._stamp(path)
+        if entry is None or stamp is None or entry[0] != stamp:
+            return None
+        try:
+            return _decode(entry[1], shown)
+        except (KeyError, TypeError, ValueError):
+            return None
+
+    def put(self, path: str, shown: str, part: ScanResult) -> None:
+        stamp = self._stamp(path)
+        if stamp is not None:
+            self.entries[self._key(path, shown)] = [stamp, _encode(part)]
+
+    def save(self) -> None:
+        folder = os.path.dirname(self.path)
+        os.makedirs(folder, exist_ok=True)
+        document = {"scanner": scanner_digest(), "files": self.entries}
+        with tempfile.NamedTemporaryFile("w", dir=folder, delete=False, encoding="utf-8") as out:
+            json.dump(document, out, separators=(",", ":"))
+        os.replace(out.name, self.path)

@@ -1,0 +1,237 @@
+"""Model and dataset loads in Python source and notebooks, read from the syntax tree."""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from ingest.scan import Recorder, ScanResult
+
+
+@dataclass(frozen=True)
+class Loader:
+    """Where a loading call takes its repo id: positional index and keyword names."""
+
+    kind: str
+    position: int | None
+    keywords: tuple[str, ...]
+
+
+# Called by name (or as module.name): the function names that load from the Hub.
+FUNCTIONS = {
+    "pipeline": Loader("model", 1, ("model",)),
+    "hf_hub_download": Loader("model", 0, ("repo_id",)),
+    "snapshot_download": Loader("model", 0, ("repo_id",)),
+    "SentenceTransformer": Loader("model", 0, ("model_name_or_path",)),
+    "CrossEncoder": Loader("model", 0, ("model_name", "model_name_or_path")),
+    "load_dataset": Loader("dataset", 0, ("path",)),
+}
+# Any X.from_pretrained(...): AutoModel*, AutoTokenizer, Llama (llama-cpp-python), diffusers, ...
+FROM_PRETRAINED = Loader("model", 0, ("pretrained_model_name_or_path", "repo_id", "model_id"))
+# A cheap test before parsing: a file without any of these cannot load anything.
+TRIGGER_NAMES = (*FUNCTIONS, "from_pretrained")
+TRIGGERS = tuple(name.encode() for name in TRIGGER_NAMES)
+
+
+def _module_constants(tree: ast.Module) -> dict[str, str | None]:
+    """Module-level NAME = "text" bindings; a name bound more than once to different things is None."""
+    constants: dict[str, str | None] = {}
+    for node in tree.body:
+        targets: list[ast.expr] = []
+        value: ast.expr | None = None
+        if isinstance(node, ast.Assign):
+            targets, value = node.targets, node.value
+        elif isinstance(node, ast.AnnAssign):
+            targets, value = [node.target], node.value
+        for target in targets:
+            if isinstance(target, ast.Name):
+                text = value.value if isinstance(value, ast.Constant) else None
+                text = text if isinstance(text, str) else None
+                seen = target.id in constants and constants[target.id] != text
+                constants[target.id] = None if seen else text
+    return constants
+
+
+_NEWLINE = re.compile(r"\r\n|\r|\n")
+
+
+def _lines_naming(source: str, names: Iterable[str]) -> list[int]:
+    """The (1-based) lines where any of these names occurs, as the parser numbers lines."""
+    pattern = re.compile("|".join(re.escape(name) for name in names))
+    starts = [0] + [m.end() for m in _NEWLINE.finditer(source)]
+    return sorted({bisect_right(starts, m.start()) for m in pattern.finditer(source)})
+
+
+def _touches(node: ast.AST, lines: list[int]) -> bool:
+    """Whether the node's line span holds one of `lines` (nodes without positions: always)."""
+    start = getattr(node, "lineno", None)
+    if start is None:
+        return True
+    for decorator in getattr(node, "decorator_list", ()):  # decorators sit above `def`
+        start = min(start, decorator.lineno)
+    end = getattr(node, "end_lineno", None) or start
+    index = bisect_left(lines, start)
+    return index < len(lines) and lines[index] <= end
+
+
+def _nodes_on(tree: ast.AST, lines: list[int]) -> Iterator[ast.AST]:
+    """The nodes whose span holds one of `lines`: a loader's name must appear on a call's lines,
+    so only the few statements around those lines are walked, not the whole tree."""
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        yield node
+        stack.extend(child for child in ast.iter_child_nodes(node) if _touches(child, lines))
+
+
+def _aliases(imports: Iterable[ast.AST]) -> dict[str, str]:
+    """`from transformers import pipeline as make` makes `make` a loader too."""
+    aliases: dict[str, str] = {}
+    for node in imports:
+        if isinstance(node, ast.ImportFrom):
+            for alias in node.names:
+                if alias.asname and alias.name in FUNCTIONS:
+                    aliases[alias.asname] = alias.name
+    return aliases
+
+
+class _CallReader:
+    """Reads the loading calls of one module (or notebook cell) and records what they load."""
+
+    def __init__(self, constants: dict[str, str | None], recorder: Recorder) -> None:
+        self.constants = constants
+        self.recorder = recorder
+        self.aliases: dict[str, str] = {}
+
+    def read(self, tree: ast.Module, source: str) -> None:
+        nodes = list(_nodes_on(tree, _lines_naming(source, TRIGGER_NAMES)))
+        self.aliases = _aliases(nodes)
+        if self.aliases:
+            extra = _lines_naming(source, [f"{name}(" for name in self.aliases])
+            nodes += _nodes_on(tree, extra)
+        calls = {id(n): n for n in nodes if isinstance(n, ast.Call)}.values()
+        for call in sorted(calls, key=lambda c: (c.lineno, c.col_offset)):
+            self._record(call)
+
+    def _loader(self, func: ast.expr) -> tuple[str, Loader] | None:
+        if isinstance(func, ast.Attribute):
+            if func.attr == "from_pretrained":
+                return "from_pretrained", FROM_PRETRAINED
+            name = func.attr
+        elif isinstance(func, ast.Name):
+            name = self.aliases.get(func.id, func.id)
+        else:
+            return None
+        return (name, FUNCTIONS[name]) if name in FUNCTIONS else None
+
+    def _resolve(self, node: ast.expr) -> str | None:
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            return node.value
+        if isinstance(node, ast.Name):
+            return self.constants.get(node.id)
+        return None  # f-strings, calls, attributes, parameters: not knowable without running it
+
+    @staticmethod
+    def _argument(call: ast.Call, loader: Loader) -> tuple[ast.expr, str] | None:
+        for keyword in call.keywords:
+            if keyword.arg in loader.keywords:
+                return keyword.value, f"{keyword.arg}="
+        positional = [a for a in call.args if not isinstance(a, ast.Starred)]
+        if loader.position is not None and len(positional) > loader.position:
+            return positional[loader.position], ""
+        return None
+
+    @staticmethod
+    def _kind(call: ast.Call, loader: Loader) -> str:
+        for keyword in call.keywords:
+            if keyword.arg == "repo_type" and isinstance(keyword.value, ast.Constant):
+                return "dataset" if keyword.value.value == "dataset" else loader.kind
+        return loader.kind
+
+    def _record(self, call: ast.Call) -> None:
+        found = self._loader(call.func)
+        if found is None:
+            return
+        name, loader = found
+        argument = self._argument(call, loader)
+        if argument is None:
+            return  # e.g. pipeline("text-generation"): the library's default model, not ours to judge
+        expr, keyword = argument
+        if isinstance(expr, ast.Constant) and expr.value is None:
+            return
+        self.recorder.value(
+            self._resolve(expr),
+            kind=self._kind(call, loader),
+            line=call.lineno,
+            how=f"{name}({keyword})",
+            expression=ast.unparse(expr)[:200],
+        )
+
+
+def _parse(source: str, recorder: Recorder) -> ast.Module | None:
+    try:
+        return ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
+        recorder.result.unreadable.append((recorder.path, f"not valid Python: {exc}"))
+        return None
+
+
+def _read(tree: ast.Module, source: str, reader: _CallReader) -> None:
+    try:
+        reader.read(tree, source)
+    except RecursionError:
+        reader.recorder.result.unreadable.append(
+            (reader.recorder.path, "nested too deeply to read")
+        )
+
+
+def scan_python(data: bytes, path: str, result: ScanResult) -> None:
+    """Record the loads in one Python file."""
+    if not any(trigger in data for trigger in TRIGGERS):
+        return
+    recorder = Recorder(result, path)
+    try:
+        source = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        source = data.decode("latin-1")  # PEP 263 declarations other than UTF-8 are rare
+    tree = _parse(source, recorder)
+    if tree is not None:
+        _read(tree, source, _CallReader(_module_constants(tree), recorder))
+
+
+def _cell_source(cell: dict[str, object]) -> str:
+    source = cell.get("source", "")
+    text = "".join(s for s in source if isinstance(s, str)) if isinstance(source, list) else source
+    if not isinstance(text, str):
+        return ""
+    # IPython magics and shell escapes are not Python; blank them and keep the line numbers.
+    return "\n".join(
+        "" if line.lstrip().startswith(("%", "!")) else line for line in text.splitlines()
+    )
+
+
+def scan_notebook(data: bytes, path: str, result: ScanResult) -> None:
+    """Record the loads in a Jupyter notebook's code cells (a cell is numbered from 1)."""
+    try:
+        notebook = json.loads(data)
+        cells = notebook.get("cells", []) if isinstance(notebook, dict) else []
+    except (ValueError, UnicodeDecodeError) as exc:
+        result.unreadable.append((path, f"not a notebook: {exc}"))
+        return
+    code_cells = [c for c in cells if isinstance(c, dict) and c.get("cell_type") == "code"]
+    parsed = []
+    for number, cell in enumerate(code_cells, start=1):
+        recorder = Recorder(result, path, cell=number)
+        source = _cell_source(cell)
+        tree = _parse(source, recorder)
+        if tree is not None:
+            parsed.append((source, tree, recorder))
+    # The cells share one namespace: a constant set in one cell is what a later cell loads.
+    whole = ast.Module(body=[node for _, tree, _ in parsed for node in tree.body], type_ignores=[])
+    constants = _module_constants(whole)
+    for source, tree, recorder in parsed:
+        _read(tree, source, _CallReader(constants, recorder))

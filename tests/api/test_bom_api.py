@@ -1,0 +1,118 @@
+"""BOMs over HTTP: GET /api/v1/models/{id}/bom and POST /api/v1/compliance/bom."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from flask.testing import FlaskClient
+
+from tests.documents import assert_valid_bom
+
+CDX = "application/vnd.cyclonedx+json"
+
+
+def test_a_model_bom_is_valid_cyclonedx_1_6_with_its_verdict(any_db_client: FlaskClient) -> None:
+    response = any_db_client.get("/api/v1/models/mosaicml/mpt-30b-chat/bom")
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == f"{CDX}; version=1.6"
+    bom = assert_valid_bom(response.get_data(as_text=True))
+    [model] = [c for c in bom["components"] if c["type"] == "machine-learning-model"]
+    verdicts = [p["value"] for p in model["properties"] if p["name"] == "modelcatalog:verdict"]
+    assert verdicts == ["forbidden"]
+    assert model["pedigree"]["ancestors"][0]["name"] == "mosaicml/mpt-30b"
+
+
+def test_a_model_bom_follows_use_and_policy(client: FlaskClient) -> None:
+    bom = client.get("/api/v1/models/mosaicml/mpt-30b-chat/bom?use=research").get_json(force=True)
+    [model] = [c for c in bom["components"] if c["type"] == "machine-learning-model"]
+    assert {"name": "modelcatalog:use", "value": "research"} in model["properties"]
+    assert client.get("/api/v1/models/mosaicml/mpt-30b-chat/bom?use=resell").status_code == 422
+
+
+def test_the_bom_of_a_model_not_in_the_catalog_is_a_404_problem(client: FlaskClient) -> None:
+    response = client.get("/api/v1/models/nobody/nothing/bom")
+    assert response.status_code == 404
+    assert response.headers["Content-Type"] == "application/problem+json"
+
+
+def test_posting_our_own_bom_gives_the_verdicts_of_the_batch_api(client: FlaskClient) -> None:
+    ids = ["mosaicml/mpt-30b-chat", "tiiuae/falcon-40b"]
+    components = []
+    for repo_id in ids:
+        bom = client.get(f"/api/v1/models/{repo_id}/bom").get_json(force=True)
+        components += bom["components"]
+    bom["components"] = components
+    from_bom = client.post("/api/v1/compliance/bom", data=json.dumps(bom), content_type=CDX)
+    batch = client.post("/api/v1/compliance", json={"models": ids})
+    assert from_bom.status_code == 200
+
+    def verdicts(body: dict) -> dict:
+        return {v["model"]: (v["verdict"], v["reasons"]) for v in body["results"]}
+
+    assert verdicts(from_bom.get_json()) == verdicts(batch.get_json())
+    assert from_bom.get_json()["unmapped"] == []
+
+
+def test_components_that_map_to_no_repo_are_listed(client: FlaskClient) -> None:
+    bom = {
+        "bomFormat": "CycloneDX",
+        "specVersion": "1.6",
+        "components": [
+            {"type": "machine-learning-model", "name": "ranker", "bom-ref": "r1"},
+            {"type": "library", "name": "x", "purl": "pkg:huggingface/bigscience/bloom"},
+        ],
+    }
+    body = client.post("/api/v1/compliance/bom?policy=strict", json=bom).get_json()
+    assert [(v["model"], v["policy"]) for v in body["results"]] == [("bigscience/bloom", "strict")]
+    assert body["unmapped"] == [{"name": "ranker", "purl": None, "bom-ref": "r1"}]
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        ("not json", 400),
+        ('{"bomFormat": "SPDX"}', 422),
+        ("[]", 422),
+        ('{"bomFormat": "CycloneDX", "components": [1]}', 422),
+        ('{"bomFormat": "CycloneDX", "components": "x"}', 422),
+    ],
+)
+def test_a_bad_bom_is_a_problem_not_a_crash(client: FlaskClient, body: str, status: int) -> None:
+    response = client.post("/api/v1/compliance/bom", data=body, content_type="application/json")
+    assert response.status_code == status
+    assert response.headers["Content-Type"] == "application/problem+json"
+
+
+def test_too_many_models_in_a_bom_is_a_422(client: FlaskClient) -> None:
+    components = [{"type": "machine-learning-model", "name": f"o/m{i}"} for i in range(501)]
+    response = client.post(
+        "/api/v1/compliance/bom", json={"bomFormat": "CycloneDX", "components": components}
+    )
+    assert response.status_code == 422
+    assert "at most 500" in response.get_json()["detail"]
+
+
+def test_a_bom_may_be_larger_than_other_bodies_but_not_without_limit(client: FlaskClient) -> None:
+    padding = {"bomFormat": "CycloneDX", "components": [], "metadata": {"x": "y" * 1_000_000}}
+    assert client.post("/api/v1/compliance/bom", json=padding).status_code == 200
+    padding["metadata"] = {"x": "y" * 5_000_000}
+    assert client.post("/api/v1/compliance/bom", json=padding).status_code == 413
+    too_big = {"models": ["a/b"], "x": "y" * 300_000}
+    assert client.post("/api/v1/compliance", json=too_big).status_code == 413
+
+
+def test_the_bom_gate_fails_on_unmapped_components_and_follows_fail_on(client: FlaskClient) -> None:
+    conditional = {"type": "machine-learning-model", "name": "meta-llama/Llama-2-7b-hf"}
+    bom = {"bomFormat": "CycloneDX", "components": [conditional]}
+    assert client.post("/api/v1/compliance/bom", json=bom).get_json()["gate"]["passed"] is True
+    strict = client.post("/api/v1/compliance/bom?fail_on=conditional", json=bom).get_json()
+    assert strict["gate"] == {
+        "fail_on": "conditional",
+        "passed": False,
+        "failing": ["meta-llama/Llama-2-7b-hf"],
+    }
+    bom["components"].append({"type": "machine-learning-model", "name": "ranker"})
+    gate = client.post("/api/v1/compliance/bom", json=bom).get_json()["gate"]
+    assert (gate["passed"], gate["failing"]) == (False, [])
+    assert client.post("/api/v1/compliance/bom?fail_on=never", json=bom).status_code == 422

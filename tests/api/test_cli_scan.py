@@ -1,0 +1,226 @@
+"""scan, bom and check --bom as a CI job runs them: exit codes, SARIF, JUnit, BOM round trips."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from xml.etree import ElementTree
+
+import pytest
+from click.testing import CliRunner
+
+from api.cli import main
+from tests.documents import assert_valid_bom, assert_valid_sarif
+from tests.fakehub import FakeHub
+
+TREE = Path(__file__).parents[1] / "ingest" / "scan_tree"
+
+
+@pytest.fixture
+def cli(tmp_path: Path):
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}", "HF_ENDPOINT": "http://127.0.0.1:9"}
+    runner = CliRunner()
+
+    def run(*args: str, **extra_env: str):
+        return runner.invoke(main, list(args), env={**env, **extra_env}, catch_exceptions=False)
+
+    assert run("init").exit_code == 0
+    return run
+
+
+def _project(tmp_path: Path, source: str) -> Path:
+    root = tmp_path / "project"
+    root.mkdir()
+    (root / "app.py").write_text(source)
+    return root
+
+
+def test_scan_without_check_lists_findings_and_exits_zero(cli) -> None:
+    result = cli("scan", str(TREE))
+    assert result.exit_code == 0
+    assert "tiiuae/falcon-40b" in result.output and "from_pretrained()" in result.output
+    assert "skipped: local-path 4, no-owner 2, unresolved 3" in result.output
+
+
+def test_scan_json_lists_models_datasets_and_skips(cli) -> None:
+    report = json.loads(cli("scan", "--format", "json", str(TREE)).stdout)
+    assert len(report["models"]) == 12 and len(report["datasets"]) == 4
+    assert report["skipped"] == {"local-path": 4, "no-owner": 2, "unresolved": 3}
+
+
+def test_scan_check_passes_when_every_model_is_cleared(cli, tmp_path: Path) -> None:
+    root = _project(tmp_path, 'AutoModel.from_pretrained("tiiuae/falcon-40b")\n')
+    assert cli("scan", "--check", "--no-fetch", str(root)).exit_code == 0
+
+
+def test_scan_check_fails_on_a_forbidden_model(cli, tmp_path: Path) -> None:
+    root = _project(tmp_path, 'pipeline("text-generation", model="mosaicml/mpt-30b-chat")\n')
+    result = cli("scan", "--check", "--no-fetch", str(root))
+    assert result.exit_code == 1
+    assert "forbidden" in result.output
+
+
+def test_scan_fail_on_conditional_also_fails_conditional_models(cli, tmp_path: Path) -> None:
+    root = _project(tmp_path, 'AutoModel.from_pretrained("meta-llama/Llama-2-7b-hf")\n')
+    assert cli("scan", "--check", "--no-fetch", str(root)).exit_code == 0
+    failing = cli("scan", "--check", "--no-fetch", "--fail-on", "conditional", str(root))
+    assert failing.exit_code == 1
+
+
+def test_scan_check_takes_use_and_policy(cli, tmp_path: Path) -> None:
+    root = _project(tmp_path, 'AutoModel.from_pretrained("mosaicml/mpt-30b-chat")\n')
+    assert cli("scan", "--check", "--no-fetch", "--use", "research", str(root)).exit_code == 0
+    assert cli("scan", "--check", "--no-fetch", "--policy", "lenient", str(root)).exit_code == 2
+
+
+def test_scan_sarif_points_at_the_line_that_loads_an_uncleared_model(cli) -> None:
+    result = cli("scan", "--check", "--no-fetch", "--format", "sarif", str(TREE))
+    assert result.exit_code == 1
+    log = assert_valid_sarif(result.stdout)
+    results = log["runs"][0]["results"]
+    [xgen] = [r for r in results if "Salesforce/xgen-7b-8k-inst" in r["message"]["text"]]
+    assert xgen["ruleId"] == "model-forbidden" and xgen["level"] == "error"
+    assert "cell 2" in xgen["message"]["text"]
+    [mpt] = [r for r in results if r["message"]["text"].startswith("mosaicml/mpt-7b ")]
+    location = mpt["locations"][0]["physicalLocation"]
+    assert location["artifactLocation"]["uri"].endswith("src/app/loaders.py")
+    assert location["region"] == {"startLine": 16}
+    assert not [r for r in results if "tiiuae/falcon-40b" in r["message"]["text"]]
+    assert sum(r["ruleId"] == "model-unresolved" for r in results) == 3
+
+
+def test_scan_sarif_and_junit_need_check(cli) -> None:
+    assert cli("scan", "--format", "sarif", str(TREE)).exit_code == 2
+
+
+def test_check_junit_has_one_case_per_model_and_failures_for_the_gate(cli) -> None:
+    result = cli("check", "--format", "junit", "tiiuae/falcon-40b", "mosaicml/mpt-30b-chat")
+    assert result.exit_code == 1
+    suite = ElementTree.fromstring(result.stdout).find("testsuite")
+    assert suite is not None and (suite.get("tests"), suite.get("failures")) == ("2", "1")
+    cases = {case.get("name"): case for case in suite.iter("testcase")}
+    assert cases["mosaicml/mpt-30b-chat"].find("failure").get("type") == "forbidden"
+    assert cases["tiiuae/falcon-40b"].find("failure") is None
+
+
+def test_round_trip_scan_bom_check_gives_the_verdicts_check_gives(cli, tmp_path: Path) -> None:
+    bom_file = tmp_path / "models.cdx.json"
+    assert cli("bom", "--from-scan", str(TREE), "-o", str(bom_file)).exit_code == 0
+    bom = assert_valid_bom(bom_file.read_text())
+    ids = json.loads(cli("scan", "--format", "json", str(TREE)).stdout)["models"]
+    assert len([c for c in bom["components"] if c["type"] == "machine-learning-model"]) == len(ids)
+    from_bom = cli("check", "--json", "--bom", str(bom_file))
+    direct = cli("check", "--json", *ids)
+    assert from_bom.exit_code == direct.exit_code == 1
+
+    def verdicts(output: str) -> dict[str, tuple]:
+        answers = [json.loads(line) for line in output.splitlines()]
+        return {v["model"]: (v["verdict"], v["reasons"], v["obligations"]) for v in answers}
+
+    assert verdicts(from_bom.stdout) == verdicts(direct.stdout)
+
+
+def test_bom_notes_where_a_scan_found_each_model(cli, tmp_path: Path) -> None:
+    root = _project(tmp_path, '\nAutoModel.from_pretrained("tiiuae/falcon-40b")\n')
+    bom = assert_valid_bom(cli("bom", "--from-scan", str(root)).stdout)
+    [component] = [c for c in bom["components"] if c["type"] == "machine-learning-model"]
+    found_in = [p["value"] for p in component["properties"] if p["name"] == "modelcatalog:found-in"]
+    assert found_in == [f"{root.as_posix()}/app.py:2"]
+
+
+def test_bom_of_repo_ids_writes_to_stdout(cli) -> None:
+    bom = assert_valid_bom(cli("bom", "bigscience/bloom").stdout)
+    models = [c["name"] for c in bom["components"] if c["type"] == "machine-learning-model"]
+    assert models == ["bigscience/bloom"]
+
+
+def test_bom_without_models_is_a_usage_error(cli, tmp_path: Path) -> None:
+    root = _project(tmp_path, "print('no models here')\n")
+    assert cli("bom", "--from-scan", str(root)).exit_code == 2
+    assert cli("bom").exit_code == 2
+
+
+def test_check_bom_reports_components_it_cannot_map_and_fails(cli, tmp_path: Path) -> None:
+    bom_file = tmp_path / "other.json"
+    components = [
+        {"type": "machine-learning-model", "name": "tiiuae/falcon-40b"},
+        {"type": "machine-learning-model", "name": "our ranker"},
+    ]
+    bom_file.write_text(json.dumps({"bomFormat": "CycloneDX", "components": components}))
+    result = cli("check", "--bom", str(bom_file))
+    assert result.exit_code == 1
+    assert "our ranker maps to no Hub repo id" in result.stderr
+    assert "tiiuae/falcon-40b" in result.stdout
+
+
+@pytest.mark.parametrize("content", ["{not json", '{"bomFormat": "SPDX"}'])
+def test_check_bom_with_a_bad_file_is_a_usage_error(cli, tmp_path: Path, content: str) -> None:
+    bom_file = tmp_path / "bad.json"
+    bom_file.write_text(content)
+    result = cli("check", "--bom", str(bom_file))
+    assert result.exit_code == 2
+    assert "Traceback" not in result.output
+
+
+def test_check_without_ids_or_bom_is_a_usage_error(cli) -> None:
+    assert cli("check").exit_code == 2
+
+
+def test_scan_check_fetches_models_the_catalog_lacks_from_the_hub(cli, tmp_path: Path) -> None:
+    hub = FakeHub().start()
+    try:
+        card = {"license": "mit", "base_model": "acme/base"}
+        hub.add_model({"id": "acme/new-model", "sha": "a" * 40, "cardData": card, "tags": []})
+        hub.add_model({"id": "acme/base", "sha": "b" * 40, "cardData": {"license": "llama2"}})
+        root = _project(tmp_path, 'AutoModel.from_pretrained("acme/new-model")\n')
+        offline = cli("scan", "--check", "--no-fetch", str(root), HF_ENDPOINT=hub.url)
+        assert offline.exit_code == 1  # unknown: not in the catalog
+        fetched = cli("scan", "--check", "--format", "json", str(root), HF_ENDPOINT=hub.url)
+    finally:
+        hub.stop()
+    assert fetched.exit_code == 0
+    [verdict] = json.loads(fetched.stdout)["verdicts"]
+    # The base model was fetched too: its community license's conditions carry down.
+    assert (verdict["model"], verdict["verdict"]) == ("acme/new-model", "conditional")
+    assert any(r["source"]["id"] == "acme/base" for r in verdict["reasons"])
+
+
+def test_scan_check_with_an_unreachable_hub_says_so_and_judges_what_it_has(
+    cli, tmp_path: Path
+) -> None:
+    root = _project(tmp_path, 'AutoModel.from_pretrained("acme/elsewhere")\n')
+    result = cli("scan", "--check", str(root))  # HF_ENDPOINT is 127.0.0.1:9
+    assert result.exit_code == 1
+    assert "cannot be reached" in result.stderr
+
+
+def test_pre_commit_hook_runs_scan_check() -> None:
+    import yaml
+
+    hooks = yaml.safe_load((Path(__file__).parents[2] / ".pre-commit-hooks.yaml").read_text())
+    [hook] = hooks
+    assert hook["entry"].split()[:3] == ["modelcatalog", "scan", "--check"]
+    assert hook["pass_filenames"] is False and hook["language"] == "python"
+
+
+def test_sarif_uris_are_encoded_and_junit_stays_well_formed(cli, tmp_path: Path) -> None:
+    root = tmp_path / "my project"
+    root.mkdir()
+    (root / "load it.py").write_text('AutoModel.from_pretrained("mosaicml/mpt-30b-chat")\n')
+    sarif = assert_valid_sarif(
+        cli("scan", "--check", "--no-fetch", "--format", "sarif", str(root)).stdout
+    )
+    [result] = sarif["runs"][0]["results"]
+    assert result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"].endswith(
+        "my%20project/load%20it.py"
+    )
+    junit = cli("scan", "--check", "--no-fetch", "--format", "junit", str(root)).stdout
+    assert ElementTree.fromstring(junit).find("testsuite").get("failures") == "1"
+
+
+def test_without_a_catalog_scan_check_says_to_run_init(tmp_path: Path) -> None:
+    root = _project(tmp_path, 'AutoModel.from_pretrained("tiiuae/falcon-40b")\n')
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'missing' / 'catalog.db'}"}
+    result = CliRunner().invoke(main, ["scan", "--check", "--no-fetch", str(root)], env=env)
+    assert result.exit_code == 2
+    assert "run `modelcatalog init`" in result.output

@@ -1,0 +1,148 @@
+"""CycloneDX ML-BOMs: what a model component carries, schema validity, and reading other tools' BOMs."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlmodel import Session
+
+from catalog.bom import BomRequest, bom_json, build_bom
+from catalog.bom_read import bom_models, parse_bom
+from catalog.errors import BomError
+from catalog.policies import load_policy
+from ingest.snapshot import bundled_snapshot_lines, import_snapshot
+from tests.documents import assert_valid_bom
+
+SHA = "0123456789abcdef0123456789abcdef01234567"
+EXTRA = [
+    {
+        "id": "acme/chat-tune",
+        "sha": SHA,
+        "cardData": {
+            "license": "apache-2.0",
+            "base_model": "meta-llama/Llama-2-7b-hf",
+            "datasets": ["tatsu-lab/alpaca"],
+        },
+    },
+    {
+        "id": "acme/custom",
+        "cardData": {
+            "license": "other",
+            "license_name": "acme-model-license",
+            "license_link": "https://acme.example/license",
+        },
+    },
+]
+
+
+@pytest.fixture
+def catalog(session: Session) -> Session:
+    import_snapshot(session, [*bundled_snapshot_lines(), *(json.dumps(r) for r in EXTRA)])
+    return session
+
+
+def _bom(session: Session, *ids: str, **options) -> dict:
+    request = BomRequest(list(ids), options.get("use", "commercial"), load_policy("default"))
+    return assert_valid_bom(bom_json(build_bom(session, request)))
+
+
+def _component(bom: dict, name: str) -> dict:
+    [component] = [c for c in bom["components"] if c["name"] == name]
+    return component
+
+
+def _properties(component: dict, name: str) -> list[str]:
+    return [p["value"] for p in component.get("properties", []) if p["name"] == name]
+
+
+def test_a_model_is_a_machine_learning_model_with_a_pinned_purl(catalog: Session) -> None:
+    component = _component(_bom(catalog, "acme/chat-tune"), "acme/chat-tune")
+    assert component["type"] == "machine-learning-model"
+    assert component["purl"] == f"pkg:huggingface/acme/chat-tune@{SHA}"
+    assert component["licenses"] == [{"license": {"id": "Apache-2.0"}}]
+
+
+def test_without_a_known_commit_the_purl_has_no_version(catalog: Session) -> None:
+    component = _component(_bom(catalog, "tiiuae/falcon-40b"), "tiiuae/falcon-40b")
+    assert component["purl"] == "pkg:huggingface/tiiuae/falcon-40b"
+
+
+def test_base_models_are_pedigree_ancestors_with_their_relation(catalog: Session) -> None:
+    component = _component(_bom(catalog, "acme/chat-tune"), "acme/chat-tune")
+    [ancestor] = component["pedigree"]["ancestors"]
+    assert ancestor["purl"] == "pkg:huggingface/meta-llama/Llama-2-7b-hf"
+    assert ancestor["type"] == "machine-learning-model"
+    assert _properties(ancestor, "modelcatalog:relation") == ["finetune"]
+
+
+def test_training_datasets_are_data_components_the_model_depends_on(catalog: Session) -> None:
+    bom = _bom(catalog, "acme/chat-tune")
+    dataset = _component(bom, "tatsu-lab/alpaca")
+    assert dataset["type"] == "data"
+    assert dataset["licenses"] == [{"license": {"id": "CC-BY-NC-4.0"}}]
+    [edge] = [d for d in bom["dependencies"] if d["ref"] == "model:acme/chat-tune"]
+    assert edge["dependsOn"] == ["dataset:tatsu-lab/alpaca"]
+
+
+def test_the_verdict_obligations_and_conflicts_are_namespaced_properties(catalog: Session) -> None:
+    component = _component(_bom(catalog, "acme/chat-tune"), "acme/chat-tune")
+    assert _properties(component, "modelcatalog:verdict") == ["conditional"]
+    assert _properties(component, "modelcatalog:use") == ["commercial"]
+    [conflict] = _properties(component, "modelcatalog:conflict")
+    assert "declares apache-2.0" in conflict and "meta-llama/Llama-2-7b-hf" in conflict
+    assert "license-conflict" in " ".join(_properties(component, "modelcatalog:reason"))
+    assert "acceptable-use-policy" in " ".join(_properties(component, "modelcatalog:obligation"))
+
+
+def test_a_custom_license_is_named_with_its_link(catalog: Session) -> None:
+    component = _component(_bom(catalog, "acme/custom"), "acme/custom")
+    [entry] = component["licenses"]
+    assert entry["license"]["url"] == "https://acme.example/license"
+    assert entry["license"]["name"]
+
+
+def test_a_model_the_catalog_lacks_is_in_the_bom_as_unknown(catalog: Session) -> None:
+    component = _component(_bom(catalog, "nobody/nothing"), "nobody/nothing")
+    assert _properties(component, "modelcatalog:verdict") == ["unknown"]
+    assert _properties(component, "modelcatalog:in-catalog") == ["false"]
+    assert "licenses" not in component
+
+
+def test_our_bom_reads_back_to_the_same_models(catalog: Session) -> None:
+    ids = ["mosaicml/mpt-30b-chat", "acme/chat-tune", "tiiuae/falcon-40b"]
+    text = json.dumps(_bom(catalog, *ids))
+    found = bom_models(parse_bom(text))
+    assert sorted(found.repo_ids) == sorted(ids)  # ancestors are pedigree, not models in use
+    assert found.unmapped == []
+
+
+def test_another_tools_bom_is_read_by_purl_then_by_name() -> None:
+    bom = {
+        "bomFormat": "CycloneDX",
+        "specVersion": "1.5",
+        "components": [
+            {"type": "library", "name": "flask", "purl": "pkg:pypi/flask@3.0.0"},
+            {"type": "library", "name": "x", "purl": "pkg:huggingface/org/by-purl@abc"},
+            {"type": "machine-learning-model", "name": "org/by-name"},
+            {"type": "machine-learning-model", "group": "org", "name": "by-group"},
+            {"type": "machine-learning-model", "name": "in-house ranker", "bom-ref": "r1"},
+            {
+                "type": "application",
+                "name": "app",
+                "components": [{"type": "machine-learning-model", "name": "org/nested"}],
+            },
+        ],
+    }
+    found = bom_models(parse_bom(json.dumps(bom)))
+    assert found.repo_ids == ["org/by-purl", "org/by-name", "org/by-group", "org/nested"]
+    assert found.unmapped == [{"name": "in-house ranker", "purl": None, "bom-ref": "r1"}]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["not json", "[]", '{"bomFormat": "SPDX"}', '{"bomFormat": "CycloneDX", "components": {}}'],
+)
+def test_what_is_not_a_cyclonedx_json_bom_is_refused(text: str) -> None:
+    with pytest.raises(BomError):
+        bom_models(parse_bom(text))

@@ -1,0 +1,2 @@
+def oops(:
+    AutoModel.from_pretrained("acme/never-read")

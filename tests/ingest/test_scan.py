@@ -1,0 +1,240 @@
+"""Code scanning: exactly the loads in tests/ingest/scan_tree are found, and none of its traps."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from ingest.scan import classify, scan_paths
+
+TREE = Path(__file__).parent / "scan_tree"
+
+EXPECTED_FINDINGS = [
+    ("configs/eval.toml", 2, None, "model", "openlm-research/open_llama_7b", "config key model_id"),
+    ("configs/serve.json", 3, None, "model", "bigcode/starcoder", "config key model_name_or_path"),
+    ("configs/serve.json", 4, None, "model", "bigcode/starcoder", "config key tokenizer_name"),
+    ("configs/serve.json", 5, None, "dataset", "bigcode/the-stack", "config key dataset_name"),
+    ("configs/train.yaml", 2, None, "model", "meta-llama/Llama-2-7b-hf", "config key base_model"),
+    ("configs/train.yaml", 5, None, "dataset", "OpenAssistant/oasst1", "config key datasets.path"),
+    ("notebooks/explore.ipynb", 3, 2, "model", "Salesforce/xgen-7b-8k-inst", "from_pretrained()"),
+    ("src/app/data.py", 5, None, "dataset", "tatsu-lab/alpaca", "load_dataset()"),
+    ("src/app/data.py", 7, None, "dataset", "databricks/databricks-dolly-15k", "hf_hub_download()"),
+    (
+        "src/app/data.py",
+        8,
+        None,
+        "model",
+        "TheBloke/Llama-2-7B-Chat-GGUF",
+        "from_pretrained(repo_id=)",
+    ),
+    ("src/app/loaders.py", 16, None, "model", "mosaicml/mpt-7b", "from_pretrained()"),
+    ("src/app/loaders.py", 17, None, "model", "tiiuae/falcon-40b", "from_pretrained()"),
+    (
+        "src/app/loaders.py",
+        18,
+        None,
+        "model",
+        "HuggingFaceTB/SmolLM2-135M-Instruct",
+        "pipeline(model=)",
+    ),
+    ("src/app/loaders.py", 19, None, "model", "google/flan-t5-xl", "pipeline()"),
+    (
+        "src/app/loaders.py",
+        21,
+        None,
+        "model",
+        "TheBloke/Llama-2-7B-GGUF",
+        "hf_hub_download(repo_id=)",
+    ),
+    ("src/app/loaders.py", 22, None, "model", "databricks/dolly-v2-12b", "snapshot_download()"),
+    (
+        "src/app/loaders.py",
+        23,
+        None,
+        "model",
+        "sentence-transformers/all-MiniLM-L6-v2",
+        "SentenceTransformer()",
+    ),
+]
+
+EXPECTED_SKIPPED = [
+    ("configs/eval.toml", 3, "local-path", "./eval-data"),
+    ("configs/train.yaml", 7, "local-path", "data/local.jsonl"),
+    ("src/app/data.py", 6, "no-owner", "json"),
+    ("src/app/loaders.py", 24, "local-path", "./checkpoints/final"),
+    ("src/app/loaders.py", 25, "local-path", "/models/llama"),
+    ("src/app/loaders.py", 26, "no-owner", "gpt2"),
+    ("src/app/loaders.py", 27, "unresolved", "f'meta-llama/Llama-2-{version}-hf'"),
+    ("src/app/loaders.py", 28, "unresolved", "name"),
+    ("src/app/loaders.py", 29, "unresolved", "MAYBE"),
+]
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """The fixture tree plus the folders a real checkout has and a scan must not enter."""
+    root = tmp_path / "project"
+    shutil.copytree(TREE, root)
+    trap = 'from transformers import AutoModel\nAutoModel.from_pretrained("evil/{}")\n'
+    for folder in (".venv/lib", "node_modules/pkg", "build/lib", "scratch", "src/app/__pycache__"):
+        (root / folder).mkdir(parents=True, exist_ok=True)
+        (root / folder / "vendored.py").write_text(trap.format(folder.split("/")[0]))
+    (root / "src/app/models.generated.py").write_text(trap.format("generated"))
+    return root
+
+
+def test_a_scan_finds_exactly_the_loads_and_none_of_the_traps(project: Path) -> None:
+    result = scan_paths([project])
+    found = [
+        (Path(f.path).relative_to(project).as_posix(), f.line, f.cell, f.kind, f.repo_id, f.how)
+        for f in result.findings
+    ]
+    assert found == EXPECTED_FINDINGS
+
+
+def test_local_paths_bare_names_and_unknowable_values_are_skipped_and_counted(
+    project: Path,
+) -> None:
+    result = scan_paths([project])
+    skipped = [
+        (Path(s.path).relative_to(project).as_posix(), s.line, s.reason, s.value)
+        for s in result.skipped
+    ]
+    assert skipped == EXPECTED_SKIPPED
+    assert result.skipped_counts() == {"local-path": 4, "no-owner": 2, "unresolved": 3}
+
+
+def test_vendored_build_and_gitignored_files_are_not_read(project: Path) -> None:
+    result = scan_paths([project])
+    assert not [f for f in result.findings if f.repo_id.startswith("evil/")]
+    # 3 Python sources, 1 notebook, 3 configs; broken.py is read but cannot be parsed.
+    assert result.files == 7
+    assert [(Path(p).name, why.split(":")[0]) for p, why in result.unreadable] == [
+        ("broken.py", "not valid Python")
+    ]
+
+
+def test_a_file_named_on_the_command_line_is_scanned_even_if_ignored(project: Path) -> None:
+    result = scan_paths([project / "scratch" / "vendored.py"])
+    assert result.repo_ids() == ["evil/scratch"]
+
+
+def test_repo_ids_are_listed_once_in_the_order_first_found(project: Path) -> None:
+    result = scan_paths([project])
+    assert result.repo_ids("model").count("bigcode/starcoder") == 1
+    assert result.repo_ids("dataset") == [
+        "bigcode/the-stack",
+        "OpenAssistant/oasst1",
+        "tatsu-lab/alpaca",
+        "databricks/databricks-dolly-15k",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        ("tiiuae/falcon-7b", None),
+        ("gpt2", "no-owner"),
+        ("./models/x", "local-path"),
+        ("C:\\models\\x", "local-path"),
+        ("~/models/x", "local-path"),
+        ("owner/name/sub", "local-path"),
+        ("owner/model.safetensors", "local-path"),
+        ("owner--x/name", "not-a-repo-id"),
+        ("https://huggingface.co/a/b", "local-path"),
+        ("a" * 60 + "/" + "b" * 60, "not-a-repo-id"),
+        ("", "not-a-repo-id"),
+        ("owner/na me", "not-a-repo-id"),
+    ],
+)
+def test_only_owner_slash_name_values_are_hub_repo_ids(value: str, reason: str | None) -> None:
+    assert classify(value) == reason
+
+
+def test_a_notebook_constant_set_in_an_earlier_cell_is_resolved(tmp_path: Path) -> None:
+    cells = [
+        {"cell_type": "code", "source": 'REPO = "org/model"'},
+        {
+            "cell_type": "code",
+            "source": ["!pip install x\n", "m = AutoModel.from_pretrained(REPO)"],
+        },
+    ]
+    (tmp_path / "n.ipynb").write_text(json.dumps({"cells": cells}))
+    [finding] = scan_paths([tmp_path]).findings
+    assert (finding.repo_id, finding.cell, finding.line) == ("org/model", 2, 2)
+
+
+def test_import_aliases_and_repo_type_dataset_are_followed(tmp_path: Path) -> None:
+    (tmp_path / "a.py").write_text(
+        "from huggingface_hub import snapshot_download as fetch\n"
+        "fetch('org/weights')\n"
+        "fetch(repo_id='org/corpus', repo_type='dataset')\n"
+    )
+    found = [(f.repo_id, f.kind) for f in scan_paths([tmp_path]).findings]
+    assert found == [("org/weights", "model"), ("org/corpus", "dataset")]
+
+
+def test_hostile_files_are_reported_not_crashed_on(tmp_path: Path) -> None:
+    (tmp_path / "deep.py").write_text(
+        "x = " + "(" * 5000 + "1" + ")" * 5000 + "\nfrom_pretrained\n"
+    )
+    (tmp_path / "bad.json").write_text("{" * 100000)
+    (tmp_path / "bad.ipynb").write_bytes(b"\xff\xfe not json")
+    (tmp_path / "bad.toml").write_text("model_id = ")
+    aliases = "a: &a [x, x]\n" + "".join(
+        f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)}, *{chr(97 + i)}]\n" for i in range(20)
+    )
+    (tmp_path / "laughs.yaml").write_text(aliases + "base_model: org/model\n")
+    (tmp_path / "loop").symlink_to(tmp_path)
+    result = scan_paths([tmp_path])
+    assert result.repo_ids() == ["org/model"]
+    assert sorted(Path(p).name for p, _ in result.unreadable) == [
+        "bad.ipynb",
+        "bad.json",
+        "bad.toml",
+        "deep.py",
+    ]
+
+
+def test_worker_processes_find_what_one_process_finds_in_the_same_order(tmp_path: Path) -> None:
+    for n in range(2000):  # PARALLEL_FROM: smaller trees are scanned in process
+        folder = tmp_path / f"pkg{n // 100}"
+        folder.mkdir(exist_ok=True)
+        loads = f'AutoModel.from_pretrained("org/m{n}")\n' if n % 7 == 0 else "x = 1\n"
+        (folder / f"m{n}.py").write_text(loads)
+    serial = scan_paths([tmp_path], jobs=1)
+    parallel = scan_paths([tmp_path], jobs=2)
+    assert len(serial.findings) == 286
+    assert (parallel.findings, parallel.files) == (serial.findings, serial.files)
+
+
+def test_a_cached_scan_reads_only_changed_files_and_finds_the_same(project: Path) -> None:
+    from ingest.scan_cache import ScanCache
+
+    cache_file = project / ".scan-cache.json"
+    cache = ScanCache(cache_file)
+    first = scan_paths([project], cache=cache)
+    cache.save()
+    again = ScanCache(cache_file)
+    assert len(again.entries) == first.files == 7  # broken.py too: its failure is remembered
+    assert scan_paths([project], cache=again) == first
+    loaders = project / "src/app/loaders.py"
+    loaders.write_text(loaders.read_text().replace("tiiuae/falcon-40b", "tiiuae/falcon-7b"))
+    changed = scan_paths([project], cache=ScanCache(cache_file))
+    assert (
+        "tiiuae/falcon-7b" in changed.repo_ids() and "tiiuae/falcon-40b" not in changed.repo_ids()
+    )
+
+
+def test_a_cache_from_another_scanner_or_not_json_is_ignored(project: Path) -> None:
+    from ingest.scan_cache import ScanCache
+
+    cache_file = project / "cache.json"
+    cache_file.write_text('{"scanner": "older", "files": {"x": 1}}')
+    assert ScanCache(cache_file).entries == {}
+    cache_file.write_text("not json")
+    result = scan_paths([project], cache=ScanCache(cache_file))
+    assert len(result.findings) == len(EXPECTED_FINDINGS)  # the cache file itself is not scanned
