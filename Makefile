@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 PYTEST_ARGS ?=
 
-.PHONY: setup run test test-slow lint bench-compliance system-packages
+.PHONY: setup run test test-ray test-slow lint bench-compliance system-packages
 
 $(BIN)/modelcatalog: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,7 +30,11 @@ system-packages:
 	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql chromium nginx)
 
 test: setup system-packages
-	TEST_POSTGRES_URL=$$(./scripts/postgres.sh) $(BIN)/pytest -m "not slow and not gpu" $(PYTEST_ARGS)
+	TEST_POSTGRES_URL=$$(./scripts/postgres.sh) $(BIN)/pytest -m "not slow and not gpu and not ray" $(PYTEST_ARGS)
+
+# The `ray` demo backend against a local Ray head (num_cpus=2) the tests start: a few minutes.
+test-ray: setup system-packages
+	TEST_POSTGRES_URL=$$(./scripts/postgres.sh) $(BIN)/pytest -m "ray" $(PYTEST_ARGS)
 
 test-slow: setup system-packages
 	TEST_POSTGRES_URL=$$(./scripts/postgres.sh) $(BIN)/pytest -m "slow" $(PYTEST_ARGS)

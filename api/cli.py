@@ -101,55 +101,91 @@ def _apply_rule_changes(session: Session) -> None:
     help="Port to listen on.",
 )
 @click.option(
-    "--workers",
+    "--threads",
     default=8,
     show_default=True,
     type=click.IntRange(1, 256),
-    help="Request threads for pages, search and the API; demo chats get their own on top.",
+    help="Request threads per process for pages, search and the API; demo chats get their own on top.",
+)
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Processes (gunicorn); more than one needs MODELCATALOG_DEMO_BACKEND=ray or off.",
 )
 @click.option(
     "--connection-limit",
     default=1000,
     show_default=True,
     type=click.IntRange(10, 100_000),
-    help="Open connections at most (idle and slow ones included).",
+    help="Open connections at most (idle and slow ones included; waitress).",
 )
 @click.option(
     "--channel-timeout",
     default=30,
     show_default=True,
     type=click.IntRange(1, 3600),
-    help="Seconds before an idle or stalled connection is closed.",
+    help="Seconds before an idle or stalled connection is closed (waitress).",
 )
-def serve(host: str, port: int, workers: int, connection_limit: int, channel_timeout: int) -> None:
-    """Serve the web pages and the REST API with a production WSGI server (waitress).
+def serve(
+    host: str, port: int, threads: int, workers: int, connection_limit: int, channel_timeout: int
+) -> None:
+    """Serve the web pages and the REST API with a production WSGI server.
 
-    For the internet, put a reverse proxy in front (README: nginx configuration).
+    One process: waitress. Several (--workers N): gunicorn with threaded workers, when demos run on
+    Ray or are off, since the local demo backend keeps jobs and models in one process. For the
+    internet, put a reverse proxy in front (README: nginx configuration).
     """
-    # waitress: one process with a thread pool. Demo jobs and loaded models live in the process,
-    # so every request must reach the same one; SQLite and CTranslate2 release the GIL while working.
     from flask import current_app
-    from waitress import serve as waitress_serve
 
     from api.serving import waitress_options
     from catalog.webhooks import WebhookDispatcher
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    options = waitress_options(
-        workers,
-        streams=app.config["SETTINGS"].demo.max_streams_total,
-        connection_limit=connection_limit,
-        channel_timeout=channel_timeout,
-    )
+    backend = _demo_backend_name()
+    if workers > 1 and backend == "local":
+        click.echo(
+            f"--workers {workers}: the local demo backend keeps demos in one process, so this "
+            "server stays one process (set MODELCATALOG_DEMO_BACKEND=ray or off for several).",
+            err=True,
+        )
+        workers = 1
     click.echo(f"modelcatalog on http://{host}:{port}/ (API: http://{host}:{port}/api/v1/docs)")
     dispatcher = WebhookDispatcher(engine()).start()
     try:
-        waitress_serve(app, host=host, port=port, **options)
+        if workers == 1:
+            # waitress: one process with a thread pool; SQLite and CTranslate2 release the GIL.
+            from waitress import serve as waitress_serve
+
+            options = waitress_options(
+                threads,
+                streams=app.config["SETTINGS"].demo.max_streams_total,
+                connection_limit=connection_limit,
+                channel_timeout=channel_timeout,
+            )
+            waitress_serve(app, host=host, port=port, **options)
+            return
+        from api.gunicorn import serve_with_gunicorn
+
+        click.echo(f"{workers} worker processes, {threads} threads each (demos: {backend})")
+        serve_with_gunicorn(host=host, port=port, workers=workers, threads=threads)
     finally:
         dispatcher.close()
         demos = app.extensions.get("modelcatalog.demos")
         if demos is not None:
             demos.close()
+
+
+def _demo_backend_name() -> str:
+    try:
+        from demo_runner.backends import ScaleSettings
+    except ImportError:  # without the demo extra there are no demos to keep in one process
+        return "off"
+    try:
+        return ScaleSettings.from_environment().backend.value
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
 
 
 @main.group()

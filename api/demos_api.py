@@ -20,7 +20,8 @@ from catalog.queries import get_model
 from demo_runner.openai_api import ChatRequestSchema
 
 if TYPE_CHECKING:
-    from demo_runner.jobs import DemoJob, DemoManager
+    from demo_runner.backends import DemoBackend
+    from demo_runner.jobs import DemoJob
 
 blp = Blueprint(
     "demos",
@@ -51,18 +52,20 @@ class DemoSchema(Schema):
     created_at = fields.String()
 
 
-def demo_manager() -> DemoManager:
-    """The process's demo manager, created on first use (it imports CTranslate2)."""
-    manager = current_app.extensions.get("modelcatalog.demos")
-    if manager is None:
+def demo_manager() -> DemoBackend:
+    """The process's demo backend (local, ray or off), created on first use (it imports CTranslate2)."""
+    backend = current_app.extensions.get("modelcatalog.demos")
+    if backend is None:
         try:
-            from demo_runner.jobs import DemoManager
+            from demo_runner.backends import ScaleSettings, make_backend
         except ImportError:
             abort(501, message="demos need the demo extra: pip install -e '.[demo]'")
-        manager = current_app.extensions.setdefault(
-            "modelcatalog.demos", DemoManager(settings().demo)
+        scale = current_app.config.get("DEMO_SCALE") or ScaleSettings.from_environment()
+        backend = current_app.extensions.setdefault(
+            "modelcatalog.demos",
+            make_backend(settings().demo, scale, database_url=settings().database_url),
         )
-    return manager
+    return backend
 
 
 def _job(demo_id: str) -> DemoJob:

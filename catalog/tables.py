@@ -202,6 +202,25 @@ class SearchBitmap(SQLModel, table=True):
     bitmap: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
 
 
+class DemoJobRecord(SQLModel, table=True):
+    """A demo build's state, kept in the database so any web worker answers for it (0011)."""
+
+    __tablename__ = "demo_job"
+    id: str = Field(primary_key=True, max_length=32)
+    model: str = Field(index=True)
+    backend: str  # local | ray
+    state: str  # queued, downloading, converting, loading, ready, failed
+    progress: float = 0.0
+    error: str | None = Field(default=None, sa_column=Column(Text))
+    error_status: int | None = None
+    device: str | None = None
+    compute_type: str | None = None
+    model_key: str | None = None  # the converted-model cache key (repo, revision, compute type)
+    created_at: datetime
+    updated_at: datetime
+    heartbeat_at: datetime | None = None  # the builder's last sign of life while it works
+
+
 class User(SQLModel, table=True):
     """A person or a machine with a role; only hashes of its password and API token are kept."""
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import threading
 import uuid
 from collections.abc import Callable
@@ -11,6 +12,16 @@ from pathlib import Path
 
 TMP_PREFIX = ".tmp-"
 LAST_USED = ".last_used"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def directory_size(path: Path) -> int:
@@ -33,8 +44,17 @@ class ModelCache:
         return f"{repo_id.replace('/', '--')}--{revision[:16]}--{quantization}"
 
     def _remove_partial_writes(self) -> None:
-        """A conversion that crashed leaves only a temporary folder; it is never taken for a model."""
+        """A conversion that crashed leaves only a temporary folder; it is never taken for a model.
+
+        The cache may be shared by several processes and machines, so only folders of processes
+        of this machine that are gone are removed: another worker's conversion keeps its folder.
+        """
         for leftover in self.root.glob(f"{TMP_PREFIX}*"):
+            host, _, pid = leftover.name[len(TMP_PREFIX) :].rpartition("-")[0].rpartition("-")
+            if host == socket.gethostname() and pid.isdigit() and _alive(int(pid)):
+                continue
+            if host != socket.gethostname() and "-" in leftover.name[len(TMP_PREFIX) :]:
+                continue  # another machine's conversion, running or not: its machine cleans it
             shutil.rmtree(leftover, ignore_errors=True)
 
     def get(self, key: str) -> Path | None:
@@ -47,7 +67,8 @@ class ModelCache:
     def put(self, key: str, build: Callable[[Path], None]) -> Path:
         """Build into a temporary folder, then rename it into place: readers never see half a model."""
         final = self.root / key
-        temporary = self.root / f"{TMP_PREFIX}{uuid.uuid4().hex}"
+        owner = f"{socket.gethostname()}-{os.getpid()}"
+        temporary = self.root / f"{TMP_PREFIX}{owner}-{uuid.uuid4().hex}"
         temporary.mkdir()
         try:
             build(temporary)

@@ -8,6 +8,7 @@ import shutil
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from demo_runner.eligibility import runtime_kind
 from demo_runner.errors import BuildCancelled, ConversionFailed, UnsupportedArchitecture
@@ -15,6 +16,27 @@ from demo_runner.sources import TOKENIZER_FILES, Source
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str, float], None]
+
+
+def pin_special_tokens(tokenizer: Any, config: Any) -> list[str]:
+    """Make the tokenizer's end and start tokens the ones the GGUF's ids name; the names changed.
+
+    Some transformers versions build a GGUF tokenizer with the wrong end token (5.17 gives SmolLM2
+    `<|im_start|>` where its GGUF says id 2, `<|im_end|>`); the converted model then never stops at
+    the end of its turn. The ids in the model config come straight from the GGUF metadata.
+    """
+    changed = []
+    for name in ("eos", "bos"):
+        token_id = getattr(config, f"{name}_token_id", None)
+        if not isinstance(token_id, int) or not 0 <= token_id < len(tokenizer):
+            continue
+        token = tokenizer.convert_ids_to_tokens(token_id)
+        if token and getattr(tokenizer, f"{name}_token", None) != token:
+            setattr(tokenizer, f"{name}_token", token)
+            changed.append(f"{name}={token}")
+    if changed:
+        log.info("special tokens pinned to the GGUF's ids: %s", ", ".join(changed))
+    return changed
 
 
 def gguf_to_transformers(gguf: Path, out: Path) -> Source:
@@ -25,6 +47,7 @@ def gguf_to_transformers(gguf: Path, out: Path) -> Source:
     config = AutoConfig.from_pretrained(folder, gguf_file=name)
     runtime_kind(config.model_type, name)
     tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name)
+    pin_special_tokens(tokenizer, config)
     model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name)
     # The dequantized weights are plain tensors; the GGUF quantizer must not be saved with them.
     if hasattr(model, "hf_quantizer"):

@@ -85,3 +85,21 @@ class GenerationTimedOut(DemoError):
 
 class DemoCacheUnwritable(DemoError):
     status = 503
+
+
+class DemoBackendUnavailable(DemoError):
+    """The demo backend cannot take work now (the Ray cluster is down, or demos are off)."""
+
+    status = 503
+
+
+class ReplicaLost(DemoError):
+    """The replica answering a request stopped before the answer was complete."""
+
+    status = 503
+
+
+class ModelNotConverted(DemoError):
+    """A ready demo's converted model left the cache (evicted); it must be built again."""
+
+    status = 409

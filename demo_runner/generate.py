@@ -263,9 +263,10 @@ class LoadedModel:
         timeout_s: float = float("inf"),
     ) -> Generator[str, None, None]:
         """Yield the answer as text pieces while it is generated; closing the iterator stops the decode."""
-        return self._pieces(self.submit(messages, params, timeout_s))
+        return self.text_pieces(self.submit(messages, params, timeout_s))
 
-    def _pieces(self, request: _Request) -> Generator[str, None, None]:
+    def text_pieces(self, request: _Request) -> Generator[str, None, None]:
+        """Decode a submitted request's tokens into text pieces as they arrive."""
         ids: list[int] = []
         sent = ""
         try:

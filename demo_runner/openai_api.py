@@ -7,12 +7,15 @@ import time
 import uuid
 from collections.abc import Generator, Iterator
 from contextlib import closing
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from marshmallow import Schema, ValidationError, fields, pre_load, validate
 
 from demo_runner.errors import BadGenerationRequest
-from demo_runner.generate import MAX_TOKENS_CAP, GenerationParams, LoadedModel
+from demo_runner.generate import MAX_TOKENS_CAP, GenerationParams
+
+if TYPE_CHECKING:
+    from demo_runner.backends import ChatModel
 
 MAX_MESSAGES = 64
 MAX_CONTENT = 16_000
@@ -73,7 +76,7 @@ def parse_chat_request(raw: Any) -> tuple[list[dict[str, str]], GenerationParams
 
 
 def completion(
-    model: LoadedModel,
+    model: ChatModel,
     name: str,
     messages: list[dict[str, str]],
     params: GenerationParams,
@@ -98,7 +101,7 @@ def completion(
 
 
 def completion_events(
-    model: LoadedModel,
+    model: ChatModel,
     name: str,
     messages: list[dict[str, str]],
     params: GenerationParams,

@@ -36,6 +36,9 @@ EXAMPLES: list[Exception] = [
     demo_errors.PromptTooLong(600, 100, 512),
     demo_errors.GenerationTimedOut("took too long"),
     demo_errors.DemoCacheUnwritable("the demo cache cannot be written"),
+    demo_errors.DemoBackendUnavailable("the Ray cluster cannot be reached"),
+    demo_errors.ReplicaLost("the replica stopped mid-answer"),
+    demo_errors.ModelNotConverted("no longer in the cache"),
     demo_errors.DemoError("a demo error of no subclass"),
 ]
 EXPECTED_STATUS = {
@@ -59,6 +62,9 @@ EXPECTED_STATUS = {
     "DemoBusy": 429,
     "GenerationTimedOut": 504,
     "DemoCacheUnwritable": 503,
+    "DemoBackendUnavailable": 503,
+    "ReplicaLost": 503,
+    "ModelNotConverted": 409,
 }
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 
-from catalog.tables import Model
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from catalog.tables import Model
 from ingest.snapshot import import_snapshot
 
 STAMP = "2024-05-01T10:00:00.000Z"

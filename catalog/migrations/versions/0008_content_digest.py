@@ -1,14 +1,14 @@
 """A digest of each repo's normalised record, so an import sees edits that kept lastModified.
 
 Revision ID: 0008
-Revises: 0009
+Revises: 0011
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0008"
-down_revision = "0009"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 

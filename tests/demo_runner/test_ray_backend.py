@@ -1,0 +1,246 @@
+"""The demo API on the `ray` backend: a real local Ray head (2 CPUs), two Serve replicas, the tiny model.
+
+The tests share one cluster and run in order; the last one stops the cluster.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from api.app import create_app
+from api.settings import Settings
+from catalog.db import make_engine, upgrade_schema
+from demo_runner.backends import BackendKind, ScaleSettings
+from demo_runner.settings import DemoSettings
+from ingest.snapshot import import_snapshot
+from tests.demo_runner.conftest import CPU, add_tiny
+from tests.demo_runner.ray_cluster import RayHead
+from tests.fakehub import FakeHub
+
+pytestmark = pytest.mark.ray
+MODELS = ["tiny/llama", "tiny/second", "tiny/third", "tiny/fourth"]
+GREEDY_LONG = {"max_tokens": 1024, "temperature": 0}
+
+
+@pytest.fixture(scope="module")
+def ray_head() -> Iterator[RayHead]:
+    saved = os.environ.get("RAY_AUTH_MODE")
+    os.environ["RAY_AUTH_MODE"] = "disabled"  # as the head: see RayHead
+    head = RayHead.started(num_cpus=2)
+    yield head
+    import ray
+
+    ray.shutdown()
+    head.stop()
+    head.remove()
+    if saved is None:
+        os.environ.pop("RAY_AUTH_MODE", None)
+    else:
+        os.environ["RAY_AUTH_MODE"] = saved
+
+
+@pytest.fixture(scope="module")
+def ray_hub(tiny_model_dir: Path) -> Iterator[FakeHub]:
+    hub = FakeHub().start()
+    for repo_id in MODELS:
+        add_tiny(hub, repo_id, tiny_model_dir)
+    yield hub
+    hub.stop()
+
+
+@pytest.fixture(scope="module")
+def ray_database(tmp_path_factory: pytest.TempPathFactory) -> Engine:
+    engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('raydb') / 'catalog.db'}")
+    upgrade_schema(engine)
+    lines = [
+        json.dumps({"id": m, "pipeline_tag": "text-generation", "tags": ["llama"],
+                    "cardData": {"license": "apache-2.0"}})
+        for m in MODELS
+    ]  # fmt: skip
+    with Session(engine) as session:
+        import_snapshot(session, lines)
+    return engine
+
+
+def make_app(database: Engine, hub: FakeHub, head: RayHead, cache: Path) -> Flask:
+    from demo_runner.backends import make_backend
+
+    demo = DemoSettings(cache_dir=cache, endpoint=hub.url)
+    app = create_app({"TESTING": True}, Settings(database_url=str(database.url), demo=demo))
+    scale = ScaleSettings(
+        backend=BackendKind.RAY, ray_address=head.address, models_per_replica=1,
+        min_replicas=2, max_replicas=2, replica_cpus=0.5, build_cpus=1, silent_after_s=30,
+    )  # fmt: skip
+    backend = make_backend(demo, scale, database_url=str(database.url))
+    backend.choice = CPU  # type: ignore[attr-defined]
+    app.extensions["modelcatalog.demos"] = backend
+    return app
+
+
+@pytest.fixture(scope="module")
+def ray_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The converted-model cache every worker of the cluster shares (the deployment's path)."""
+    return tmp_path_factory.mktemp("raycache")
+
+
+@pytest.fixture(scope="module")
+def ray_app(ray_database: Engine, ray_hub: FakeHub, ray_head: RayHead, ray_cache: Path) -> Flask:
+    return make_app(ray_database, ray_hub, ray_head, ray_cache)
+
+
+def wait_state(client: Any, location: str, states: tuple[str, ...] = ("ready", "failed"),
+               timeout: float = 240) -> dict[str, Any]:  # fmt: skip
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        state = client.get(location).json
+        if state["state"] in states:
+            return state
+        time.sleep(0.05)
+    raise AssertionError(f"{location} never reached {states}: {state}")
+
+
+def ready_demo(client: Any, model: str) -> str:
+    started = client.post("/api/v1/demos", json={"model": model})
+    assert started.status_code == 202, started.json
+    location = started.headers["Location"]
+    state = wait_state(client, location)
+    assert state["state"] == "ready", state
+    return location
+
+
+def chat(client: Any, location: str, **options: Any) -> Any:
+    body = {"messages": [{"role": "user", "content": "Hello"}], "max_tokens": 8, **options}
+    return client.post(f"{location}/v1/chat/completions", json=body)
+
+
+def sse_events(lines: Iterator[bytes]) -> Iterator[Any]:
+    for raw in lines:
+        for line in raw.decode().splitlines():
+            if line.startswith("data: "):
+                data = line[len("data: ") :]
+                yield data if data == "[DONE]" else json.loads(data)
+
+
+def replica(app: Flask, location: str) -> dict[str, Any]:
+    """Which replica holds this demo's model (routing by model id), its pid and what it holds."""
+    backend = app.extensions["modelcatalog.demos"]
+    key = backend._record(location.rsplit("/", 1)[1]).model_key
+    handle, _builder = backend._connect()
+    return handle.options(multiplexed_model_id=key).describe.remote().result(timeout_s=60)
+
+
+def test_a_demo_builds_on_the_cluster_and_answers_like_the_local_one(ray_app: Flask) -> None:
+    client = ray_app.test_client()
+    location = ready_demo(client, "tiny/llama")
+    answer = chat(client, location, temperature=0)
+    assert answer.status_code == 200, answer.json
+    assert answer.json["usage"]["completion_tokens"] == 8
+    assert answer.json["choices"][0]["message"]["content"]
+    streamed = chat(client, location, temperature=0, stream=True)
+    events = list(sse_events(iter(streamed.response)))
+    text = "".join(e["choices"][0]["delta"].get("content", "") for e in events[:-1])
+    assert events[-1] == "[DONE]" and text == answer.json["choices"][0]["message"]["content"]
+    # A second POST for the same model is the same job, answered from the database.
+    again = client.post("/api/v1/demos", json={"model": "tiny/llama"})
+    assert again.headers["Location"] == location
+
+
+def test_three_models_share_two_replicas_and_the_least_recently_used_is_unloaded(
+    ray_app: Flask,
+) -> None:
+    client = ray_app.test_client()
+    locations = [ready_demo(client, model) for model in MODELS[:3]]
+    for location in locations + locations[:1]:
+        assert chat(client, location).status_code == 200
+    held = {r["replica"]: r["models"] for r in (replica(ray_app, loc) for loc in locations)}
+    assert len(held) == 2  # both replicas serve
+    assert all(len(models) <= 1 for models in held.values())  # one model each: others unloaded
+    assert sum(r["unloaded"] for r in (replica(ray_app, loc) for loc in locations)) >= 1
+
+
+def test_concurrent_streams_for_one_model_are_decoded_in_one_batch(ray_app: Flask) -> None:
+    client = ray_app.test_client()
+    location = ready_demo(client, "tiny/llama")
+    before = max(replica(ray_app, location)["batches"], default=0)
+    answers: list[int] = []
+
+    def ask() -> None:
+        answers.append(chat(ray_app.test_client(), location, max_tokens=64).status_code)
+
+    threads = [threading.Thread(target=ask) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert answers == [200] * 4
+    assert max(replica(ray_app, location)["batches"]) > max(before, 1)
+
+
+def test_a_replica_killed_mid_stream_ends_it_with_an_error_and_the_next_request_is_served(
+    ray_app: Flask,
+) -> None:
+    client = ray_app.test_client()
+    location = ready_demo(client, "tiny/llama")
+    victim = replica(ray_app, location)
+    streamed = chat(client, location, stream=True, **GREEDY_LONG)
+    events = sse_events(iter(streamed.response))
+    assert next(events)["choices"][0]["delta"] == {"role": "assistant"}
+    assert "content" in next(events)["choices"][0]["delta"]  # the replica is answering now
+    os.kill(victim["pid"], signal.SIGKILL)
+    rest = list(events)
+    errors = [e["error"] for e in rest if isinstance(e, dict) and "error" in e]
+    assert errors and "replica" in errors[0]["message"] and rest[-1] == "[DONE]"
+    deadline = time.monotonic() + 120
+    while (answer := chat(client, location)).status_code != 200 and time.monotonic() < deadline:
+        time.sleep(1)  # Serve notices the dead replica; the request goes to the other one
+    assert answer.status_code == 200, answer.json
+    assert replica(ray_app, location)["pid"] != victim["pid"]
+
+
+def test_a_web_worker_restarted_while_a_job_converts_finds_the_job_going_on(
+    ray_database: Engine, ray_hub: FakeHub, ray_head: RayHead, ray_cache: Path
+) -> None:
+    import ray
+
+    first = make_app(ray_database, ray_hub, ray_head, ray_cache)
+    started = first.test_client().post("/api/v1/demos", json={"model": "tiny/fourth"})
+    location = started.headers["Location"]
+    seen = wait_state(first.test_client(), location, ("converting", "loading", "ready"))
+    first.extensions["modelcatalog.demos"].close()
+    ray.shutdown()  # the web process leaves the cluster, as a restarted worker would
+    second = make_app(ray_database, ray_hub, ray_head, ray_cache)
+    client = second.test_client()
+    assert client.get(location).json["state"] in ("converting", "loading", "ready"), seen
+    final = wait_state(client, location)
+    assert final["state"] == "ready", final
+    assert chat(client, location).status_code == 200
+
+
+def test_with_the_cluster_stopped_search_answers_and_demos_are_503(
+    ray_app: Flask, ray_head: RayHead
+) -> None:
+    client = ray_app.test_client()
+    location = ready_demo(client, "tiny/llama")
+    ray_head.stop()
+    assert client.get("/api/v1/models?q=tiny").status_code == 200
+    assert client.get("/api/v1/models/tiny/llama/compliance?use=commercial").status_code == 200
+    assert client.get(location).json["state"] == "ready"  # job state is in the database
+    for answer in (
+        client.post("/api/v1/demos", json={"model": "tiny/second"}),
+        chat(client, location),
+    ):
+        assert answer.status_code == 503
+        assert answer.mimetype == "application/problem+json"
+        assert "Ray cluster" in answer.json["detail"]
