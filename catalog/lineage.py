@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from catalog.curations import apply_dataset_curations, apply_model_curations
+from catalog.db import chunked
 from catalog.provenance import Generation, generation_rules
 from catalog.tables import Dataset, LineageEdge, Model, ModelDataset
-
-# SQLite's bound-parameter limit is generous today, but PostgreSQL plans short IN lists better.
-_CHUNK = 500
 
 
 @dataclass(frozen=True)
@@ -41,33 +40,24 @@ class Lineage:
     datasets: dict[str, RepoFacts] = field(default_factory=dict)
 
 
-def _chunks(ids: Iterable[str]) -> Iterator[list[str]]:
-    batch: list[str] = []
-    for repo_id in ids:
-        batch.append(repo_id)
-        if len(batch) == _CHUNK:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
 def _load_model_level(session: Session, ids: set[str], lineage: Lineage) -> set[str]:
     """Load one level of models; return the base ids the next level needs."""
     bases: dict[str, list[tuple[str, str]]] = {i: [] for i in ids}
     trained_on: dict[str, list[str]] = {i: [] for i in ids}
     rows: dict[str, tuple] = {}
     columns = (
-        Model.id,
-        Model.license_ids,
-        Model.declared_license,
-        Model.license_name,
-        Model.license_link,
-        Model.pipeline_tag,
-        Model.missing,
+        col(Model.id),
+        col(Model.license_ids),
+        col(Model.declared_license),
+        col(Model.license_name),
+        col(Model.license_link),
+        col(Model.pipeline_tag),
+        col(Model.missing),
     )
-    for chunk in _chunks(sorted(ids)):
-        for model_id, *values in session.exec(select(*columns).where(col(Model.id).in_(chunk))):
+    for chunk in chunked(sorted(ids)):
+        for model_id, *values in session.execute(
+            sa_select(*columns).where(col(Model.id).in_(chunk))
+        ):
             rows[model_id] = tuple(values)
         # Column tuples, not ORM objects: this runs for every level of every batch.
         edges = select(LineageEdge.model_id, LineageEdge.base_id, LineageEdge.relation)
@@ -102,17 +92,19 @@ def _load_datasets(session: Session, ids: set[str], lineage: Lineage) -> None:
     rules = generation_rules()
     rows: dict[str, tuple] = {}
     columns = (
-        Dataset.id,
-        Dataset.license_ids,
-        Dataset.declared_license,
-        Dataset.license_name,
-        Dataset.license_link,
-        Dataset.tags,
-        Dataset.card_data,
-        Dataset.missing,
+        col(Dataset.id),
+        col(Dataset.license_ids),
+        col(Dataset.declared_license),
+        col(Dataset.license_name),
+        col(Dataset.license_link),
+        col(Dataset.tags),
+        col(Dataset.card_data),
+        col(Dataset.missing),
     )
-    for chunk in _chunks(sorted(ids)):
-        for dataset_id, *values in session.exec(select(*columns).where(col(Dataset.id).in_(chunk))):
+    for chunk in chunked(sorted(ids)):
+        for dataset_id, *values in session.execute(
+            sa_select(*columns).where(col(Dataset.id).in_(chunk))
+        ):
             rows[dataset_id] = tuple(values)
     for dataset_id in ids:
         license_ids, declared, name, link, tags, card, missing = rows.get(

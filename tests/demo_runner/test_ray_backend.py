@@ -28,6 +28,7 @@ from ingest.snapshot import import_snapshot
 from tests.demo_runner.conftest import CPU, add_tiny
 from tests.demo_runner.ray_cluster import RayHead
 from tests.fakehub import FakeHub
+from tests.people import make_user, token_client
 
 pytestmark = pytest.mark.ray
 MODELS = ["tiny/llama", "tiny/second", "tiny/third", "tiny/fourth"]
@@ -100,6 +101,16 @@ def ray_app(ray_database: Engine, ray_hub: FakeHub, ray_head: RayHead, ray_cache
     return make_app(ray_database, ray_hub, ray_head, ray_cache)
 
 
+def signed_in(app: Flask) -> Any:
+    """A client of a signed-in viewer: starting demos needs a user (one per app and database)."""
+    users = app.extensions.setdefault("tests.demo_user", {})
+    if "token" not in users:
+        users["token"] = make_user(
+            app.extensions["modelcatalog.engine"], f"demo-{id(app)}", "viewer"
+        )
+    return token_client(app, users["token"])
+
+
 def wait_state(client: Any, location: str, states: tuple[str, ...] = ("ready", "failed"),
                timeout: float = 240) -> dict[str, Any]:  # fmt: skip
     deadline = time.monotonic() + timeout
@@ -142,7 +153,7 @@ def replica(app: Flask, location: str) -> dict[str, Any]:
 
 
 def test_a_demo_builds_on_the_cluster_and_answers_like_the_local_one(ray_app: Flask) -> None:
-    client = ray_app.test_client()
+    client = signed_in(ray_app)
     location = ready_demo(client, "tiny/llama")
     answer = chat(client, location, temperature=0)
     assert answer.status_code == 200, answer.json
@@ -160,7 +171,7 @@ def test_a_demo_builds_on_the_cluster_and_answers_like_the_local_one(ray_app: Fl
 def test_three_models_share_two_replicas_and_the_least_recently_used_is_unloaded(
     ray_app: Flask,
 ) -> None:
-    client = ray_app.test_client()
+    client = signed_in(ray_app)
     locations = [ready_demo(client, model) for model in MODELS[:3]]
     for location in locations + locations[:1]:
         assert chat(client, location).status_code == 200
@@ -171,13 +182,13 @@ def test_three_models_share_two_replicas_and_the_least_recently_used_is_unloaded
 
 
 def test_concurrent_streams_for_one_model_are_decoded_in_one_batch(ray_app: Flask) -> None:
-    client = ray_app.test_client()
+    client = signed_in(ray_app)
     location = ready_demo(client, "tiny/llama")
     before = max(replica(ray_app, location)["batches"], default=0)
     answers: list[int] = []
 
     def ask() -> None:
-        answers.append(chat(ray_app.test_client(), location, max_tokens=64).status_code)
+        answers.append(chat(signed_in(ray_app), location, max_tokens=64).status_code)
 
     threads = [threading.Thread(target=ask) for _ in range(4)]
     for thread in threads:
@@ -191,7 +202,7 @@ def test_concurrent_streams_for_one_model_are_decoded_in_one_batch(ray_app: Flas
 def test_a_replica_killed_mid_stream_ends_it_with_an_error_and_the_next_request_is_served(
     ray_app: Flask,
 ) -> None:
-    client = ray_app.test_client()
+    client = signed_in(ray_app)
     location = ready_demo(client, "tiny/llama")
     victim = replica(ray_app, location)
     streamed = chat(client, location, stream=True, **GREEDY_LONG)
@@ -215,13 +226,13 @@ def test_a_web_worker_restarted_while_a_job_converts_finds_the_job_going_on(
     import ray
 
     first = make_app(ray_database, ray_hub, ray_head, ray_cache)
-    started = first.test_client().post("/api/v1/demos", json={"model": "tiny/fourth"})
+    started = signed_in(first).post("/api/v1/demos", json={"model": "tiny/fourth"})
     location = started.headers["Location"]
-    seen = wait_state(first.test_client(), location, ("converting", "loading", "ready"))
+    seen = wait_state(signed_in(first), location, ("converting", "loading", "ready"))
     first.extensions["modelcatalog.demos"].close()
     ray.shutdown()  # the web process leaves the cluster, as a restarted worker would
     second = make_app(ray_database, ray_hub, ray_head, ray_cache)
-    client = second.test_client()
+    client = signed_in(second)
     assert client.get(location).json["state"] in ("converting", "loading", "ready"), seen
     final = wait_state(client, location)
     assert final["state"] == "ready", final
@@ -231,7 +242,7 @@ def test_a_web_worker_restarted_while_a_job_converts_finds_the_job_going_on(
 def test_with_the_cluster_stopped_search_answers_and_demos_are_503(
     ray_app: Flask, ray_head: RayHead
 ) -> None:
-    client = ray_app.test_client()
+    client = signed_in(ray_app)
     location = ready_demo(client, "tiny/llama")
     ray_head.stop()
     assert client.get("/api/v1/models?q=tiny").status_code == 200
