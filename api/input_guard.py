@@ -62,7 +62,7 @@ def _check_json_body() -> None:
         return
     if request.endpoint in LARGER_BODIES:  # the view raises the size limit, then reads the body
         limit = current_app.config["BOM_MAX_BYTES"]
-        request.max_content_length = limit  # type: ignore[misc]
+        request.max_content_length = limit
     raw = request.get_data(cache=True)
     if raw and (reason := json_body_problem(raw)):
         raise BadJsonBody(reason)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Generator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -81,7 +81,7 @@ class ChatModel(Protocol):
 
     def stream(
         self, messages: list[dict[str, str]], params: GenerationParams, timeout_s: float = ...
-    ) -> Iterator[str]: ...
+    ) -> Generator[str, None, None]: ...
 
     def complete(
         self, messages: list[dict[str, str]], params: GenerationParams, timeout_s: float = ...

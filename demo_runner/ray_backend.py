@@ -7,7 +7,7 @@ import os
 import socket
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import asdict, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -88,7 +88,7 @@ class RemoteChatModel:
         messages: list[dict[str, str]],
         params: GenerationParams,
         timeout_s: float = float("inf"),  # not enforced on Ray yet: the replica has no deadline
-    ) -> Iterator[str]:
+    ) -> Generator[str, None, None]:
         for event in self._events(messages, params):
             if "error" in event:
                 raise ReplicaLost(f"the demo failed while answering: {event['error']}")
