@@ -18,14 +18,25 @@ from api.settings import Settings
 from demo_runner.settings import DemoSettings
 from ingest.snapshot import bundled_snapshot_lines, import_snapshot
 
+_DEMO_CACHES: list[Path] = []
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _demo_cache_root(tmp_path_factory: pytest.TempPathFactory) -> None:
+    # Under pytest's own temporary folder, which it prunes: never loose folders in /tmp.
+    _DEMO_CACHES.append(tmp_path_factory.mktemp("demo-caches"))
+
+
+def _demo_cache() -> Path:
+    """A fresh demo cache folder for one app."""
+    return Path(tempfile.mkdtemp(prefix="demos-", dir=_DEMO_CACHES[-1] if _DEMO_CACHES else None))
+
 
 def seeded_app(engine: Engine, **config: object) -> Flask:
     with Session(engine) as session:
         import_snapshot(session, bundled_snapshot_lines())
     # Demos started by API tests stay in a temporary folder and never reach a real Hub.
-    demo = DemoSettings(
-        cache_dir=Path(tempfile.mkdtemp(prefix="demos-")), endpoint="http://127.0.0.1:9"
-    )
+    demo = DemoSettings(cache_dir=_demo_cache(), endpoint="http://127.0.0.1:9")
     url = engine.url.render_as_string(hide_password=False)
     test_config = {
         "TESTING": True,
@@ -57,9 +68,7 @@ def any_db_client(engine: Engine) -> Iterator[FlaskClient]:
 
 def app_with(url: str, **changes: object) -> Flask:
     """An app on an existing database with some settings changed (web=…, demo=…)."""
-    demo = DemoSettings(
-        cache_dir=Path(tempfile.mkdtemp(prefix="demos-")), endpoint="http://127.0.0.1:9"
-    )
+    demo = DemoSettings(cache_dir=_demo_cache(), endpoint="http://127.0.0.1:9")
     settings = replace(Settings(database_url=url, demo=demo), **changes)  # type: ignore[arg-type]
     config = {
         "TESTING": True,
