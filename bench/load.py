@@ -75,6 +75,17 @@ class Run:
         }
 
 
+# A signed-in user per server (demos need one); servers older than sign-in have none.
+TOKENS: dict[int, str] = {}
+
+
+def _headers(port: int, payload: bytes | None) -> dict[str, str]:
+    headers = {"Content-Type": "application/json"} if payload else {}
+    if port in TOKENS:
+        headers["Authorization"] = f"Bearer {TOKENS[port]}"
+    return headers
+
+
 def request(port: int, method: str, path: str, body: dict | None = None) -> int:
     """One request on a new connection; the body is read to the end (a stream until [DONE]).
 
@@ -83,8 +94,7 @@ def request(port: int, method: str, path: str, body: dict | None = None) -> int:
     connection = http.client.HTTPConnection(HOST, port, timeout=REQUEST_TIMEOUT_S)
     try:
         payload = json.dumps(body).encode() if body is not None else None
-        headers = {"Content-Type": "application/json"} if payload else {}
-        connection.request(method, path, body=payload, headers=headers)
+        connection.request(method, path, body=payload, headers=_headers(port, payload))
         response = connection.getresponse()
         response.read()
         if response.status == 429:
@@ -157,12 +167,24 @@ class Server:
             "PYTHONPATH": str(source),
             "DATABASE_URL": f"sqlite:///{workdir / 'catalog.db'}",
             "MODELCATALOG_DEMO_CACHE": str(demo_cache),
+            # The benchmark measures the server, not its rate limiter.
+            "MODELCATALOG_RATE_LIMIT_ANONYMOUS": "10000000/minute",
+            "MODELCATALOG_RATE_LIMIT_TOKEN": "10000000/minute",
         }
         self.source = source
         command = [sys.executable, "-c", "from api.cli import main; main()"]
         subprocess.run(
             [*command, "init"], env=self.env, cwd=workdir, check=True, capture_output=True
         )
+        added = subprocess.run(
+            [*command, "users", "add", "bench", "--role", "viewer"],
+            env=self.env,
+            cwd=workdir,
+            capture_output=True,
+            text=True,
+        )
+        if added.returncode == 0:
+            TOKENS[self.port] = added.stdout.strip().splitlines()[-1]
         self.process = subprocess.Popen(
             [*command, "serve", "--host", HOST, "--port", str(self.port)],
             env=self.env,
@@ -194,18 +216,16 @@ def wait_up(port: int, timeout: float = 60) -> None:
 
 def ready_demo(port: int, timeout: float = 600) -> str:
     connection = http.client.HTTPConnection(HOST, port, timeout=30)
-    connection.request(
-        "POST",
-        "/api/v1/demos",
-        json.dumps({"model": DEMO_MODEL}),
-        {"Content-Type": "application/json"},
-    )
+    payload = json.dumps({"model": DEMO_MODEL}).encode()
+    connection.request("POST", "/api/v1/demos", payload, _headers(port, payload))
     response = connection.getresponse()
     location = response.getheader("Location")
+    if location is None:
+        raise SystemExit(f"the demo could not start: {response.status} {response.read()[:300]!r}")
     response.read()
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        connection.request("GET", location)
+        connection.request("GET", location, headers=_headers(port, None))
         state = json.loads(connection.getresponse().read())
         if state["state"] in ("ready", "failed"):
             if state["state"] == "failed":
