@@ -46,7 +46,8 @@ class DemoSettings:
     max_queued: int = 8  # builds waiting for a slot; one more is a 429
     job_ttl_s: float = 600.0  # a failed job answers repeated requests for its model, then expires
     lookup_ttl_s: float = 300.0  # one Hub lookup per model per window
-    # One demo decodes up to 8 requests in one batch (generate.MAX_BATCH); more would only queue.
-    max_streams: int = 8  # generations at once per demo
+    # One demo decodes up to 8 requests in one batch (generate.MAX_BATCH); up to two batches' worth
+    # may be admitted, the second waiting for the first, before callers are asked to retry (429).
+    max_streams: int = 16  # generations at once per demo
     max_streams_total: int = 16  # generations at once overall
     request_timeout_s: float = 120.0  # one generation's time limit
