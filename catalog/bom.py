@@ -23,6 +23,7 @@ from packageurl import PackageURL
 from sqlmodel import Session, col, select
 
 from catalog.compliance import Verdict, evaluate
+from catalog.db import chunked
 from catalog.licenses import KnowledgeBase, knowledge_base
 from catalog.lineage import Lineage, RepoFacts, load_lineage
 from catalog.policies import Policy
@@ -65,10 +66,9 @@ class BomRequest:
 
 def _repo_rows(session: Session, ids: Iterable[str]) -> dict[str, RepoRow]:
     rows: dict[str, RepoRow] = {}
-    ordered = sorted(set(ids))
-    for start in range(0, len(ordered), 500):
+    for chunk in chunked(sorted(set(ids))):
         query = select(Model.id, Model.sha, Model.license_name, Model.license_link).where(
-            col(Model.id).in_(ordered[start : start + 500])
+            col(Model.id).in_(chunk)
         )
         for repo_id, sha, name, link in session.exec(query):
             rows[repo_id] = RepoRow(sha, name, link)

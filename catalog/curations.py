@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from sqlmodel import Session, col, select
 
 from catalog.audit import now, record_event
+from catalog.db import chunked
 from catalog.errors import InvalidRecord, RecordNotFound
 from catalog.licenses import knowledge_base
 from catalog.provenance import Generation
@@ -230,11 +231,8 @@ def curation_dict(curation: Curation) -> dict[str, Any]:
 
 def _curations_for(session: Session, kind: str, ids: Iterable[str]) -> dict[str, list[Curation]]:
     found: dict[str, list[Curation]] = {}
-    ordered = sorted(ids)
-    for start in range(0, len(ordered), 500):
-        query = select(Curation).where(
-            Curation.repo_kind == kind, col(Curation.repo_id).in_(ordered[start : start + 500])
-        )
+    for chunk in chunked(sorted(ids)):
+        query = select(Curation).where(Curation.repo_kind == kind, col(Curation.repo_id).in_(chunk))
         for curation in session.exec(query):
             found.setdefault(curation.repo_id, []).append(curation)
     return found

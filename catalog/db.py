@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 from sqlalchemy import event
@@ -18,9 +18,12 @@ from sqlmodel import create_engine
 IN_LIST_SIZE = 500
 
 
-def chunked(ids: Iterable[str], size: int = IN_LIST_SIZE) -> Iterator[list[str]]:
-    """The ids in lists of at most `size`, for `IN (...)` conditions."""
-    batch: list[str] = []
+T = TypeVar("T")
+
+
+def chunked(ids: Iterable[T], size: int = IN_LIST_SIZE) -> Iterator[list[T]]:
+    """The ids (or rows) in lists of at most `size`, for `IN (...)` conditions and batched inserts."""
+    batch: list[T] = []
     for repo_id in ids:
         batch.append(repo_id)
         if len(batch) == size:

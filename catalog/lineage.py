@@ -40,11 +40,20 @@ class Lineage:
     datasets: dict[str, RepoFacts] = field(default_factory=dict)
 
 
+def _rows(session: Session, columns: tuple[Any, ...], ids: set[str]) -> dict[str, tuple[Any, ...]]:
+    """The columns after the first (the id) of each row whose id is among these, by id."""
+    rows: dict[str, tuple[Any, ...]] = {}
+    for chunk in chunked(sorted(ids)):
+        query = sa_select(*columns).where(columns[0].in_(chunk))
+        for repo_id, *values in session.execute(query):
+            rows[repo_id] = tuple(values)
+    return rows
+
+
 def _load_model_level(session: Session, ids: set[str], lineage: Lineage) -> set[str]:
     """Load one level of models; return the base ids the next level needs."""
     bases: dict[str, list[tuple[str, str]]] = {i: [] for i in ids}
     trained_on: dict[str, list[str]] = {i: [] for i in ids}
-    rows: dict[str, tuple] = {}
     columns = (
         col(Model.id),
         col(Model.license_ids),
@@ -54,11 +63,8 @@ def _load_model_level(session: Session, ids: set[str], lineage: Lineage) -> set[
         col(Model.pipeline_tag),
         col(Model.missing),
     )
+    rows = _rows(session, columns, ids)
     for chunk in chunked(sorted(ids)):
-        for model_id, *values in session.execute(
-            sa_select(*columns).where(col(Model.id).in_(chunk))
-        ):
-            rows[model_id] = tuple(values)
         # Column tuples, not ORM objects: this runs for every level of every batch.
         edges = select(LineageEdge.model_id, LineageEdge.base_id, LineageEdge.relation)
         for model_id, base_id, relation in session.exec(
@@ -90,7 +96,6 @@ def _load_model_level(session: Session, ids: set[str], lineage: Lineage) -> set[
 
 def _load_datasets(session: Session, ids: set[str], lineage: Lineage) -> None:
     rules = generation_rules()
-    rows: dict[str, tuple] = {}
     columns = (
         col(Dataset.id),
         col(Dataset.license_ids),
@@ -101,11 +106,7 @@ def _load_datasets(session: Session, ids: set[str], lineage: Lineage) -> None:
         col(Dataset.card_data),
         col(Dataset.missing),
     )
-    for chunk in chunked(sorted(ids)):
-        for dataset_id, *values in session.execute(
-            sa_select(*columns).where(col(Dataset.id).in_(chunk))
-        ):
-            rows[dataset_id] = tuple(values)
+    rows = _rows(session, columns, ids)
     for dataset_id in ids:
         license_ids, declared, name, link, tags, card, missing = rows.get(
             dataset_id, (None, None, None, None, None, None, True)

@@ -12,7 +12,7 @@ from sqlalchemy import delete, func, insert, update
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
-from catalog.db import as_utc
+from catalog.db import as_utc, chunked
 from catalog.licenses import KnowledgeBase
 from catalog.records import DatasetRecord, ModelRecord
 from catalog.tables import (
@@ -352,9 +352,7 @@ def models_not_held(session: Session, repo_ids: Iterable[str]) -> list[str]:
     """Of these ids, those the catalog has no record for (or only a missing placeholder)."""
     wanted = list(dict.fromkeys(repo_ids))
     held: set[str] = set()
-    for start in range(0, len(wanted), 500):
-        query = select(Model.id).where(
-            col(Model.id).in_(wanted[start : start + 500]), col(Model.missing).is_(False)
-        )
+    for chunk in chunked(wanted):
+        query = select(Model.id).where(col(Model.id).in_(chunk), col(Model.missing).is_(False))
         held.update(session.exec(query))
     return [repo_id for repo_id in wanted if repo_id not in held]

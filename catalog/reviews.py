@@ -10,6 +10,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from catalog.audit import now, record_event
+from catalog.db import chunked
 from catalog.errors import InvalidRecord, ModelNotFound, RecordNotFound
 from catalog.policies import USES
 from catalog.tables import Model, Review
@@ -98,11 +99,10 @@ def latest_reviews(
     session: Session, model_ids: Iterable[str], *, uses: Sequence[str], scope: str | None = None
 ) -> dict[tuple[str, str], Review]:
     """Each (model, use)'s newest review: the scope's own if there is one, else an unscoped one."""
-    ordered = sorted(set(model_ids))
     found: dict[tuple[str, str], tuple[bool, int, Review]] = {}
-    for start in range(0, len(ordered), 500):
+    for chunk in chunked(sorted(set(model_ids))):
         query = select(Review).where(
-            col(Review.use).in_(list(uses)), col(Review.model_id).in_(ordered[start : start + 500])
+            col(Review.use).in_(list(uses)), col(Review.model_id).in_(chunk)
         )
         for review in session.exec(query):
             if review.scope not in (None, scope):

@@ -20,7 +20,7 @@ from sqlalchemy import ColumnElement, and_, exists, func, literal_column, not_, 
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import Select
 
-from catalog.search_index import FacetBitmaps, holder, row_number
+from catalog.search_index import CLEARED, FacetBitmaps, holder, row_number
 from catalog.tables import (
     LineageEdge,
     Model,
@@ -38,7 +38,6 @@ SORTS = {
     "name": Model.id,
 }
 FACETS = ("license", "license_category", "task", "library", "language", "commercial")
-CLEARED = ("allowed", "conditional")
 
 
 MULTI_VALUED = ("licenses", "license_category", "task", "library", "language")

@@ -25,6 +25,7 @@ from sqlalchemy import ColumnElement, delete, literal_column, select, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
 
+from catalog.db import chunked
 from catalog.policies import BUILTIN_POLICIES
 from catalog.tables import (
     CatalogVersion,
@@ -35,6 +36,7 @@ from catalog.tables import (
     SearchBitmap,
 )
 
+# The verdicts that count as cleared for commercial use (the `commercial` search filter).
 CLEARED = ("allowed", "conditional")
 VALUE_FACETS = ("license", "license_category", "task", "library", "language")
 _COLUMN_FACETS = {
@@ -242,8 +244,8 @@ def save_index(session: Session) -> FacetBitmaps:
         {"facet": facet, "value": value, "bitmap": bitmap.serialize()}
         for facet, value, bitmap in _keys(index)
     ]
-    for start in range(0, len(rows), 500):
-        session.connection().execute(SearchBitmap.__table__.insert(), rows[start : start + 500])  # type: ignore[attr-defined]
+    for batch in chunked(rows):
+        session.connection().execute(SearchBitmap.__table__.insert(), batch)  # type: ignore[attr-defined]
     session.connection().execute(
         update(CatalogVersion)
         .where(col(CatalogVersion.id) == 1)
