@@ -92,6 +92,7 @@ class Rules:
         self.kb = kb
         self.compat = compat or compatibility()
         self._judged: dict[tuple[str, str], list[tuple[str, str, str]]] = {}
+        self._listed = policy.allow | policy.deny | policy.review
 
     def license_outcomes(self, entry: License, use: str) -> list[tuple[str, str, str]]:
         """(outcome, code, text) for one license's own terms, without the user-dependent ones."""
@@ -102,8 +103,7 @@ class Rules:
 
     def overridden(self, entry: License) -> bool:
         """Whether the policy's allow/deny/review lists decide this license outright."""
-        lists = self.policy.allow | self.policy.deny | self.policy.review
-        return entry.id in lists or entry.category in lists
+        return entry.id in self._listed or entry.category in self._listed
 
     def _judge(self, entry: License, use: str) -> list[tuple[str, str, str]]:
         policy = self.policy
@@ -178,7 +178,7 @@ def _source(visit: _Visit, license_id: str | None = None) -> dict[str, Any]:
     return source
 
 
-def _walk(root: str, lineage: Lineage) -> list[_Visit]:
+def walk_lineage(root: str, lineage: Lineage) -> list[_Visit]:
     """Breadth-first over the base-model graph (shortest path to each); each model once, so cycles end."""
     visits = [_Visit(lineage.models[root], "model", (root,), ())]
     seen = {root}
@@ -601,7 +601,7 @@ def evaluate(
     verdict = Verdict(
         model=root, use=use, policy=policy.name, declared_license=facts.declared_license
     )
-    visits = _walk(root, lineage)
+    visits = walk_lineage(root, lineage)
     multimodal = any(v.facts.pipeline_tag in rules.compat.multimodal_tasks for v in visits)
     assessment = _Assessment(verdict, rules, multimodal)
     for visit in visits:

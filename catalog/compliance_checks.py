@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlmodel import Session
 
-from catalog.compliance import Rules, Verdict, _walk, evaluate
+from catalog.compliance import Rules, Verdict, evaluate, walk_lineage
 from catalog.licenses import knowledge_base
 from catalog.lineage import Lineage, load_lineage
 from catalog.policies import OUTCOME_RANK, Policy
@@ -38,7 +38,7 @@ def check_models(
 def curated_reasons(root: str, lineage: Lineage) -> list[dict[str, Any]]:
     """A `curated` reason for every curated input in the model's lineage, datasets included."""
     reasons = []
-    for visit in _walk(root, lineage):
+    for visit in walk_lineage(root, lineage):
         reasons += [c.reason(visit.kind) for c in visit.facts.curations]
         for dataset_id in visit.facts.datasets:
             dataset = lineage.datasets.get(dataset_id)

@@ -138,6 +138,15 @@ def _licenses(
     return declared, name, link, ids, category
 
 
+def stored_card_license(
+    card: dict[str, Any] | None, tags: list[str] | None, kb: KnowledgeBase
+) -> tuple[list[str], str]:
+    """License ids and category of a card already in the catalog, read as ingest reads new ones."""
+    reader = _Reader({"cardData": card or {}, "tags": tags or []})
+    _, _, _, ids, category = _licenses(reader, kb)
+    return ids, category
+
+
 def _bases(reader: _Reader) -> list[tuple[str, str]]:
     declared = reader.string_list(reader.card.get("base_model"), "base_model")
     relation = reader.string(reader.card.get("base_model_relation"), "base_model_relation")

@@ -13,10 +13,11 @@ from typing import Any
 from sqlalchemy import delete, update
 from sqlmodel import Session, col, select
 
+from catalog.db import chunked
 from catalog.licenses import KnowledgeBase
 from catalog.registry import stamp_models
 from catalog.tables import Dataset, Model, ModelLicense
-from ingest.cards import _licenses, _Reader
+from ingest.cards import stored_card_license
 
 _BATCH = 2000
 
@@ -27,14 +28,6 @@ class Relicensed:
     datasets: list[str] = field(default_factory=list)
 
 
-def _resolved(
-    card: dict[str, Any] | None, tags: list[str] | None, kb: KnowledgeBase
-) -> tuple[list[str], str]:
-    reader = _Reader({"cardData": card or {}, "tags": tags or []})
-    _, _, _, ids, category = _licenses(reader, kb)
-    return ids, category
-
-
 def _changed(session: Session, table: Any, kb: KnowledgeBase) -> list[tuple[str, list[str], str]]:
     changes = []
     rows = session.exec(
@@ -43,7 +36,7 @@ def _changed(session: Session, table: Any, kb: KnowledgeBase) -> list[tuple[str,
         )
     )
     for repo_id, card, tags, stored in rows:
-        ids, category = _resolved(card, tags, kb)
+        ids, category = stored_card_license(card, tags, kb)
         if ids != list(stored or []):
             changes.append((repo_id, ids, category))
     return changes
@@ -69,8 +62,7 @@ def resolve_stored_licenses(session: Session, kb: KnowledgeBase) -> Relicensed:
 
 def _replace_license_rows(session: Session, changes: list[tuple[str, list[str], str]]) -> None:
     """Keep the search's one-row-per-license table in step with the new ids."""
-    for start in range(0, len(changes), _BATCH):
-        chunk = changes[start : start + _BATCH]
+    for chunk in chunked(changes, _BATCH):
         session.execute(
             delete(ModelLicense).where(col(ModelLicense.model_id).in_([c[0] for c in chunk]))
         )
