@@ -21,16 +21,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlmodel import Session, col, select
 
+from bench._real_records import real_records_catalog
 from catalog.compliance_checks import verdict_documents
 from catalog.curations import record_curation
-from catalog.db import make_engine, upgrade_schema
-from catalog.licenses import knowledge_base
 from catalog.policies import load_policy
-from catalog.registry import sync_licenses
 from catalog.reviews import record_review
 from catalog.tables import Model
-from ingest.snapshot import import_snapshot
-from tests.hubdata import real_models
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -157,12 +153,8 @@ def _act_on(session: Session, cause: tuple[str, str]) -> str:
 
 
 def main() -> None:
-    engine = make_engine(f"sqlite:///{tempfile.mkdtemp()}/unknown-share.db")
-    upgrade_schema(engine)
+    engine = real_records_catalog(Path(tempfile.mkdtemp()) / "unknown-share.db")
     with Session(engine) as session:
-        sync_licenses(session, knowledge_base())
-        session.commit()
-        import_snapshot(session, [json.dumps(record) for record in real_models()])
         before = _verdicts(session)
         causes = _causes(before)[:10]
         actions = [(cause, count, _act_on(session, cause)) for cause, count in causes]

@@ -28,15 +28,13 @@ sys.path.insert(0, str(ROOT))
 
 from sqlmodel import Session, col, select  # noqa: E402
 
+from bench._real_records import empty_catalog, real_records_catalog  # noqa: E402
 from catalog.compliance_checks import check_models  # noqa: E402
-from catalog.db import make_engine, upgrade_schema  # noqa: E402
 from catalog.errors import PolicyError  # noqa: E402
-from catalog.licenses import knowledge_base  # noqa: E402
 from catalog.policies import load_policy, parse_policy  # noqa: E402
-from catalog.registry import sync_licenses  # noqa: E402
 from catalog.tables import Model  # noqa: E402
+from ingest.connection import HubSettings  # noqa: E402
 from ingest.hub import Crawler, CrawlOptions  # noqa: E402
-from ingest.snapshot import import_snapshot  # noqa: E402
 from tests.fakehub import FakeHub  # noqa: E402
 from tests.hubdata import real_models  # noqa: E402
 
@@ -102,29 +100,13 @@ def _judge(engine, name: str, policy) -> dict[str, object]:
     return {"models": len(ids), "verdicts": dict(outcomes), "unknown_causes": dict(causes)}
 
 
-def _database(folder: Path, name: str):
-    engine = make_engine(f"sqlite:///{folder / name}")
-    upgrade_schema(engine)
-    with Session(engine) as session:
-        sync_licenses(session, knowledge_base())
-        session.commit()
-    return engine
-
-
-def snapshot_catalog(folder: Path):
-    engine = _database(folder, "snapshot.db")
-    with Session(engine) as session:
-        import_snapshot(session, [json.dumps(info) for info in real_models()])
-    return engine
-
-
 def crawled_catalog(folder: Path):
-    engine = _database(folder, "crawl.db")
+    engine = empty_catalog(folder / "crawl.db")
     hub = FakeHub(page_size_cap=100).start()
     try:
         for info in real_models():
             hub.add_model(info)
-        Crawler(engine, CrawlOptions(endpoint=hub.url, page_size=100)).run()
+        Crawler(engine, CrawlOptions(hub=HubSettings(endpoint=hub.url), page_size=100)).run()
     finally:
         hub.stop()
     return engine
@@ -147,7 +129,10 @@ def main() -> None:
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        catalogs = {"snapshot": snapshot_catalog(folder), "crawl": crawled_catalog(folder)}
+        catalogs = {
+            "snapshot": real_records_catalog(folder / "snapshot.db"),
+            "crawl": crawled_catalog(folder),
+        }
         for source, engine in catalogs.items():
             for name, policy in _policies().items():
                 results[f"{source} / {name}"] = _judge(engine, name, policy)
