@@ -12,6 +12,7 @@ from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.exceptions import Forbidden, Unauthorized
 
+from api import rate_storage  # noqa: F401 - registers the swept-memory:// storage
 from api.database import db
 from catalog.people import has_role, user_for_token
 from catalog.tables import User
@@ -206,7 +207,7 @@ def init_app(app: Flask) -> None:
     app.config["SESSION_COOKIE_SAMESITE"] = app.config.get("SESSION_COOKIE_SAMESITE") or "Lax"
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
     app.config.setdefault("RATE_LIMIT_SIGNIN", "10/minute")
-    app.config.setdefault("RATELIMIT_STORAGE_URI", "memory://")
+    app.config.setdefault("RATELIMIT_STORAGE_URI", "swept-memory://")
     if app.config["ANONYMOUS_ACCESS"] not in ("read", "none"):
         raise ValueError("MODELCATALOG_ANONYMOUS must be 'read' or 'none'")
     missing = unmapped_routes(app)
