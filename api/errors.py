@@ -10,6 +10,7 @@ from apispec import BasePlugin
 from flask import Flask, Response, current_app, g, json, render_template, request
 from flask_smorest import Api
 from marshmallow import Schema, fields
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
@@ -150,9 +151,26 @@ def database_busy(_error: PoolTimeout) -> Response:
     return response
 
 
+def _read_only(error: DBAPIError) -> bool:
+    """Whether the database refused a write because this service may only read it."""
+    original = error.orig
+    if getattr(original, "sqlstate", None) == "25006":  # PostgreSQL: read_only_sql_transaction
+        return True
+    return "readonly database" in str(original)  # SQLite: attempt to write a readonly database
+
+
+def database_error(error: DBAPIError) -> Response:
+    if _read_only(error):
+        current_app.logger.warning("a write was refused: the database is read-only")
+        return _answer(503, "The catalog database is read-only here: nothing can be changed.")
+    current_app.logger.exception("database error")
+    return _answer(500, "The database failed to answer; the error is logged.")
+
+
 def init_app(app: Flask) -> None:
     app.register_error_handler(HTTPException, http_error)
     app.register_error_handler(PoolTimeout, database_busy)
+    app.register_error_handler(DBAPIError, database_error)
     app.register_error_handler(CatalogError, catalog_error)
     app.register_error_handler(DemoError, demo_error)
     # Registered before the limiter's hook, so it runs after it (Flask runs them in reverse).
