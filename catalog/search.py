@@ -72,9 +72,29 @@ class ModelQuery:
             object.__setattr__(self, name, tuple(dict.fromkeys(values)))
 
 
+# The columns of a model in a result list (the API's ModelSummary).
+SUMMARY_COLUMNS = tuple(
+    col(column)
+    for column in (
+        Model.id,
+        Model.author,
+        Model.pipeline_tag,
+        Model.library_name,
+        Model.declared_license,
+        Model.license_ids,
+        Model.license_category,
+        Model.downloads,
+        Model.likes,
+        Model.gated,
+        Model.last_modified,
+        Model.created_at,
+    )
+)
+
+
 @dataclass
 class SearchResult:
-    items: list[Model]
+    items: list[dict[str, Any]]  # SUMMARY_COLUMNS by name, in the query's order
     total: int
     facets: dict[str, dict[str, int]] = field(default_factory=dict)
 
@@ -217,7 +237,7 @@ def _sort_order(query: ModelQuery) -> list[Any]:
     return [col(sort_column).asc(), col(Model.id).asc()]
 
 
-def _page_sql(session: Session, query: ModelQuery) -> list[Model]:
+def _page_sql(session: Session, query: ModelQuery) -> list[dict[str, Any]]:
     statement = (
         select(Model.id)
         .where(*conditions(session, query))
@@ -225,14 +245,15 @@ def _page_sql(session: Session, query: ModelQuery) -> list[Model]:
         .offset((query.page - 1) * query.per_page)
         .limit(query.per_page)
     )
-    return models_by_id(session, list(session.exec(statement)))
+    return summaries_by_id(session, list(session.exec(statement)))
 
 
-def models_by_id(session: Session, ids: list[str]) -> list[Model]:
-    """These models, in this order."""
+def summaries_by_id(session: Session, ids: list[str]) -> list[dict[str, Any]]:
+    """These models' summary columns, in this order (plain rows: a page needs no ORM objects)."""
     if not ids:
         return []
-    rows = {m.id: m for m in session.exec(select(Model).where(col(Model.id).in_(ids)))}
+    statement = select(*SUMMARY_COLUMNS).where(col(Model.id).in_(ids))
+    rows = {row["id"]: dict(row) for row in session.connection().execute(statement).mappings()}
     return [rows[i] for i in ids if i in rows]
 
 
@@ -257,7 +278,7 @@ def search_models(session: Session, query: ModelQuery, *, with_facets: bool = Tr
         if with_facets
         else {}
     )
-    items = models_by_id(session, _page_ids(session, query, matching, len(index.live)))
+    items = summaries_by_id(session, _page_ids(session, query, matching, len(index.live)))
     return SearchResult(items=items, total=len(matching), facets=facets)
 
 

@@ -36,7 +36,12 @@ def test_a_read_only_database_serves_reads(sqlite_engine: Engine) -> None:
     assert health.json["status"] == "degraded"
 
 
-REVIEW = {"model": "tiiuae/falcon-40b", "use": "commercial", "decision": "approved", "comment": "MIT"}
+REVIEW = {
+    "model": "tiiuae/falcon-40b",
+    "use": "commercial",
+    "decision": "approved",
+    "comment": "MIT",
+}
 
 
 def test_a_write_to_a_read_only_database_is_a_503_that_says_so(sqlite_engine: Engine) -> None:

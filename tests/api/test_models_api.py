@@ -237,3 +237,32 @@ def test_the_batch_gate_follows_fail_on(client) -> None:
         "failing": ["meta-llama/Llama-2-7b-hf"],
     }
     assert client.post("/api/v1/compliance?fail_on=never", json=body).status_code == 422
+
+
+def test_result_rows_are_written_as_the_documented_schema_dumps_models(any_db_client) -> None:
+    """Search pages skip the schema's per-field work; their items must equal its dump of the models."""
+    import json
+
+    from sqlmodel import Session, select
+
+    from api.schemas import ModelSummarySchema
+    from catalog.tables import Model
+    from ingest.snapshot import import_snapshot
+
+    engine = any_db_client.application.extensions["modelcatalog.engine"]
+    dated = {
+        "id": "acme/dated",
+        "lastModified": "2024-05-01T12:30:00.000Z",
+        "createdAt": "2023-01-02T03:04:05.000Z",
+        "downloads": 7,
+        "cardData": {"license": "mit"},
+    }
+    with Session(engine) as session:
+        import_snapshot(session, [json.dumps(dated)])
+    page = any_db_client.get("/api/v1/models?per_page=100&sort=name&order=asc").json
+    assert page["total"] == len(page["items"]) > 20
+    with Session(engine) as session:
+        models = session.exec(select(Model).where(Model.missing == False)).all()  # noqa: E712
+        expected = {m.id: ModelSummarySchema().dump(m) for m in models}
+    assert {item["id"]: item for item in page["items"]} == expected
+    assert any(item["last_modified"] for item in page["items"])  # dates are compared, not just None

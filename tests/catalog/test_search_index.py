@@ -106,7 +106,7 @@ def _write(session: Session, models: list[dict[str, Any]], missing: list[str]) -
 
 def _assert_same(session: Session, query: ModelQuery) -> None:
     ours, reference = search_models(session, query), search_models_sql(session, query)
-    assert [m.id for m in ours.items] == [m.id for m in reference.items], query
+    assert [m["id"] for m in ours.items] == [m["id"] for m in reference.items], query
     assert ours.total == reference.total, query
     assert ours.facets == reference.facets, query
 
