@@ -1,6 +1,6 @@
 """The demo API on the `ray` backend: a real local Ray head (2 CPUs), two Serve replicas, the tiny model.
 
-The tests share one cluster and run in order; the last one stops the cluster.
+The tests share one cluster and run in order; the last one stops the cluster. The one with two\nweb workers needs PostgreSQL (TEST_POSTGRES_URL), as `make test-ray` gives it.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from tests.demo_runner.conftest import CPU, add_tiny
 from tests.demo_runner.ray_cluster import RayHead
 from tests.fakehub import FakeHub
 from tests.people import make_user, token_client
+from tests.served import ServedWorkers, served_environment
 
 pytestmark = pytest.mark.ray
 MODELS = ["tiny/llama", "tiny/second", "tiny/third", "tiny/fourth"]
@@ -61,10 +62,7 @@ def ray_hub(tiny_model_dir: Path) -> Iterator[FakeHub]:
     hub.stop()
 
 
-@pytest.fixture(scope="module")
-def ray_database(tmp_path_factory: pytest.TempPathFactory) -> Engine:
-    engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('raydb') / 'catalog.db'}")
-    upgrade_schema(engine)
+def add_models(engine: Engine) -> None:
     lines = [
         json.dumps({"id": m, "pipeline_tag": "text-generation", "tags": ["llama"],
                     "cardData": {"license": "apache-2.0"}})
@@ -72,6 +70,13 @@ def ray_database(tmp_path_factory: pytest.TempPathFactory) -> Engine:
     ]  # fmt: skip
     with Session(engine) as session:
         import_snapshot(session, lines)
+
+
+@pytest.fixture(scope="module")
+def ray_database(tmp_path_factory: pytest.TempPathFactory) -> Engine:
+    engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('raydb') / 'catalog.db'}")
+    upgrade_schema(engine)
+    add_models(engine)
     return engine
 
 
@@ -237,6 +242,47 @@ def test_a_web_worker_restarted_while_a_job_converts_finds_the_job_going_on(
     final = wait_state(client, location)
     assert final["state"] == "ready", final
     assert chat(client, location).status_code == 200
+
+
+def test_two_web_workers_on_postgresql_answer_for_one_demo_and_outlive_their_processes(
+    pg_engine: Engine, ray_hub: FakeHub, ray_head: RayHead, ray_cache: Path, tmp_path: Path
+) -> None:
+    add_models(pg_engine)
+    token = make_user(pg_engine, "wendy", "viewer")
+    env = served_environment(
+        pg_engine, tmp_path, MODELCATALOG_DEMO_BACKEND="ray", RAY_ADDRESS=ray_head.address,
+        RAY_AUTH_MODE="disabled", MODELCATALOG_DEMO_CACHE=str(ray_cache),
+        HF_ENDPOINT=ray_hub.url, MODELCATALOG_DEMO_DEVICE="cpu",
+        MODELCATALOG_DEMO_COMPUTE_TYPE="int8", MODELCATALOG_RAY_MODELS_PER_REPLICA="1",
+        MODELCATALOG_RAY_MIN_REPLICAS="2", MODELCATALOG_RAY_MAX_REPLICAS="2",
+        MODELCATALOG_RAY_REPLICA_CPUS="0.5",
+    )  # fmt: skip
+    served = ServedWorkers(env, tmp_path / "serve.log")
+    try:
+        served.wait_ready()
+        started = served.request("POST", "/api/v1/demos", {"model": "tiny/llama"}, token)
+        assert started.status == 202, started.body
+        location = started.headers["Location"]
+        deadline = time.monotonic() + 240
+        while (job := served.request("GET", location).body)["state"] not in ("ready", "failed"):
+            assert time.monotonic() < deadline, job
+            time.sleep(0.2)
+        assert job["state"] == "ready", job
+        answers = served.from_every_worker(location)
+        assert {tuple(sorted(answer.body.items())) for answer in answers} == {
+            tuple(sorted(job.items()))
+        }
+        # Every process that ever saw the demo dies; new ones answer for it from the database.
+        served.wait_ready(previous=served.kill_workers())
+        assert served.request("GET", location).body == job
+        body = {"messages": [{"role": "user", "content": "Hello"}], "max_tokens": 4}
+        chat_answer = served.request("POST", f"{location}/v1/chat/completions", body, token)
+        assert chat_answer.status == 200, chat_answer.body
+        assert chat_answer.body["usage"]["completion_tokens"] == 4
+        assert served.request("DELETE", location, token=token).status == 204  # its owner's
+        assert served.request("GET", location).status == 404
+    finally:
+        served.stop()
 
 
 def test_with_the_cluster_stopped_search_answers_and_demos_are_503(
