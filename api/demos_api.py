@@ -57,13 +57,12 @@ def demo_manager() -> DemoBackend:
     backend = current_app.extensions.get("modelcatalog.demos")
     if backend is None:
         try:
-            from demo_runner.backends import ScaleSettings, make_backend
+            from demo_runner.backends import make_backend
         except ImportError:
             abort(501, message="demos need the demo extra: pip install -e '.[demo]'")
-        scale = current_app.config.get("DEMO_SCALE") or ScaleSettings.from_environment()
         backend = current_app.extensions.setdefault(
             "modelcatalog.demos",
-            make_backend(settings().demo, scale, database_url=settings().database_url),
+            make_backend(settings().demo, settings().scale, database_url=settings().database_url),
         )
     return backend
 

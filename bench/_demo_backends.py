@@ -19,11 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from demo_runner.backends import BackendKind, ChatModel, ScaleSettings
+from demo_runner.backends import ChatModel
 from demo_runner.device import DeviceChoice
 from demo_runner.generate import GenerationParams
 from demo_runner.jobs import DemoManager
-from demo_runner.settings import DemoSettings
+from demo_runner.settings import BackendKind, DemoSettings, ScaleSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 PROMPTS = [
