@@ -179,13 +179,10 @@ def serve(
 
 def _demo_backend_name() -> str:
     try:
-        from demo_runner.backends import ScaleSettings
+        import demo_runner.backends  # noqa: F401
     except ImportError:  # without the demo extra there are no demos to keep in one process
         return "off"
-    try:
-        return ScaleSettings.from_environment().backend.value
-    except ValueError as exc:
-        raise click.UsageError(str(exc)) from None
+    return settings().scale.backend.value
 
 
 @main.group()

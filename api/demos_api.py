@@ -15,7 +15,7 @@ from api.app import settings
 from api.auth import actor, current_user
 from api.database import db
 from api.errors import retry_after
-from catalog.audit import record_event
+from catalog.audit import last_actor, record_event
 from catalog.people import has_role
 from catalog.queries import get_model
 from demo_runner.openai_api import ChatRequestSchema
@@ -58,13 +58,12 @@ def demo_manager() -> DemoBackend:
     backend = current_app.extensions.get("modelcatalog.demos")
     if backend is None:
         try:
-            from demo_runner.backends import ScaleSettings, make_backend
+            from demo_runner.backends import make_backend
         except ImportError:
             abort(501, message="demos need the demo extra: pip install -e '.[demo]'")
-        scale = current_app.config.get("DEMO_SCALE") or ScaleSettings.from_environment()
         backend = current_app.extensions.setdefault(
             "modelcatalog.demos",
-            make_backend(settings().demo, scale, database_url=settings().database_url),
+            make_backend(settings().demo, settings().scale, database_url=settings().database_url),
         )
     return backend
 
@@ -92,8 +91,6 @@ def start_demo(repo_id: str) -> DemoJob:
 
         raise DemoCacheUnwritable(f"demos are off on this server: {problem}")
     job = demo_manager().start(repo_id)
-    owners = current_app.extensions.setdefault("modelcatalog.demo_owners", {})
-    owners[job.id] = actor()
     record_event(
         db(),
         actor=actor(),
@@ -107,8 +104,11 @@ def start_demo(repo_id: str) -> DemoJob:
 
 
 def _require_owner(demo_id: str) -> None:
-    """A demo belongs to whoever started it: only they or an admin delete it."""
-    owner = current_app.extensions.get("modelcatalog.demo_owners", {}).get(demo_id)
+    """A demo belongs to whoever started it: only they or an admin delete it.
+
+    The owner is read from the audit trail, not from this process, so any web worker answers.
+    """
+    owner = last_actor(db(), action="demo.start", target=f"demo:{demo_id}")
     user = current_user()
     if not has_role(user, "admin") and (user is None or owner != user.name):
         abort(

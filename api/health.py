@@ -37,7 +37,8 @@ def demo_health() -> dict[str, str]:
     except ImportError:
         return {"demo_backend": "not installed", "demo_cache": "not used"}
     problem = cache_problem(settings().demo.cache_dir)
-    return {"demo_backend": "local", "demo_cache": f"unwritable: {problem}" if problem else "ok"}
+    backend = settings().scale.backend.value
+    return {"demo_backend": backend, "demo_cache": f"unwritable: {problem}" if problem else "ok"}
 
 
 @blp.get("/healthz")

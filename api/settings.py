@@ -7,17 +7,18 @@ and validation, as it does for request input; each field's data_key is the varia
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from demo_runner.settings import ComputeType, DemoSettings, Device
+from demo_runner.settings import BackendKind, ComputeType, DemoSettings, Device, ScaleSettings
 from ingest.connection import HubSettings
 
 GB = 2**30
@@ -34,6 +35,15 @@ def _database_url(value: str) -> None:
         raise ValidationError(
             "not a database URL (sqlite:///PATH or postgresql+psycopg://USER:PASS@HOST/DB)"
         ) from exc
+
+
+# host:port of a head, ray://host:port (Ray Client), auto (this machine's cluster) or local (a new one)
+RAY_ADDRESS = re.compile(r"auto|local|ray://[^\s/]+:\d+|[^\s/:]+:\d+")
+
+
+def _ray_address(value: str) -> None:
+    if not RAY_ADDRESS.fullmatch(value):
+        raise ValidationError("HOST:PORT of the Ray head, ray://HOST:PORT, auto or local")
 
 
 class Anonymous(Enum):
@@ -108,6 +118,29 @@ class EnvironmentSchema(Schema):
     demo_request_seconds = fields.Float(
         data_key="MODELCATALOG_DEMO_REQUEST_SECONDS", validate=validate.Range(min=1, max=3600)
     )
+    demo_backend = fields.Enum(BackendKind, by_value=True, data_key="MODELCATALOG_DEMO_BACKEND")
+    ray_address = fields.String(data_key="RAY_ADDRESS", validate=_ray_address)
+    ray_models_per_replica = fields.Integer(
+        data_key="MODELCATALOG_RAY_MODELS_PER_REPLICA", validate=validate.Range(min=1, max=64)
+    )
+    ray_min_replicas = fields.Integer(
+        data_key="MODELCATALOG_RAY_MIN_REPLICAS", validate=validate.Range(min=0, max=1000)
+    )
+    ray_max_replicas = fields.Integer(
+        data_key="MODELCATALOG_RAY_MAX_REPLICAS", validate=validate.Range(min=1, max=1000)
+    )
+    ray_replica_cpus = fields.Float(
+        data_key="MODELCATALOG_RAY_REPLICA_CPUS",
+        validate=validate.Range(min=0, max=256, min_inclusive=False),
+    )
+    ray_build_cpus = fields.Float(
+        data_key="MODELCATALOG_RAY_BUILD_CPUS",
+        validate=validate.Range(min=0, max=256, min_inclusive=False),
+    )
+    # Builders beat every HEARTBEAT_S (5 s); less than two beats would fail healthy builds.
+    ray_silent_after = fields.Float(
+        data_key="MODELCATALOG_RAY_SILENT_AFTER", validate=validate.Range(min=10, max=86400)
+    )
     base_url = fields.Url(
         data_key="MODELCATALOG_BASE_URL", schemes={"http", "https"}, require_tld=False
     )
@@ -123,6 +156,16 @@ class EnvironmentSchema(Schema):
         data_key="MODELCATALOG_RATE_LIMIT_ANONYMOUS", validate=_rate_limit
     )
     rate_limit_token = fields.String(data_key="MODELCATALOG_RATE_LIMIT_TOKEN", validate=_rate_limit)
+
+    @validates_schema
+    def replicas_in_order(self, data: dict[str, Any], **_kwargs: Any) -> None:
+        low = data.get("ray_min_replicas", ScaleSettings.min_replicas)
+        high = data.get("ray_max_replicas", ScaleSettings.max_replicas)
+        if low > high:
+            raise ValidationError(
+                f"more than MODELCATALOG_RAY_MAX_REPLICAS ({high})",
+                field_name="MODELCATALOG_RAY_MIN_REPLICAS",
+            )
 
 
 @dataclass(frozen=True)
@@ -142,6 +185,7 @@ class Settings:
     hub: HubSettings = field(default_factory=HubSettings)
     access: AccessSettings = field(default_factory=AccessSettings)
     web: WebSettings = field(default_factory=WebSettings)
+    scale: ScaleSettings = field(default_factory=ScaleSettings)  # the demo backend, Ray's sizes
 
     @classmethod
     def defaults(cls, instance_path: Path) -> Settings:
@@ -208,4 +252,19 @@ class Settings:
             hub=hub,
             access=access,
             web=web,
+            scale=_scale(values),
         )
+
+
+def _scale(values: dict[str, Any]) -> ScaleSettings:
+    base = ScaleSettings()
+    return ScaleSettings(
+        backend=values.get("demo_backend", base.backend),
+        ray_address=values.get("ray_address"),
+        models_per_replica=values.get("ray_models_per_replica", base.models_per_replica),
+        min_replicas=values.get("ray_min_replicas", base.min_replicas),
+        max_replicas=values.get("ray_max_replicas", base.max_replicas),
+        replica_cpus=values.get("ray_replica_cpus", base.replica_cpus),
+        build_cpus=values.get("ray_build_cpus", base.build_cpus),
+        silent_after_s=values.get("ray_silent_after", base.silent_after_s),
+    )

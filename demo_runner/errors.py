@@ -103,3 +103,12 @@ class ModelNotConverted(DemoError):
     """A ready demo's converted model left the cache (evicted); it must be built again."""
 
     status = 409
+
+
+class RemoteDemoError(DemoError):
+    """A demo error raised where the model runs (a Ray replica), with its status and kind there."""
+
+    def __init__(self, message: str, status: int, kind: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.kind = kind  # the class name on the replica, e.g. GenerationTimedOut

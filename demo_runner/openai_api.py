@@ -134,6 +134,7 @@ def _events(pieces: Generator[str, None, None], name: str) -> Iterator[str]:
             for piece in pieces:
                 yield chunk({"content": piece})
         except Exception as exc:  # the stream has started: report in-band, as OpenAI does
-            yield f"data: {json.dumps({'error': {'message': str(exc), 'type': type(exc).__name__}})}\n\n"
+            kind = getattr(exc, "kind", type(exc).__name__)  # a replica's error keeps its name
+            yield f"data: {json.dumps({'error': {'message': str(exc), 'type': kind}})}\n\n"
     yield chunk({}, "stop")
     yield "data: [DONE]\n\n"

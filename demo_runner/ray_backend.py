@@ -7,28 +7,30 @@ import os
 import socket
 import threading
 import uuid
-from collections.abc import Generator, Iterator
+from collections.abc import Generator
+from contextlib import closing
 from dataclasses import asdict, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from catalog.demo_jobs import (
+    ACTIVE,
     DemoJobStore,
     create_demo_job,
     delete_demo_job,
     fail_silent_demo_job,
     find_live_demo_job,
+    get_demo_job,
 )
 from catalog.tables import DemoJobRecord
-from demo_runner.backends import ScaleSettings
 from demo_runner.device import DeviceChoice, pick_device
-from demo_runner.errors import DemoBackendUnavailable, ReplicaLost
+from demo_runner.errors import DemoBackendUnavailable, DemoError, RemoteDemoError, ReplicaLost
 from demo_runner.generate import GenerationParams
 from demo_runner.jobs import DemoJob
 from demo_runner.limits import StreamLimits
 from demo_runner.ray_serve import APP_NAME, BUILDER_NAME, NAMESPACE, ReplicaPlan
-from demo_runner.settings import DemoSettings
+from demo_runner.settings import DemoSettings, ScaleSettings
 
 log = logging.getLogger(__name__)
 CONNECT_TIMEOUT_S = 1.0
@@ -65,35 +67,48 @@ def _reachable(address: str) -> bool:
 
 
 class RemoteChatModel:
-    """A ready demo on the Serve deployment: the same stream/complete as a local model."""
+    """A ready demo on the Serve deployment: the same stream/complete as a local model.
+
+    The replica enforces the time limit (from the request's arrival there); closing a stream early
+    cancels the request on the replica, which stops its decode.
+    """
 
     def __init__(self, handle: Any, model_key: str) -> None:
         self.handle = handle.options(multiplexed_model_id=model_key, stream=True)
 
     def _events(
-        self, messages: list[dict[str, str]], params: GenerationParams
-    ) -> Iterator[dict[str, Any]]:
+        self, messages: list[dict[str, str]], params: GenerationParams, timeout_s: float
+    ) -> Generator[dict[str, Any], None, None]:
         from ray.exceptions import RayError
 
+        responses = self.handle.stream.remote(messages, asdict(params), timeout_s)
+        finished = False
         try:
-            yield from self.handle.stream.remote(messages, asdict(params))
+            for event in responses:
+                if "error" in event:
+                    raise _replica_error(event)
+                yield event
+            finished = True
         except RayError as exc:
+            finished = True
             raise ReplicaLost(
                 "the replica answering this demo stopped before the answer was complete "
                 f"({type(exc).__name__}); ask again: another replica will answer"
             ) from exc
+        finally:
+            if not finished:  # the reader went away (a client disconnect) or an error came
+                responses.cancel()
 
     def stream(
         self,
         messages: list[dict[str, str]],
         params: GenerationParams,
-        timeout_s: float = float("inf"),  # not enforced on Ray yet: the replica has no deadline
+        timeout_s: float = float("inf"),
     ) -> Generator[str, None, None]:
-        for event in self._events(messages, params):
-            if "error" in event:
-                raise ReplicaLost(f"the demo failed while answering: {event['error']}")
-            if "text" in event:
-                yield event["text"]
+        with closing(self._events(messages, params, timeout_s)) as events:
+            for event in events:
+                if "text" in event:
+                    yield event["text"]
 
     def complete(
         self,
@@ -102,12 +117,17 @@ class RemoteChatModel:
         timeout_s: float = float("inf"),
     ) -> tuple[str, int, int]:
         pieces, usage = [], [0, 0]
-        for event in self._events(messages, params):
-            if "error" in event:
-                raise ReplicaLost(f"the demo failed while answering: {event['error']}")
+        for event in self._events(messages, params, timeout_s):
             pieces.append(event.get("text", ""))
             usage = event.get("usage", usage)
         return "".join(pieces), usage[0], usage[1]
+
+
+def _replica_error(event: dict[str, Any]) -> DemoError:
+    """The demo error a replica reported, with its status there (504 past the time limit)."""
+    if event.get("status") is None:  # not a demo error: something broke on the replica
+        return ReplicaLost(f"the demo failed while answering: {event['error']}")
+    return RemoteDemoError(str(event["error"]), int(event["status"]), str(event.get("type")))
 
 
 class RayBackend:
@@ -266,9 +286,25 @@ class RayBackend:
         return RemoteChatModel(handle, record.model_key)
 
     def delete(self, job_id: str) -> bool:
-        """Forget the job; its model leaves replicas by their LRU and the disk by the cache's."""
+        """Forget the job and cancel its build if one runs; a ready model leaves replicas by their
+        LRU and the disk by the cache's.
+
+        With the cluster down the row still goes: the build stops at its next step when it finds
+        its job gone.
+        """
         with self.store.session() as session:
-            return delete_demo_job(session, job_id)
+            record = get_demo_job(session, job_id)
+            if record is None or record.backend != self.name:
+                return False
+            building = record.state in ACTIVE
+            delete_demo_job(session, job_id)
+        if building:
+            try:
+                _handle, builder = self._connect()
+                builder.cancel.remote(job_id)
+            except DemoBackendUnavailable:
+                log.warning("demo job %s deleted; its build stops at its next step", job_id)
+        return True
 
     def close(self) -> None:
         self.store.close()

@@ -11,6 +11,8 @@ import asyncio
 import logging
 import os
 import threading
+import time
+from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +20,7 @@ from typing import Any
 
 from demo_runner.cache import ModelCache
 from demo_runner.device import DeviceChoice
-from demo_runner.errors import DemoError, ModelNotConverted
+from demo_runner.errors import BuildCancelled, DemoError, ModelNotConverted
 from demo_runner.generate import BATCH_WINDOW_S, MAX_BATCH, GenerationParams, LoadedModel
 from demo_runner.settings import ComputeType, DemoSettings, Device
 
@@ -77,9 +79,27 @@ class ReplicaModel(LoadedModel):
 
 @dataclass
 class StreamRequest:
+    """One chat request on this replica: its deadline counts from its arrival, queueing included."""
+
     model: LoadedModel
     prompt: list[str]
     params: GenerationParams
+    deadline: float = float("inf")  # time.monotonic()
+    submitted: Any = None  # the batcher's request, once submitted
+    cancelled: bool = False
+
+    def cancel(self) -> None:
+        """The caller went away: stop decoding for it (now, or as soon as it is submitted)."""
+        self.cancelled = True
+        if self.submitted is not None:
+            self.submitted.cancel()
+
+
+def error_event(exc: BaseException) -> dict[str, Any]:
+    """An error as an event; the web tier turns a demo error back into one with the same status."""
+    if isinstance(exc, DemoError):
+        return {"error": str(exc), "status": exc.status, "type": type(exc).__name__}
+    return {"error": f"{type(exc).__name__}: {exc}", "status": None}
 
 
 def _pump(
@@ -90,13 +110,16 @@ def _pump(
     def send(event: dict[str, Any]) -> None:
         loop.call_soon_threadsafe(out.put_nowait, (index, event))
 
-    request = item.model.batcher.submit(item.prompt, item.params)
+    left = max(item.deadline - time.monotonic(), 0.0)
+    request = item.submitted = item.model.batcher.submit(item.prompt, item.params, left)
+    if item.cancelled:
+        request.cancel()
     try:
         for piece in item.model.text_pieces(request):
             send({"text": piece})
         send({"usage": [len(item.prompt), request.generated]})
     except Exception as exc:
-        send({"error": f"{type(exc).__name__}: {exc}"})
+        send(error_event(exc))
     send({"end": True})
 
 
@@ -171,16 +194,31 @@ def demo_deployment(plan: ReplicaPlan) -> Any:
             return self.describe()["replica"]
 
         async def stream(
-            self, messages: list[dict[str, str]], params: dict[str, Any]
+            self,
+            messages: list[dict[str, str]],
+            params: dict[str, Any],
+            timeout_s: float = float("inf"),
         ) -> AsyncIterator[dict[str, Any]]:
-            """Events for one chat request: {"text"}…, then {"usage"} or {"error"}."""
+            """Events for one chat request: {"text"}…, then {"usage"} or {"error"}.
+
+            The time limit runs from here; a caller that goes away (Serve cancels this generator)
+            stops the decode of its request, not only the sending.
+            """
+            deadline = time.monotonic() + timeout_s
             model = await self.model(serve.get_multiplexed_model_id())
-            request = StreamRequest(
-                model, model.prompt_tokens(messages), GenerationParams(**params)
-            )
-            async for events in self.decode(request):  # type: ignore[misc, call-arg]
-                for event in events:
-                    yield event
+            prompt = model.prompt_tokens(messages)
+            try:
+                fitted = model.fit(prompt, GenerationParams(**params))
+            except DemoError as exc:
+                yield error_event(exc)
+                return
+            request = StreamRequest(model, prompt, fitted, deadline)
+            try:
+                async for events in self.decode(request):  # type: ignore[misc, call-arg]
+                    for event in events:
+                        yield event
+            finally:
+                request.cancel()
 
         # Serve's decorators are typed for functions, not methods: hence the ignores here.
         @serve.batch(max_batch_size=MAX_BATCH, batch_wait_timeout_s=BATCH_WINDOW_S)  # type: ignore[arg-type]
@@ -189,7 +227,8 @@ def demo_deployment(plan: ReplicaPlan) -> Any:
                 yield rounds
 
         def describe(self) -> dict[str, Any]:
-            """This replica: actor name, pid, models held, how many were unloaded, batch sizes."""
+            """This replica: actor name, pid, models held, how many were unloaded, batch sizes, and
+            the requests waiting or decoding now."""
             import ray
 
             models = self.holdings.models
@@ -199,6 +238,7 @@ def demo_deployment(plan: ReplicaPlan) -> Any:
                 "models": sorted(models),
                 "unloaded": self.holdings.unloaded,
                 "batches": [size for m in models.values() for size in m.batcher.batches],
+                "active": sum(m.batcher.active() for m in models.values()),
             }
 
     return DemoModels.bind()  # type: ignore[attr-defined]
@@ -222,13 +262,15 @@ def build_demo(
     def report(state: str, fraction: float) -> None:
         low, high = spans.get(state, (0.85, 1.0))
         with store.session() as session:
-            update_demo_job(
+            record = update_demo_job(
                 session,
                 job_id,
                 state=state,
                 progress=low + (high - low) * fraction,
                 heartbeat_at=utcnow(),
             )
+        if record is None:  # deleted, perhaps while the cluster could not be told
+            raise BuildCancelled(f"the demo of {repo_id} was deleted while it was built")
 
     stop = _heartbeat(store, job_id)
     try:
@@ -279,7 +321,15 @@ def _heartbeat(store: Any, job_id: str) -> threading.Event:
 
 
 class DemoBuilder:
-    """A detached actor that owns build tasks, so a build outlives the web worker that asked for it."""
+    """A detached actor that owns build tasks, so a build outlives the web worker that asked for it.
+
+    It owns them in Ray's sense too: only the process that submitted a task can cancel it, so any
+    web worker cancels a build by asking this actor.
+    """
+
+    def __init__(self) -> None:
+        self.running: dict[str, Any] = {}  # job id -> the build task's ObjectRef
+        self.cancelled: deque[str] = deque(maxlen=100)  # the latest builds stopped by cancel()
 
     async def build(
         self,
@@ -292,13 +342,37 @@ class DemoBuilder:
         build_cpus: float,
     ) -> None:
         import ray
+        from ray.exceptions import TaskCancelledError
 
         task = ray.remote(build_demo).options(num_cpus=build_cpus, max_retries=0)
+        self.running[job_id] = task.remote(job_id, repo_id, gguf_file, settings, plan, store)
         try:
-            key = await task.remote(job_id, repo_id, gguf_file, settings, plan, store)
+            key = await self.running[job_id]
             await self._load(job_id, key, store)
+        except TaskCancelledError:
+            log.info("the build of demo job %s was cancelled (the job was deleted)", job_id)
+            self.cancelled.append(job_id)
         except Exception as exc:
             self._fail(job_id, store, exc)
+        finally:
+            self.running.pop(job_id, None)
+
+    def cancel(self, job_id: str) -> bool:
+        """Stop a job's build: the task gets a KeyboardInterrupt (its cache write is undone).
+
+        A build not started yet finds its job deleted at its first step and stops there.
+        """
+        import ray
+
+        task = self.running.get(job_id)
+        if task is None:
+            return False
+        ray.cancel(task)
+        return True
+
+    def describe(self) -> dict[str, list[str]]:
+        """The jobs whose build task runs now, and the latest whose build was cancelled."""
+        return {"running": sorted(self.running), "cancelled": list(self.cancelled)}
 
     async def _load(self, job_id: str, key: str, store: Any) -> None:
         from ray import serve
@@ -306,7 +380,7 @@ class DemoBuilder:
         from catalog.demo_jobs import update_demo_job, utcnow
 
         with store.session() as session:
-            update_demo_job(
+            record = update_demo_job(
                 session,
                 job_id,
                 state="loading",
@@ -314,6 +388,8 @@ class DemoBuilder:
                 model_key=key,
                 heartbeat_at=utcnow(),
             )
+        if record is None:  # deleted while its build ran: load nothing
+            return
         handle = serve.get_app_handle(APP_NAME)
         await handle.options(multiplexed_model_id=key).load.remote()
         with store.session() as session:

@@ -51,3 +51,25 @@ class DemoSettings:
     max_streams: int = 16  # generations at once per demo
     max_streams_total: int = 16  # generations at once overall
     request_timeout_s: float = 120.0  # one generation's time limit
+
+
+class BackendKind(StrEnum):
+    """Where demos run: `local` (in the web process), `ray` (Ray Serve) or `off`."""
+
+    LOCAL = "local"
+    RAY = "ray"
+    OFF = "off"
+
+
+@dataclass(frozen=True)
+class ScaleSettings:
+    """Which demo backend runs, and how the `ray` one runs (api/settings.py names the variables)."""
+
+    backend: BackendKind = BackendKind.LOCAL
+    ray_address: str | None = None  # host:port, ray://host:port or auto; None starts Ray here
+    models_per_replica: int = 2  # models a Serve replica holds; the least recently used goes
+    min_replicas: int = 1
+    max_replicas: int = 2
+    replica_cpus: float = 1.0  # per replica when the device is the CPU (a GPU replica takes 1 GPU)
+    build_cpus: float = 1.0  # per download + conversion task
+    silent_after_s: float = 60.0  # a build not heard of for this long has failed

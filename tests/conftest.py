@@ -63,12 +63,17 @@ def _empty(engine: Engine) -> None:
 def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     """An empty, migrated database with the license knowledge base loaded."""
     if request.param == "postgres":
-        engine = request.getfixturevalue("postgres_engine")
-        _empty(engine)
-        _load_licenses(engine)
-        yield engine
+        yield request.getfixturevalue("pg_engine")
     else:
         yield from _sqlite(tmp_path)
+
+
+@pytest.fixture
+def pg_engine(postgres_engine: Engine) -> Engine:
+    """An empty, migrated PostgreSQL database with the knowledge base, for tests that need a server."""
+    _empty(postgres_engine)
+    _load_licenses(postgres_engine)
+    return postgres_engine
 
 
 @pytest.fixture

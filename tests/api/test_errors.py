@@ -39,6 +39,7 @@ EXAMPLES: list[Exception] = [
     demo_errors.DemoBackendUnavailable("the Ray cluster cannot be reached"),
     demo_errors.ReplicaLost("the replica stopped mid-answer"),
     demo_errors.ModelNotConverted("no longer in the cache"),
+    demo_errors.RemoteDemoError("took too long on the replica", 504, "GenerationTimedOut"),
     demo_errors.DemoError("a demo error of no subclass"),
 ]
 EXPECTED_STATUS = {
@@ -65,6 +66,7 @@ EXPECTED_STATUS = {
     "DemoBackendUnavailable": 503,
     "ReplicaLost": 503,
     "ModelNotConverted": 409,
+    "RemoteDemoError": 504,  # the status the replica's error had there
 }
 
 

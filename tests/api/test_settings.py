@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from api.app import create_app
 from api.cli import main
 from api.settings import Settings, SettingsError
-from demo_runner.settings import ComputeType, Device
+from demo_runner.settings import BackendKind, ComputeType, Device, ScaleSettings
 
 
 def test_defaults_put_app_data_under_the_instance_folder(tmp_path: Path) -> None:
@@ -48,6 +48,37 @@ def test_values_are_coerced_to_their_types(tmp_path: Path) -> None:
     assert demo.endpoint == "http://hub.internal:8080" and demo.token == "hf_x"
 
 
+def test_the_demo_backend_and_ray_sizes_are_read_with_the_rest(tmp_path: Path) -> None:
+    scale = Settings.from_environ(
+        {
+            "MODELCATALOG_DEMO_BACKEND": "ray",
+            "RAY_ADDRESS": "head.internal:6379",
+            "MODELCATALOG_RAY_MODELS_PER_REPLICA": "3",
+            "MODELCATALOG_RAY_MIN_REPLICAS": "0",
+            "MODELCATALOG_RAY_MAX_REPLICAS": "8",
+            "MODELCATALOG_RAY_REPLICA_CPUS": "0.5",
+            "MODELCATALOG_RAY_BUILD_CPUS": "2",
+            "MODELCATALOG_RAY_SILENT_AFTER": "90",
+        },
+        tmp_path,
+    ).scale
+    assert scale == ScaleSettings(
+        backend=BackendKind.RAY,
+        ray_address="head.internal:6379",
+        models_per_replica=3,
+        min_replicas=0,
+        max_replicas=8,
+        replica_cpus=0.5,
+        build_cpus=2.0,
+        silent_after_s=90.0,
+    )
+    assert Settings.from_environ({}, tmp_path).scale == ScaleSettings()  # local, nothing to start
+    for address in ("auto", "local", "ray://head:10001", "10.0.0.5:6379"):
+        assert (
+            Settings.from_environ({"RAY_ADDRESS": address}, tmp_path).scale.ray_address == address
+        )
+
+
 def test_an_empty_variable_counts_as_unset(tmp_path: Path) -> None:
     settings = Settings.from_environ({"MODELCATALOG_DEMO_DEVICE": "", "HF_TOKEN": ""}, tmp_path)
     assert settings.demo.device is None and settings.hub.token is None
@@ -65,6 +96,16 @@ def test_an_empty_variable_counts_as_unset(tmp_path: Path) -> None:
         ("MODELCATALOG_TRUST_REMOTE_CODE", "maybe"),
         ("HF_ENDPOINT", "ftp://hub"),
         ("DATABASE_URL", "not a url"),
+        ("MODELCATALOG_DEMO_BACKEND", "cloud"),
+        ("RAY_ADDRESS", "head"),
+        ("RAY_ADDRESS", "http://head:8265"),
+        ("MODELCATALOG_RAY_MODELS_PER_REPLICA", "0"),
+        ("MODELCATALOG_RAY_MAX_REPLICAS", "0"),
+        ("MODELCATALOG_RAY_MIN_REPLICAS", "-1"),
+        ("MODELCATALOG_RAY_MIN_REPLICAS", "3"),  # above the default maximum, 2
+        ("MODELCATALOG_RAY_REPLICA_CPUS", "0"),
+        ("MODELCATALOG_RAY_BUILD_CPUS", "lots"),
+        ("MODELCATALOG_RAY_SILENT_AFTER", "1"),  # less than two heartbeats
     ],
 )
 def test_a_bad_value_is_refused_naming_the_variable(tmp_path: Path, name: str, value: str) -> None:
@@ -91,6 +132,24 @@ def test_the_app_reads_the_environment_once_into_its_settings(
     settings = app.config["SETTINGS"]
     assert settings.demo.max_loaded == 5
     assert str(app.extensions["modelcatalog.engine"].url) == f"sqlite:///{tmp_path / 'env.db'}"
+
+
+def test_serve_stops_at_start_up_on_a_bad_ray_setting(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        main,
+        ["serve", "--workers", "2"],
+        env={
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'c.db'}",
+            "MODELCATALOG_DEMO_BACKEND": "ray",
+            "MODELCATALOG_RAY_MIN_REPLICAS": "4",
+            "MODELCATALOG_RAY_MAX_REPLICAS": "2",
+        },
+    )
+    assert result.exit_code == 1
+    assert "MODELCATALOG_RAY_MIN_REPLICAS='4': more than MODELCATALOG_RAY_MAX_REPLICAS (2)" in (
+        result.output
+    )
+    assert "Traceback" not in result.output and "modelcatalog on http" not in result.output
 
 
 def test_the_command_line_reports_a_bad_setting_without_a_traceback(tmp_path: Path) -> None:

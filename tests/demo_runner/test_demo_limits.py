@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import socket
 import threading
 import time
@@ -28,33 +27,6 @@ from tests.fakehub import FakeHub
 from tests.people import make_user, token_client
 
 HELLO = [{"role": "user", "content": "Hello there"}]
-
-
-@pytest.fixture(scope="session")
-def wide_model_dir(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The tiny model's tokenizer on a wider network: slow enough per token to watch a decode stop."""
-    import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    out = tmp_path_factory.mktemp("wide-llama")
-    torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=json.loads((tiny_model_dir / "config.json").read_text())["vocab_size"],
-        hidden_size=512,
-        intermediate_size=2048,
-        num_hidden_layers=8,
-        num_attention_heads=8,
-        num_key_value_heads=8,
-        max_position_embeddings=2048,
-        bos_token_id=1,
-        eos_token_id=2,
-        tie_word_embeddings=False,
-    )
-    LlamaForCausalLM(config).save_pretrained(out)
-    for item in tiny_model_dir.iterdir():
-        if "token" in item.name or item.name == "chat_template.jinja":
-            shutil.copy(item, out / item.name)
-    return out
 
 
 def catalog_app(engine: Engine, settings: DemoSettings, *repo_ids: str) -> Flask:

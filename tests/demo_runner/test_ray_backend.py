@@ -1,6 +1,6 @@
 """The demo API on the `ray` backend: a real local Ray head (2 CPUs), two Serve replicas, the tiny model.
 
-The tests share one cluster and run in order; the last one stops the cluster.
+The tests share one cluster and run in order; the last one stops the cluster. The one with two\nweb workers needs PostgreSQL (TEST_POSTGRES_URL), as `make test-ray` gives it.
 """
 
 from __future__ import annotations
@@ -8,9 +8,11 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -22,16 +24,19 @@ from sqlmodel import Session
 from api.app import create_app
 from api.settings import Settings
 from catalog.db import make_engine, upgrade_schema
-from demo_runner.backends import BackendKind, ScaleSettings
-from demo_runner.settings import DemoSettings
+from demo_runner.settings import BackendKind, DemoSettings, ScaleSettings
 from ingest.snapshot import import_snapshot
 from tests.demo_runner.conftest import CPU, add_tiny
 from tests.demo_runner.ray_cluster import RayHead
 from tests.fakehub import FakeHub
 from tests.people import make_user, token_client
+from tests.served import ServedWorkers, served_environment
 
 pytestmark = pytest.mark.ray
 MODELS = ["tiny/llama", "tiny/second", "tiny/third", "tiny/fourth"]
+# The tiny tokenizer on a wider network: slow enough per token (and to convert) to watch a decode
+# or a build stop.
+WIDE, SLOW = "tiny/wide", "tiny/slow"
 GREEDY_LONG = {"max_tokens": 1024, "temperature": 0}
 
 
@@ -53,25 +58,31 @@ def ray_head() -> Iterator[RayHead]:
 
 
 @pytest.fixture(scope="module")
-def ray_hub(tiny_model_dir: Path) -> Iterator[FakeHub]:
+def ray_hub(tiny_model_dir: Path, wide_model_dir: Path) -> Iterator[FakeHub]:
     hub = FakeHub().start()
     for repo_id in MODELS:
         add_tiny(hub, repo_id, tiny_model_dir)
+    for repo_id in (WIDE, SLOW):
+        add_tiny(hub, repo_id, wide_model_dir)
     yield hub
     hub.stop()
+
+
+def add_models(engine: Engine) -> None:
+    lines = [
+        json.dumps({"id": m, "pipeline_tag": "text-generation", "tags": ["llama"],
+                    "cardData": {"license": "apache-2.0"}})
+        for m in [*MODELS, WIDE, SLOW]
+    ]  # fmt: skip
+    with Session(engine) as session:
+        import_snapshot(session, lines)
 
 
 @pytest.fixture(scope="module")
 def ray_database(tmp_path_factory: pytest.TempPathFactory) -> Engine:
     engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('raydb') / 'catalog.db'}")
     upgrade_schema(engine)
-    lines = [
-        json.dumps({"id": m, "pipeline_tag": "text-generation", "tags": ["llama"],
-                    "cardData": {"license": "apache-2.0"}})
-        for m in MODELS
-    ]  # fmt: skip
-    with Session(engine) as session:
-        import_snapshot(session, lines)
+    add_models(engine)
     return engine
 
 
@@ -199,11 +210,110 @@ def test_concurrent_streams_for_one_model_are_decoded_in_one_batch(ray_app: Flas
     assert max(replica(ray_app, location)["batches"]) > max(before, 1)
 
 
+def full_decode_seconds(client: Any, location: str) -> float:
+    """How long the wide model takes for its longest answer (the tests stop it well before)."""
+    started = time.monotonic()
+    whole = chat(client, location, **GREEDY_LONG)
+    seconds = time.monotonic() - started
+    assert whole.status_code == 200, whole.json
+    assert whole.json["usage"]["completion_tokens"] > 500 and seconds > 1.5, (
+        "the model answers too fast for this test to see a decode stop",
+        whole.json["usage"],
+        seconds,
+    )
+    return seconds
+
+
+def test_a_generation_past_its_time_limit_is_504_from_the_replica(ray_app: Flask) -> None:
+    client = signed_in(ray_app)
+    location = ready_demo(client, WIDE)
+    full_s = full_decode_seconds(client, location)
+    backend = ray_app.extensions["modelcatalog.demos"]
+    saved = backend.settings
+    backend.settings = replace(saved, request_timeout_s=full_s / 4)
+    try:
+        started = time.monotonic()
+        answer = chat(client, location, **GREEDY_LONG)
+        assert answer.status_code == 504, answer.json
+        assert "longer than" in answer.json["detail"]
+        assert time.monotonic() - started < full_s / 2
+        streamed = chat(client, location, stream=True, **GREEDY_LONG)
+        events = list(sse_events(iter(streamed.response)))
+        errors = [e["error"] for e in events if isinstance(e, dict) and "error" in e]
+        assert [error["type"] for error in errors] == ["GenerationTimedOut"]
+        assert events[-1] == "[DONE]"
+    finally:
+        backend.settings = saved
+    assert replica(ray_app, location)["active"] == 0
+
+
+def test_a_client_disconnect_stops_the_decode_on_the_replica(ray_app: Flask) -> None:
+    from waitress.server import create_server
+
+    client = signed_in(ray_app)
+    location = ready_demo(client, WIDE)
+    full_s = full_decode_seconds(client, location)
+    server = create_server(ray_app, host="127.0.0.1", port=0, threads=4)
+    threading.Thread(target=server.run, daemon=True).start()
+    try:
+        body = {"messages": [{"role": "user", "content": "Hello"}], **GREEDY_LONG, "stream": True}
+        payload = json.dumps(body).encode()
+        sock = socket.create_connection(("127.0.0.1", server.effective_port), timeout=60)
+        sock.sendall(
+            f"POST {location}/v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            f"Authorization: Bearer {ray_app.extensions['tests.demo_user']['token']}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n\r\n".encode()
+            + payload
+        )
+        received = b""
+        while b'"content"' not in received:
+            received += sock.recv(4096)
+        assert received.startswith(b"HTTP/1.1 200")
+        assert replica(ray_app, location)["active"] == 1
+        sock.close()
+        gone = time.monotonic()
+        while replica(ray_app, location)["active"] and time.monotonic() - gone < full_s / 2:
+            time.sleep(0.05)
+        assert replica(ray_app, location)["active"] == 0, "the replica decoded for nobody"
+    finally:
+        server.close()
+
+
+def test_deleting_a_building_demo_cancels_its_build_on_the_cluster(
+    ray_app: Flask, ray_cache: Path
+) -> None:
+    import ray
+
+    client = signed_in(ray_app)
+    started = client.post("/api/v1/demos", json={"model": SLOW})
+    assert started.status_code == 202, started.json
+    location = started.headers["Location"]
+    job_id = location.rsplit("/", 1)[1]
+    _handle, builder = ray_app.extensions["modelcatalog.demos"]._connect()
+
+    def builds() -> dict[str, list[str]]:
+        return ray.get(builder.describe.remote(), timeout=30)
+
+    deadline = time.monotonic() + 60
+    while job_id not in builds()["running"]:
+        assert time.monotonic() < deadline, client.get(location).json
+        time.sleep(0.05)
+    assert client.delete(location).status_code == 204
+    deadline = time.monotonic() + 30
+    while job_id in builds()["running"]:
+        assert time.monotonic() < deadline, "the build went on after its job was deleted"
+        time.sleep(0.05)
+    assert job_id in builds()["cancelled"]  # stopped by ray.cancel, not by running to its end
+    assert client.get(location).status_code == 404
+    left = [p.name for p in (ray_cache / "converted").iterdir()]
+    assert not [name for name in left if "slow" in name or name.startswith(".tmp-")], left
+
+
 def test_a_replica_killed_mid_stream_ends_it_with_an_error_and_the_next_request_is_served(
     ray_app: Flask,
 ) -> None:
     client = signed_in(ray_app)
-    location = ready_demo(client, "tiny/llama")
+    location = ready_demo(client, WIDE)  # slow enough to be killed mid-answer
     victim = replica(ray_app, location)
     streamed = chat(client, location, stream=True, **GREEDY_LONG)
     events = sse_events(iter(streamed.response))
@@ -237,6 +347,47 @@ def test_a_web_worker_restarted_while_a_job_converts_finds_the_job_going_on(
     final = wait_state(client, location)
     assert final["state"] == "ready", final
     assert chat(client, location).status_code == 200
+
+
+def test_two_web_workers_on_postgresql_answer_for_one_demo_and_outlive_their_processes(
+    pg_engine: Engine, ray_hub: FakeHub, ray_head: RayHead, ray_cache: Path, tmp_path: Path
+) -> None:
+    add_models(pg_engine)
+    token = make_user(pg_engine, "wendy", "viewer")
+    env = served_environment(
+        pg_engine, tmp_path, MODELCATALOG_DEMO_BACKEND="ray", RAY_ADDRESS=ray_head.address,
+        RAY_AUTH_MODE="disabled", MODELCATALOG_DEMO_CACHE=str(ray_cache),
+        HF_ENDPOINT=ray_hub.url, MODELCATALOG_DEMO_DEVICE="cpu",
+        MODELCATALOG_DEMO_COMPUTE_TYPE="int8", MODELCATALOG_RAY_MODELS_PER_REPLICA="1",
+        MODELCATALOG_RAY_MIN_REPLICAS="2", MODELCATALOG_RAY_MAX_REPLICAS="2",
+        MODELCATALOG_RAY_REPLICA_CPUS="0.5",
+    )  # fmt: skip
+    served = ServedWorkers(env, tmp_path / "serve.log")
+    try:
+        served.wait_ready()
+        started = served.request("POST", "/api/v1/demos", {"model": "tiny/llama"}, token)
+        assert started.status == 202, started.body
+        location = started.headers["Location"]
+        deadline = time.monotonic() + 240
+        while (job := served.request("GET", location).body)["state"] not in ("ready", "failed"):
+            assert time.monotonic() < deadline, job
+            time.sleep(0.2)
+        assert job["state"] == "ready", job
+        answers = served.from_every_worker(location)
+        assert {tuple(sorted(answer.body.items())) for answer in answers} == {
+            tuple(sorted(job.items()))
+        }
+        # Every process that ever saw the demo dies; new ones answer for it from the database.
+        served.wait_ready(previous=served.kill_workers())
+        assert served.request("GET", location).body == job
+        body = {"messages": [{"role": "user", "content": "Hello"}], "max_tokens": 4}
+        chat_answer = served.request("POST", f"{location}/v1/chat/completions", body, token)
+        assert chat_answer.status == 200, chat_answer.body
+        assert chat_answer.body["usage"]["completion_tokens"] == 4
+        assert served.request("DELETE", location, token=token).status == 204  # its owner's
+        assert served.request("GET", location).status == 404
+    finally:
+        served.stop()
 
 
 def test_with_the_cluster_stopped_search_answers_and_demos_are_503(
