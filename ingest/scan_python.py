@@ -6,7 +6,7 @@ import ast
 import json
 import re
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from ingest.scan import Recorder, ScanResult
@@ -59,9 +59,15 @@ def _module_constants(tree: ast.Module) -> dict[str, str | None]:
 _NEWLINE = re.compile(r"\r\n|\r|\n")
 
 
-def _lines_naming(source: str, names: Iterable[str]) -> list[int]:
-    """The (1-based) lines where any of these names occurs, as the parser numbers lines."""
-    pattern = re.compile("|".join(re.escape(name) for name in names))
+def _name_pattern(names: Iterable[str]) -> re.Pattern[str]:
+    return re.compile("|".join(re.escape(name) for name in names))
+
+
+_TRIGGER_PATTERN = _name_pattern(TRIGGER_NAMES)
+
+
+def _lines_naming(source: str, pattern: re.Pattern[str]) -> list[int]:
+    """The (1-based) lines where the pattern matches, as the parser numbers lines."""
     starts = [0] + [m.end() for m in _NEWLINE.finditer(source)]
     return sorted({bisect_right(starts, m.start()) for m in pattern.finditer(source)})
 
@@ -78,14 +84,21 @@ def _touches(node: ast.AST, lines: list[int]) -> bool:
     return index < len(lines) and lines[index] <= end
 
 
-def _nodes_on(tree: ast.AST, lines: list[int]) -> Iterator[ast.AST]:
+def _nodes_on(tree: ast.AST, lines: list[int]) -> list[ast.AST]:
     """The nodes whose span holds one of `lines`: a loader's name must appear on a call's lines,
     so only the few statements around those lines are walked, not the whole tree."""
+    nodes = []
     stack = [tree]
     while stack:
         node = stack.pop()
-        yield node
-        stack.extend(child for child in ast.iter_child_nodes(node) if _touches(child, lines))
+        nodes.append(node)
+        for name in node._fields:  # ast.iter_child_nodes, without its two generators per node
+            child = getattr(node, name, None)
+            if isinstance(child, list):
+                stack.extend(c for c in child if isinstance(c, ast.AST) and _touches(c, lines))
+            elif isinstance(child, ast.AST) and _touches(child, lines):
+                stack.append(child)
+    return nodes
 
 
 def _aliases(imports: Iterable[ast.AST]) -> dict[str, str]:
@@ -108,11 +121,11 @@ class _CallReader:
         self.aliases: dict[str, str] = {}
 
     def read(self, tree: ast.Module, source: str) -> None:
-        nodes = list(_nodes_on(tree, _lines_naming(source, TRIGGER_NAMES)))
+        nodes = _nodes_on(tree, _lines_naming(source, _TRIGGER_PATTERN))
         self.aliases = _aliases(nodes)
         if self.aliases:
-            extra = _lines_naming(source, [f"{name}(" for name in self.aliases])
-            nodes += _nodes_on(tree, extra)
+            extra = _name_pattern(f"{name}(" for name in self.aliases)
+            nodes += _nodes_on(tree, _lines_naming(source, extra))
         calls = {id(n): n for n in nodes if isinstance(n, ast.Call)}.values()
         for call in sorted(calls, key=lambda c: (c.lineno, c.col_offset)):
             self._record(call)
