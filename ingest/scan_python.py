@@ -32,9 +32,24 @@ FUNCTIONS = {
 }
 # Any X.from_pretrained(...): AutoModel*, AutoTokenizer, Llama (llama-cpp-python), diffusers, ...
 FROM_PRETRAINED = Loader("model", 0, ("pretrained_model_name_or_path", "repo_id", "model_id"))
-# A cheap test before parsing: a file without any of these cannot load anything.
+# Every call the reader records has one of these names, as written, on its lines (see may_load).
 TRIGGER_NAMES = (*FUNCTIONS, "from_pretrained")
 TRIGGERS = tuple(name.encode() for name in TRIGGER_NAMES)
+
+
+def may_load(data: bytes) -> bool:
+    """Whether a Python file's bytes hold a trigger name: only then can it yield a finding.
+
+    Parsing is most of a scan's time and most files load nothing, so this is asked first. It
+    can never hide a load the syntax tree would show, because the reader only looks at calls
+    spanning a line where a trigger name occurs in the decoded source (_CallReader.read, with
+    _lines_naming), and an import alias counts only when its import names a trigger. The
+    source is the bytes decoded as UTF-8 or Latin-1, and in both an ASCII name occurs in the
+    text exactly when its bytes occur in the file: UTF-8 never uses bytes below 0x80 inside a
+    multi-byte character, and Latin-1 maps each byte to one character. So a file without
+    these bytes has no line the reader would look at.
+    """
+    return any(trigger in data for trigger in TRIGGERS)
 
 
 def _module_constants(tree: ast.Module) -> dict[str, str | None]:
@@ -124,7 +139,7 @@ class _CallReader:
         nodes = _nodes_on(tree, _lines_naming(source, _TRIGGER_PATTERN))
         self.aliases = _aliases(nodes)
         if self.aliases:
-            extra = _name_pattern(f"{name}(" for name in self.aliases)
+            extra = _name_pattern(self.aliases)
             nodes += _nodes_on(tree, _lines_naming(source, extra))
         calls = {id(n): n for n in nodes if isinstance(n, ast.Call)}.values()
         for call in sorted(calls, key=lambda c: (c.lineno, c.col_offset)):
@@ -204,13 +219,18 @@ def _read(tree: ast.Module, source: str, reader: _CallReader) -> None:
 
 def scan_python(data: bytes, path: str, result: ScanResult) -> None:
     """Record the loads in one Python file."""
-    if not any(trigger in data for trigger in TRIGGERS):
+    if not may_load(data):
         return
-    recorder = Recorder(result, path)
     try:
         source = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         source = data.decode("latin-1")  # PEP 263 declarations other than UTF-8 are rare
+    read_python(source, path, result)
+
+
+def read_python(source: str, path: str, result: ScanResult) -> None:
+    """Record the loads in Python source, parsed whatever may_load says of it."""
+    recorder = Recorder(result, path)
     tree = _parse(source, recorder)
     if tree is not None:
         _read(tree, source, _CallReader(_module_constants(tree), recorder))
