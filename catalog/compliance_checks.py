@@ -13,13 +13,8 @@ from sqlmodel import Session
 from catalog.compliance import Rules, Verdict, evaluate, walk_lineage
 from catalog.licenses import knowledge_base
 from catalog.lineage import Lineage, load_lineage
-from catalog.policies import OUTCOME_RANK, Policy
+from catalog.policies import DEFAULT_FAIL_ON, FAIL_ON, OUTCOME_RANK, Policy
 from catalog.reviews import latest_reviews, review_dict
-
-# The verdicts a gate can stop on, from the strictest gate to the loosest. The default stops on
-# `unknown` and `forbidden`; `conditional` also stops on any verdict with obligations.
-FAIL_ON = ("conditional", "unknown", "forbidden")
-DEFAULT_FAIL_ON = "unknown"
 
 
 def check_models(
