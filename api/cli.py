@@ -386,6 +386,20 @@ def _verdicts(
         )
 
 
+def _dataset_verdicts(
+    dataset_ids: list[str], use: str, policy_name: str, *, fail_on: str
+) -> list[dict]:
+    """Verdicts on the datasets a scan found, by the policy's rules for training data."""
+    from api.database import new_session
+    from catalog.compliance_checks import dataset_documents
+
+    if not dataset_ids:
+        return []
+    policy = _policy(policy_name)
+    with new_session() as session:
+        return dataset_documents(session, dataset_ids, use=use, policy=policy, fail_on=fail_on)
+
+
 def _echo_verdicts(verdicts: list[dict], output_format: str, fail_on: str) -> None:
     from api.ci_reports import junit_report
 
@@ -396,8 +410,9 @@ def _echo_verdicts(verdicts: list[dict], output_format: str, fail_on: str) -> No
         if output_format == "json":
             click.echo(json.dumps(verdict))
         else:
+            shown = verdict.get("model") or f"{verdict['dataset']} (dataset)"
             click.echo(
-                f"{verdict['model']:<45} {verdict['verdict']:<12} "
+                f"{shown:<45} {verdict['verdict']:<12} "
                 f"{verdict['effective_license']['category']:<15} {_main_reason(verdict)}"
             )
 
@@ -499,8 +514,9 @@ def check(
         sys.exit(1)
 
 
-def _fetch_missing(repo_ids: list[str]) -> None:
-    """Fetch models the catalog lacks (and their lineage) when the Hub answers; else say so."""
+def _fetch_missing(model_ids: list[str], dataset_ids: list[str]) -> None:
+    """Fetch models and datasets the catalog lacks (and the models' lineage) when the Hub
+    answers; else say so."""
     from api.app import settings
     from api.database import engine
     from ingest.errors import HubUnreachable
@@ -511,7 +527,7 @@ def _fetch_missing(repo_ids: list[str]) -> None:
         click.echo("The Hub cannot be reached: judging with what the catalog holds.", err=True)
         return
     try:
-        Crawler(engine(), CrawlOptions(hub=hub, timeout=10.0)).fetch_models(repo_ids)
+        Crawler(engine(), CrawlOptions(hub=hub, timeout=10.0)).fetch_repos(model_ids, dataset_ids)
     except HubUnreachable as exc:
         click.echo(f"{exc}: judging with what the catalog holds.", err=True)
 
@@ -547,7 +563,10 @@ def _echo_scan(scan: ScanResult, output_format: str) -> None:
     help="sarif and junit need --check.",
 )
 @click.option(
-    "--check", "judge", is_flag=True, help="Judge the models found; exit as `check` does."
+    "--check",
+    "judge",
+    is_flag=True,
+    help="Judge the models and datasets found; exit as `check` does.",
 )
 @USE_OPTION
 @POLICY_OPTION
@@ -556,7 +575,7 @@ def _echo_scan(scan: ScanResult, output_format: str) -> None:
     "--fetch/--no-fetch",
     default=True,
     show_default=True,
-    help="With --check: fetch models the catalog lacks, and their lineage, from HF_ENDPOINT.",
+    help="With --check: fetch models and datasets the catalog lacks, and the models' lineage, from HF_ENDPOINT.",
 )
 @click.option(
     "-j",
@@ -606,11 +625,12 @@ def scan(
 
     _with_app()
     _policy(policy_name)  # a bad policy is a usage error before anything is fetched
-    repo_ids = result.repo_ids("model")
+    model_ids, dataset_ids = result.repo_ids("model"), result.repo_ids("dataset")
     _require_catalog()
-    if fetch and repo_ids:
-        _fetch_missing(repo_ids)
-    verdicts = _verdicts(repo_ids, use, policy_name, fail_on=fail_on) if repo_ids else []
+    if fetch and (model_ids or dataset_ids):
+        _fetch_missing(model_ids, dataset_ids)
+    verdicts = _verdicts(model_ids, use, policy_name, fail_on=fail_on) if model_ids else []
+    verdicts += _dataset_verdicts(dataset_ids, use, policy_name, fail_on=fail_on)
     if output_format == "sarif":
         click.echo(sarif_report(result, verdicts, fail_on))
     elif output_format == "json":
