@@ -422,8 +422,12 @@ def _bom_repo_ids(path: str) -> tuple[list[str], int]:
     from catalog.bom_read import bom_models, parse_bom
     from catalog.errors import CatalogError
 
+    suffix = Path(path).suffix.lower()
+    bom_format = (
+        "xml" if suffix == ".xml" else "json" if suffix == ".json" else None
+    )  # else sniffed
     try:
-        found = bom_models(parse_bom(Path(path).read_bytes()))
+        found = bom_models(parse_bom(Path(path).read_bytes(), bom_format))
     except OSError as exc:
         raise click.UsageError(f"cannot read {path}: {exc.strerror}") from None
     except CatalogError as exc:
@@ -473,7 +477,7 @@ FAIL_ON_OPTION = click.option(
     "--bom",
     "bom_file",
     type=click.Path(dir_okay=False),
-    help="Also judge every model component of this CycloneDX JSON BOM (by purl, else by name).",
+    help="Also judge every model component of this CycloneDX BOM, JSON or XML (by purl, else by name).",
 )
 @click.option("--scope", help="A project or team: its reviews count before unscoped ones.")
 def check(

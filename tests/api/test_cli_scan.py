@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from api.cli import main
-from tests.documents import assert_valid_bom, assert_valid_sarif
+from tests.documents import assert_valid_bom, assert_valid_sarif, bom_twins
 from tests.fakehub import FakeHub
 
 TREE = Path(__file__).parents[1] / "ingest" / "scan_tree"
@@ -338,3 +338,41 @@ def test_scan_check_fetches_datasets_the_catalog_lacks_from_the_hub(cli, tmp_pat
     assert verdicts["acme/corpus"]["verdict"] == "conditional"
     assert verdicts["acme/corpus"]["effective_license"]["ids"] == ["cc-by-nc-4.0"]
     assert [r["code"] for r in verdicts["acme/gone"]["reasons"]] == ["dataset-missing"]
+
+
+@pytest.mark.parametrize("name", ["models.cdx.xml", "models.cdx"])  # by extension, else sniffed
+def test_check_reads_an_xml_bom_as_its_json_twin(cli, tmp_path: Path, name: str) -> None:
+    from catalog.db import make_engine
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'cli.db'}")  # the catalog the cli fixture made
+    json_bom, xml_bom = bom_twins(engine, ["mosaicml/mpt-30b-chat", "tiiuae/falcon-40b"])
+    engine.dispose()
+    (tmp_path / "models.json").write_text(json_bom)
+    (tmp_path / name).write_text(xml_bom)
+    from_json = cli("check", "--json", "--bom", str(tmp_path / "models.json"))
+    from_xml = cli("check", "--json", "--bom", str(tmp_path / name))
+    assert from_json.exit_code == from_xml.exit_code == 1  # forbidden, and one unmapped model
+
+    def verdicts(output: str) -> dict[str, tuple]:
+        answers = [json.loads(line) for line in output.splitlines()]
+        return {v["model"]: (v["verdict"], v["reasons"]) for v in answers}
+
+    assert verdicts(from_xml.stdout) == verdicts(from_json.stdout)
+    assert {m: v for m, (v, _) in verdicts(from_xml.stdout).items()} == {
+        "mosaicml/mpt-30b-chat": "forbidden",
+        "tiiuae/falcon-40b": "allowed",
+    }
+    assert "our ranker maps to no Hub repo id" in from_xml.stderr
+
+
+def test_check_refuses_an_xml_bom_with_a_dtd(cli, tmp_path: Path) -> None:
+    bom_file = tmp_path / "hostile.xml"
+    bom_file.write_text(
+        '<?xml version="1.0"?><!DOCTYPE bom [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+        '<bom xmlns="http://cyclonedx.org/schema/bom/1.6"><components>'
+        '<component type="machine-learning-model"><name>&x;</name></component>'
+        "</components></bom>"
+    )
+    result = cli("check", "--bom", str(bom_file))
+    assert result.exit_code == 2
+    assert "declares a DTD or entities" in result.output and "root:" not in result.output
