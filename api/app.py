@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import Flask, Response, current_app, request
 
+from api.answer_cache import AnswerCache
 from api.settings import Settings
 from catalog.db import make_engine
 
@@ -46,6 +47,7 @@ def create_app(
     if test_config:
         app.config.update(test_config)
     app.extensions["modelcatalog.engine"] = make_engine(settings.database_url)
+    app.extensions["modelcatalog.answers"] = AnswerCache(settings.web.search_cache)
     _register(app)
     app.after_request(_conditional_get)
     return app

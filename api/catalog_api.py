@@ -5,10 +5,12 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
+from flask import Response
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import RAISE
 
+from api.answer_cache import versioned_answer
 from api.database import db
 from api.schemas import (
     DatasetDetailSchema,
@@ -35,16 +37,20 @@ blp = Blueprint(
 
 @blp.route("/licenses")
 class Licenses(MethodView):
-    @blp.arguments(LicenseQueryArgs, location="query", as_kwargs=False, unknown=RAISE)
+    @blp.arguments(LicenseQueryArgs(), location="query", as_kwargs=False, unknown=RAISE)
     @blp.response(200, LicenseListSchema)
     def get(self, args: dict[str, Any]) -> Any:
         """Every license in the knowledge base, with how many catalog models use it."""
-        counts = license_counts(db())
-        items = []
-        for entry in sorted(knowledge_base().licenses.values(), key=lambda e: e.id):
-            if args.get("category") in (None, entry.category):
-                items.append({**asdict(entry), "model_count": counts.get(entry.id, 0)})
-        return {"items": items, "total": len(items)}
+
+        def listing() -> dict[str, Any]:
+            counts = license_counts(db())
+            items = []
+            for entry in sorted(knowledge_base().licenses.values(), key=lambda e: e.id):
+                if args.get("category") in (None, entry.category):
+                    items.append({**asdict(entry), "model_count": counts.get(entry.id, 0)})
+            return LicenseListSchema().dump({"items": items, "total": len(items)})
+
+        return Response(versioned_answer(listing).body, mimetype="application/json")
 
 
 @blp.route("/licenses/<license_id>")
@@ -57,18 +63,23 @@ class LicenseDetail(MethodView):
 
 @blp.route("/datasets")
 class Datasets(MethodView):
-    @blp.arguments(DatasetQueryArgs, location="query", as_kwargs=False, unknown=RAISE)
+    @blp.arguments(DatasetQueryArgs(), location="query", as_kwargs=False, unknown=RAISE)
     @blp.response(200, DatasetPageSchema)
     def get(self, args: dict[str, Any]) -> Any:
         """Datasets in the catalog."""
-        items, total = list_datasets(
-            db(),
-            q=args.get("q"),
-            license_id=args.get("license"),
-            page=args["page"],
-            per_page=args["per_page"],
-        )
-        return {"items": items, "total": total, "page": args["page"], "per_page": args["per_page"]}
+
+        def page() -> dict[str, Any]:
+            items, total = list_datasets(
+                db(),
+                q=args.get("q"),
+                license_id=args.get("license"),
+                page=args["page"],
+                per_page=args["per_page"],
+            )
+            document = {"items": items, "total": total, "page": args["page"]}
+            return DatasetPageSchema().dump({**document, "per_page": args["per_page"]})
+
+        return Response(versioned_answer(page).body, mimetype="application/json")
 
 
 @blp.route("/datasets/<path:dataset_id>")

@@ -14,6 +14,7 @@ from werkzeug.exceptions import Conflict, NotFound
 from api.app import settings
 from api.auth import actor, current_user
 from api.database import db
+from api.errors import retry_after
 from catalog.audit import record_event
 from catalog.people import has_role
 from catalog.queries import get_model
@@ -131,7 +132,7 @@ class Demos(MethodView):
         age = job.failed_age_s()
         if age is not None:  # a recent failure answers instead of a rebuild
             ttl = demo_manager().settings.job_ttl_s
-            headers["Retry-After"] = str(max(1, int(ttl - age)))
+            headers.update(retry_after(max(1, int(ttl - age))))
         return job.to_dict(), 202, headers
 
 

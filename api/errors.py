@@ -7,9 +7,10 @@ import http
 from typing import Any
 
 from apispec import BasePlugin
-from flask import Flask, Response, json, render_template, request
+from flask import Flask, Response, current_app, g, json, render_template, request
 from flask_smorest import Api
 from marshmallow import Schema, fields
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 from catalog.errors import CatalogError
@@ -117,15 +118,42 @@ def catalog_error(error: CatalogError) -> Response:
     return _answer(error.status, str(error))
 
 
+def retry_after(seconds: int) -> dict[str, str]:
+    """The Retry-After header of an answer, kept as it is through the rate limiter.
+
+    Flask-Limiter writes Retry-After on every answer (its window's reset, up to a minute), which
+    would tell a client refused for a second to wait a minute; `_keep_retry_after` puts ours back.
+    """
+    g.retry_after = str(seconds)
+    return {"Retry-After": g.retry_after}
+
+
+def _keep_retry_after(response: Response) -> Response:
+    if "retry_after" in g:
+        response.headers["Retry-After"] = g.retry_after
+    return response
+
+
 def demo_error(error: DemoError) -> Response:
     response = _answer(error.status, str(error))
-    retry_after = getattr(error, "retry_after", None)  # DemoBusy: too much is running already
-    if retry_after is not None:
-        response.headers["Retry-After"] = str(retry_after)
+    seconds = getattr(error, "retry_after", None)  # DemoBusy: too much is running already
+    if seconds is not None:
+        response.headers.update(retry_after(seconds))
+    return response
+
+
+def database_busy(_error: PoolTimeout) -> Response:
+    """Every pooled database connection stayed in use for the pool's whole timeout."""
+    current_app.logger.warning("no database connection became free in time")
+    response = _answer(503, "The database is busy; try again shortly.")
+    response.headers.update(retry_after(2))
     return response
 
 
 def init_app(app: Flask) -> None:
     app.register_error_handler(HTTPException, http_error)
+    app.register_error_handler(PoolTimeout, database_busy)
     app.register_error_handler(CatalogError, catalog_error)
     app.register_error_handler(DemoError, demo_error)
+    # Registered before the limiter's hook, so it runs after it (Flask runs them in reverse).
+    app.after_request(_keep_retry_after)

@@ -13,7 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from api.app import settings
-from api.database import engine
+from api.database import db
 from catalog.db import database_access
 
 blp = Blueprint("health", __name__)
@@ -21,9 +21,11 @@ blp = Blueprint("health", __name__)
 
 def database_health() -> str:
     try:
-        with engine().connect() as connection:
-            connection.execute(text("SELECT 1"))
-        return "ok" if database_access(engine()) == "read-write" else "read-only"
+        # The request's own connection: the authorisation check already holds it, and taking a
+        # second one from the pool per request deadlocks once every pooled connection is held.
+        connection = db().connection()
+        connection.execute(text("SELECT 1"))
+        return "ok" if database_access(connection) == "read-write" else "read-only"
     except SQLAlchemyError as exc:
         return f"error: {type(getattr(exc, 'orig', None) or exc).__name__}"
 

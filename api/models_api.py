@@ -11,6 +11,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 from marshmallow import RAISE
 
+from api.answer_cache import versioned_answer
 from api.database import db
 from api.schemas import (
     BomComplianceArgs,
@@ -72,33 +73,43 @@ def _page_link(page: int) -> str:
 
 @blp.route("/models")
 class Models(MethodView):
-    @blp.arguments(ModelQueryArgs, location="query", as_kwargs=False, unknown=RAISE)
+    @blp.arguments(ModelQueryArgs(), location="query", as_kwargs=False, unknown=RAISE)
     @blp.response(200, ModelPageSchema)
     def get(self, args: dict[str, Any]) -> Any:
         """Search models: filters, full text, sort, pages and facet counts."""
         query = model_query(args)
-        result = search_models(db(), query)
-        pages = max(1, math.ceil(result.total / query.per_page))
-        links = []
-        if query.page < pages:
-            links.append(f'<{_page_link(query.page + 1)}>; rel="next"')
-        if query.page > 1:
-            links.append(f'<{_page_link(query.page - 1)}>; rel="prev"')
-        headers = {"Link": ", ".join(links)} if links else {}
-        body = {
-            "items": result.items,
-            "total": result.total,
-            "page": query.page,
-            "per_page": query.per_page,
-            "pages": pages,
-            "facets": result.facets,
-        }
-        return body, 200, headers
+
+        def page() -> dict[str, Any]:
+            result = search_models(db(), query)
+            return ModelPageSchema().dump(
+                {
+                    "items": result.items,
+                    "total": result.total,
+                    "page": query.page,
+                    "per_page": query.per_page,
+                    "pages": max(1, math.ceil(result.total / query.per_page)),
+                    "facets": result.facets,
+                }
+            )
+
+        answer = versioned_answer(page)
+        headers = _page_links(query, answer.total or 0)
+        return Response(answer.body, mimetype="application/json", headers=headers)
+
+
+def _page_links(query: ModelQuery, total: int) -> dict[str, str]:
+    pages = max(1, math.ceil(total / query.per_page))
+    links = []
+    if query.page < pages:
+        links.append(f'<{_page_link(query.page + 1)}>; rel="next"')
+    if query.page > 1:
+        links.append(f'<{_page_link(query.page - 1)}>; rel="prev"')
+    return {"Link": ", ".join(links)} if links else {}
 
 
 @blp.route("/models/<path:repo_id>/compliance")
 class ModelCompliance(MethodView):
-    @blp.arguments(ComplianceArgs, location="query", as_kwargs=False, unknown=RAISE)
+    @blp.arguments(ComplianceArgs(), location="query", as_kwargs=False, unknown=RAISE)
     @blp.response(200, VerdictSchema)
     def get(self, args: dict[str, Any], repo_id: str) -> Any:
         """The verdict for one model and a use, with reasons, obligations and conflicts."""
@@ -113,7 +124,7 @@ BOM_MIMETYPE = "application/vnd.cyclonedx+json"
 
 @blp.route("/models/<path:repo_id>/bom")
 class ModelBom(MethodView):
-    @blp.arguments(ComplianceArgs, location="query", as_kwargs=False, unknown=RAISE)
+    @blp.arguments(ComplianceArgs(), location="query", as_kwargs=False, unknown=RAISE)
     @blp.response(200, content_type=BOM_MIMETYPE, description="A CycloneDX 1.6 JSON ML-BOM.")
     def get(self, args: dict[str, Any], repo_id: str) -> Any:
         """A CycloneDX 1.6 ML-BOM of the model: licenses, base models, datasets and its verdict."""

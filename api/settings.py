@@ -114,6 +114,9 @@ class EnvironmentSchema(Schema):
     trusted_proxies = fields.Integer(
         data_key="MODELCATALOG_TRUSTED_PROXIES", validate=validate.Range(min=0, max=10)
     )
+    search_cache = fields.Integer(
+        data_key="MODELCATALOG_SEARCH_CACHE", validate=validate.Range(min=0, max=100_000)
+    )
     secret_key = fields.String(data_key="MODELCATALOG_SECRET_KEY", validate=validate.Length(min=16))
     anonymous = fields.Enum(Anonymous, by_value=True, data_key="MODELCATALOG_ANONYMOUS")
     rate_limit_anonymous = fields.String(
@@ -128,6 +131,8 @@ class WebSettings:
     # with neither they are relative, never built from a client's Host header.
     base_url: str | None = None
     trusted_proxies: int = 0
+    # Search answers kept per catalog version (api.answer_cache); 0 answers every search anew.
+    search_cache: int = 512
 
 
 @dataclass(frozen=True)
@@ -195,6 +200,7 @@ class Settings:
         web = WebSettings(
             base_url=values["base_url"].rstrip("/") if "base_url" in values else None,
             trusted_proxies=values.get("trusted_proxies", 0),
+            search_cache=values.get("search_cache", base.web.search_cache),
         )
         return cls(
             database_url=values.get("database_url", base.database_url),

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 from sqlalchemy import event
-from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlmodel import create_engine
 
 # Long IN lists are cut to this size: PostgreSQL plans short lists better, SQLite bounds parameters.
@@ -95,17 +95,20 @@ def upgrade_schema(engine: Engine) -> None:
         command.upgrade(config, "head")
 
 
-def database_access(engine: Engine) -> str:
-    """ "read-write" or "read-only": whether this process can write to the database."""
-    with engine.connect() as connection:
-        if engine.dialect.name == "sqlite":
-            path, read_only = sqlite_file(engine.url)
-            if path is None:
-                return "read-write"
-            writable = os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
-            return "read-write" if writable and not read_only else "read-only"
-        setting = connection.exec_driver_sql("SHOW transaction_read_only").scalar()
-        return "read-only" if setting == "on" else "read-write"
+def database_access(connection: Connection) -> str:
+    """ "read-write" or "read-only": whether this process can write to the database.
+
+    Asked on a connection the caller already holds: taking a second one from the pool while
+    holding the first deadlocks once every pooled connection is held by a caller doing the same.
+    """
+    if connection.dialect.name == "sqlite":
+        path, read_only = sqlite_file(connection.engine.url)
+        if path is None:
+            return "read-write"
+        writable = os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
+        return "read-write" if writable and not read_only else "read-only"
+    setting = connection.exec_driver_sql("SHOW transaction_read_only").scalar()
+    return "read-only" if setting == "on" else "read-write"
 
 
 def schema_ready(engine: Engine) -> bool:

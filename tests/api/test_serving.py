@@ -59,3 +59,38 @@ def test_a_stalled_connection_is_closed(served: int) -> None:
 def test_chats_get_threads_of_their_own() -> None:
     options = waitress_options(8, streams=16)
     assert options["threads"] == 24 and options["connection_limit"] >= 1000
+
+
+def test_a_request_needs_one_pooled_connection(app: Flask) -> None:
+    """With one connection in the pool, signed-in requests still answer: no request takes a second
+    connection while holding the first (which deadlocks a busy server once the pool is held)."""
+    from sqlalchemy import create_engine
+
+    from tests.people import user_client
+
+    url = app.extensions["modelcatalog.engine"].url
+    app.extensions["modelcatalog.engine"] = create_engine(
+        url, pool_size=1, max_overflow=0, pool_timeout=2
+    )
+    client = user_client(app, "ops", "viewer")
+    health = client.get("/healthz")
+    assert health.status_code == 200
+    assert health.get_json()["checks"]["database"] == "ok"
+    for path in ("/api/v1/models?license=apache-2.0", "/api/v1/datasets", "/api/v1/licenses"):
+        assert client.get(path).status_code == 200, path
+    verdicts = client.post("/api/v1/compliance", json={"models": ["gpt2"], "use": "commercial"})
+    assert verdicts.status_code == 200
+
+
+def test_a_request_that_finds_no_free_connection_gets_503(app: Flask) -> None:
+    from sqlalchemy import create_engine
+
+    url = app.extensions["modelcatalog.engine"].url
+    busy = create_engine(url, pool_size=1, max_overflow=0, pool_timeout=0.5)
+    app.extensions["modelcatalog.engine"] = busy
+    with busy.connect():  # the only connection, held elsewhere
+        answer = app.test_client().get("/api/v1/models")
+    assert answer.status_code == 503
+    assert answer.headers["Retry-After"] == "2"
+    assert answer.get_json()["detail"] == "The database is busy; try again shortly."
+    assert app.test_client().get("/api/v1/models").status_code == 200  # free again
