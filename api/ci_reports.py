@@ -10,7 +10,7 @@ from typing import Any
 from urllib.parse import quote
 from xml.etree import ElementTree
 
-from catalog.compliance_checks import DEFAULT_FAIL_ON, failing
+from catalog.compliance_checks import DEFAULT_FAIL_ON, failing, subject
 from catalog.policies import OUTCOME_RANK
 from ingest.scan import ScanResult
 
@@ -24,6 +24,12 @@ RULES = {
     "model-unknown": ("error", "A model the code loads cannot be cleared: a human must look."),
     "model-conditional": ("warning", "A model the code loads is allowed only under obligations."),
     "model-unresolved": ("note", "A model-loading call whose repo id is not known before running."),
+    "dataset-forbidden": ("error", "A dataset the code loads is forbidden for this use."),
+    "dataset-unknown": ("error", "A dataset the code loads cannot be cleared: a human must look."),
+    "dataset-conditional": (
+        "warning",
+        "A dataset the code loads is allowed only under obligations.",
+    ),
 }
 
 
@@ -47,15 +53,19 @@ def _location(path: str, line: int | None) -> dict[str, Any]:
     return {"physicalLocation": physical}
 
 
+def _kind(verdict: dict[str, Any]) -> str:
+    return "model" if "model" in verdict else "dataset"
+
+
 def _verdict_results(
-    scan: ScanResult, verdicts: dict[str, dict[str, Any]], fail_on: str
+    scan: ScanResult, verdicts: dict[tuple[str, str], dict[str, Any]], fail_on: str
 ) -> list[dict[str, Any]]:
     results = []
     for finding in scan.findings:
-        verdict = verdicts.get(finding.repo_id)
+        verdict = verdicts.get((finding.kind, finding.repo_id))
         if verdict is None or verdict["verdict"] == "allowed":
             continue
-        rule = f"model-{verdict['verdict']}"
+        rule = f"{finding.kind}-{verdict['verdict']}"
         # The gate decides the level: what fails the run is an error, the rest a warning.
         level = "error" if verdict["verdict"] in failing_verdicts(fail_on) else "warning"
         why = verdict["reasons"][0]["text"] if verdict["reasons"] else "obligations apply"
@@ -70,7 +80,7 @@ def _verdict_results(
                 },
                 # Notebook lines count within a cell, not the file: point at the file only.
                 "locations": [_location(finding.path, None if finding.cell else finding.line)],
-                "properties": {"model": finding.repo_id, "how": finding.how},
+                "properties": {finding.kind: finding.repo_id, "how": finding.how},
             }
         )
     return results
@@ -90,8 +100,8 @@ def _unresolved_results(scan: ScanResult) -> list[dict[str, Any]]:
 
 
 def sarif_report(scan: ScanResult, verdicts: Sequence[dict[str, Any]], fail_on: str) -> str:
-    """A SARIF 2.1.0 log: one result per place that loads a model that is not cleared."""
-    by_model = {v["model"]: v for v in verdicts}
+    """A SARIF 2.1.0 log: one result per place that loads a model or dataset that is not cleared."""
+    by_repo = {(_kind(v), subject(v)): v for v in verdicts}
     rules = [
         {
             "id": rule,
@@ -113,7 +123,7 @@ def sarif_report(scan: ScanResult, verdicts: Sequence[dict[str, Any]], fail_on: 
                         "rules": rules,
                     }
                 },
-                "results": _verdict_results(scan, by_model, fail_on) + _unresolved_results(scan),
+                "results": _verdict_results(scan, by_repo, fail_on) + _unresolved_results(scan),
             }
         ],
     }
@@ -121,7 +131,7 @@ def sarif_report(scan: ScanResult, verdicts: Sequence[dict[str, Any]], fail_on: 
 
 
 def junit_report(verdicts: Sequence[dict[str, Any]], fail_on: str = DEFAULT_FAIL_ON) -> str:
-    """JUnit XML: one test case per model; a verdict that fails the gate is a failure."""
+    """JUnit XML: one test case per model or dataset; a verdict that fails the gate is a failure."""
     failed = failing_verdicts(fail_on)
     failures = sum(1 for v in verdicts if v["verdict"] in failed)
     suites = ElementTree.Element("testsuites", name="modelcatalog")
@@ -138,8 +148,10 @@ def junit_report(verdicts: Sequence[dict[str, Any]], fail_on: str = DEFAULT_FAIL
         case = ElementTree.SubElement(
             suite,
             "testcase",
-            classname=f"modelcatalog.{verdict['use']}.{verdict['policy']}",
-            name=verdict["model"],
+            # Datasets in a class of their own: a model and a dataset can share an id.
+            classname=f"modelcatalog.{'' if 'model' in verdict else 'datasets.'}"
+            f"{verdict['use']}.{verdict['policy']}",
+            name=subject(verdict),
         )
         lines = [f"{r['code']}: {r['text']}" for r in verdict["reasons"]]
         lines += [f"obligation {o['code']}: {o['text']}" for o in verdict["obligations"]]

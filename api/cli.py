@@ -1,52 +1,67 @@
-"""The `modelcatalog` command line (a Flask CLI group, so `routes` and `shell` work too)."""
+"""The `modelcatalog` command line (a Flask CLI group, so `routes` and `shell` work too).
+
+Imports of the database layer, the compliance engine and the web app happen inside the commands
+that use them: `modelcatalog scan` (a pre-commit hook) starts without them, and so do the worker
+processes a large scan starts.
+"""
 
 from __future__ import annotations
 
 import json
 import sys
 from datetime import datetime
+from importlib import import_module
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 import click
-from flask import Flask
 from flask.cli import FlaskGroup
-from sqlmodel import Session
 
-from api.app import create_app, settings
-from api.database import engine, new_session
-from api.settings import SettingsError
-from catalog.compliance_checks import DEFAULT_FAIL_ON, FAIL_ON, failing, verdict_documents
-from catalog.db import schema_ready, upgrade_schema
-from catalog.errors import CatalogError, LicenseNotFound
-from catalog.licenses import CATEGORIES, knowledge_base
-from catalog.policies import USES, Policy, load_policy
-from catalog.registry import sync_licenses
-from catalog.search_index import save_index
-from catalog.verdicts import (
-    mark_rules_current,
-    refresh_verdicts,
-    rules_digest,
-    stored_rules_digest,
-)
-from ingest.relicense import resolve_stored_licenses
-from ingest.snapshot import bundled_snapshot_lines, export_snapshot, import_snapshot
+from catalog.licenses import CATEGORIES
+from catalog.policies import DEFAULT_FAIL_ON, FAIL_ON, USES
 
 if TYPE_CHECKING:
+    from flask import Flask
+    from sqlmodel import Session
+
+    from catalog.policies import Policy
     from demo_runner.generate import LoadedModel
     from demo_runner.jobs import DemoManager
     from ingest.scan import ScanResult
 
 
 def _create_app() -> Flask:
+    from api.app import create_app
+    from api.settings import SettingsError
+
     try:
         return create_app()
     except SettingsError as exc:
         raise click.ClickException(str(exc)) from None
 
 
+class _CommandGroup(FlaskGroup):
+    """The Flask CLI group, with the people commands loaded from api/cli_people.py on first use,
+    and Flask extensions' commands (entry points, which import those extensions) loaded only
+    when a command is not one of ours."""
+
+    people_commands = ("users", "curate", "review", "audit", "webhooks")
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.people_commands})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.people_commands:
+            command: click.Command = getattr(import_module("api.cli_people"), cmd_name)
+            return command
+        return self.commands.get(cmd_name) or super().get_command(ctx, cmd_name)
+
+
 @click.group(
-    cls=FlaskGroup, create_app=_create_app, add_default_commands=True, add_version_option=False
+    cls=_CommandGroup,
+    create_app=_create_app,
+    add_default_commands=True,
+    add_version_option=False,
 )
 def main() -> None:
     """modelcatalog: search open models and check their licenses, lineage included."""
@@ -58,6 +73,13 @@ def main() -> None:
 )
 def init(no_seed: bool) -> None:
     """Create or upgrade the database, load the license knowledge base and the bundled snapshot."""
+    from api.database import engine, new_session
+    from catalog.db import upgrade_schema
+    from catalog.licenses import knowledge_base
+    from catalog.registry import sync_licenses
+    from catalog.verdicts import refresh_verdicts
+    from ingest.snapshot import bundled_snapshot_lines, import_snapshot
+
     upgrade_schema(engine())
     with new_session() as session:
         sync_licenses(session, knowledge_base())
@@ -77,6 +99,16 @@ def init(no_seed: bool) -> None:
 
 def _apply_rule_changes(session: Session) -> None:
     """When the bundled knowledge changed since the verdicts were stored, re-judge the catalog."""
+    from catalog.licenses import knowledge_base
+    from catalog.search_index import save_index
+    from catalog.verdicts import (
+        mark_rules_current,
+        refresh_verdicts,
+        rules_digest,
+        stored_rules_digest,
+    )
+    from ingest.relicense import resolve_stored_licenses
+
     if stored_rules_digest(session) == rules_digest():
         return
     relicensed = resolve_stored_licenses(session, knowledge_base())
@@ -139,6 +171,7 @@ def serve(
     """
     from flask import current_app
 
+    from api.database import engine
     from api.serving import waitress_options
     from catalog.webhooks import WebhookDispatcher
 
@@ -194,6 +227,9 @@ def ingest() -> None:
 @click.argument("file", type=click.File("r", encoding="utf-8"))
 def ingest_snapshot(file: TextIO) -> None:
     """Import a JSON-lines snapshot (Hub API objects; "kind": "dataset" marks datasets)."""
+    from api.database import new_session
+    from ingest.snapshot import import_snapshot
+
     with new_session() as session:
         report = import_snapshot(session, file)
     for number, message in report.bad_lines:
@@ -245,6 +281,8 @@ def ingest_hub(
     page_size: int,
 ) -> None:
     """Crawl the Hub (HF_ENDPOINT, HF_TOKEN) into the catalog: incremental by default, resumable."""
+    from api.app import settings
+    from api.database import engine
     from ingest.errors import HubUnreachable
     from ingest.hub import Crawler, CrawlOptions
     from ingest.progress import crawl_progress
@@ -280,6 +318,9 @@ def ingest_hub(
 @click.argument("file", type=click.File("w", encoding="utf-8"))
 def export(file: TextIO) -> None:
     """Export models and datasets as JSON lines, in the format `ingest snapshot` reads."""
+    from api.database import new_session
+    from ingest.snapshot import export_snapshot
+
     count = 0
     with new_session() as session:
         for line in export_snapshot(session):
@@ -301,6 +342,9 @@ def _main_reason(verdict: dict) -> str:
 
 
 def _policy(policy_name: str) -> Policy:
+    from catalog.errors import CatalogError
+    from catalog.policies import load_policy
+
     try:
         return load_policy(policy_name)
     except CatalogError as exc:
@@ -309,6 +353,9 @@ def _policy(policy_name: str) -> Policy:
 
 def _require_catalog() -> None:
     """A clear usage error, not a traceback, when the catalog database is not set up."""
+    from api.database import engine
+    from catalog.db import schema_ready
+
     if not schema_ready(engine()):
         url = engine().url.render_as_string(hide_password=True)
         raise click.UsageError(
@@ -325,12 +372,29 @@ def _verdicts(
     scope: str | None = None,
 ) -> list[dict]:
     """Verdict documents with curated reasons, the current review and the gate's answer."""
+    from api.database import new_session
+    from catalog.compliance_checks import verdict_documents
+
     policy = _policy(policy_name)
     _require_catalog()
     with new_session() as session:
         return verdict_documents(
             session, repo_ids, use=use, policy=policy, scope=scope, fail_on=fail_on
         )
+
+
+def _dataset_verdicts(
+    dataset_ids: list[str], use: str, policy_name: str, *, fail_on: str
+) -> list[dict]:
+    """Verdicts on the datasets a scan found, by the policy's rules for training data."""
+    from api.database import new_session
+    from catalog.compliance_checks import dataset_documents
+
+    if not dataset_ids:
+        return []
+    policy = _policy(policy_name)
+    with new_session() as session:
+        return dataset_documents(session, dataset_ids, use=use, policy=policy, fail_on=fail_on)
 
 
 def _echo_verdicts(verdicts: list[dict], output_format: str, fail_on: str) -> None:
@@ -343,8 +407,9 @@ def _echo_verdicts(verdicts: list[dict], output_format: str, fail_on: str) -> No
         if output_format == "json":
             click.echo(json.dumps(verdict))
         else:
+            shown = verdict.get("model") or f"{verdict['dataset']} (dataset)"
             click.echo(
-                f"{verdict['model']:<45} {verdict['verdict']:<12} "
+                f"{shown:<45} {verdict['verdict']:<12} "
                 f"{verdict['effective_license']['category']:<15} {_main_reason(verdict)}"
             )
 
@@ -352,9 +417,14 @@ def _echo_verdicts(verdicts: list[dict], output_format: str, fail_on: str) -> No
 def _bom_repo_ids(path: str) -> tuple[list[str], int]:
     """The models a BOM file names; unmapped components are reported on stderr and counted."""
     from catalog.bom_read import bom_models, parse_bom
+    from catalog.errors import CatalogError
 
+    suffix = Path(path).suffix.lower()
+    bom_format = (
+        "xml" if suffix == ".xml" else "json" if suffix == ".json" else None
+    )  # else sniffed
     try:
-        found = bom_models(parse_bom(Path(path).read_bytes()))
+        found = bom_models(parse_bom(Path(path).read_bytes(), bom_format))
     except OSError as exc:
         raise click.UsageError(f"cannot read {path}: {exc.strerror}") from None
     except CatalogError as exc:
@@ -404,7 +474,7 @@ FAIL_ON_OPTION = click.option(
     "--bom",
     "bom_file",
     type=click.Path(dir_okay=False),
-    help="Also judge every model component of this CycloneDX JSON BOM (by purl, else by name).",
+    help="Also judge every model component of this CycloneDX BOM, JSON or XML (by purl, else by name).",
 )
 @click.option("--scope", help="A project or team: its reviews count before unscoped ones.")
 def check(
@@ -423,6 +493,8 @@ def check(
     unknown; with --fail-on conditional, anything but allowed), 2 on bad usage. A current review
     decides instead: approved passes, rejected or needs-legal fails. A BOM's model components
     that map to no Hub repo id fail the check too."""
+    from catalog.compliance_checks import failing
+
     ids, unmapped = list(repo_ids), 0
     if bom_file:
         from_bom, unmapped = _bom_repo_ids(bom_file)
@@ -443,8 +515,11 @@ def check(
         sys.exit(1)
 
 
-def _fetch_missing(repo_ids: list[str]) -> None:
-    """Fetch models the catalog lacks (and their lineage) when the Hub answers; else say so."""
+def _fetch_missing(model_ids: list[str], dataset_ids: list[str]) -> None:
+    """Fetch models and datasets the catalog lacks (and the models' lineage) when the Hub
+    answers; else say so."""
+    from api.app import settings
+    from api.database import engine
     from ingest.errors import HubUnreachable
     from ingest.hub import Crawler, CrawlOptions, hub_reachable
 
@@ -453,7 +528,7 @@ def _fetch_missing(repo_ids: list[str]) -> None:
         click.echo("The Hub cannot be reached: judging with what the catalog holds.", err=True)
         return
     try:
-        Crawler(engine(), CrawlOptions(hub=hub, timeout=10.0)).fetch_models(repo_ids)
+        Crawler(engine(), CrawlOptions(hub=hub, timeout=10.0)).fetch_repos(model_ids, dataset_ids)
     except HubUnreachable as exc:
         click.echo(f"{exc}: judging with what the catalog holds.", err=True)
 
@@ -477,7 +552,8 @@ def _echo_scan(scan: ScanResult, output_format: str) -> None:
         click.echo(f"{path}: not read: {why}", err=True)
 
 
-@main.command()
+# Without the app context FlaskGroup gives every command: --check asks for it (_with_app).
+@main.command(with_appcontext=False)
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
 @click.option(
     "--format",
@@ -488,7 +564,10 @@ def _echo_scan(scan: ScanResult, output_format: str) -> None:
     help="sarif and junit need --check.",
 )
 @click.option(
-    "--check", "judge", is_flag=True, help="Judge the models found; exit as `check` does."
+    "--check",
+    "judge",
+    is_flag=True,
+    help="Judge the models and datasets found; exit as `check` does.",
 )
 @USE_OPTION
 @POLICY_OPTION
@@ -497,7 +576,7 @@ def _echo_scan(scan: ScanResult, output_format: str) -> None:
     "--fetch/--no-fetch",
     default=True,
     show_default=True,
-    help="With --check: fetch models the catalog lacks, and their lineage, from HF_ENDPOINT.",
+    help="With --check: fetch models and datasets the catalog lacks, and the models' lineage, from HF_ENDPOINT.",
 )
 @click.option(
     "-j",
@@ -527,7 +606,6 @@ def scan(
     Skips .venv, node_modules, build folders and what .gitignore excludes. Local paths, names
     without an owner and values known only at run time are counted as skipped, not judged.
     """
-    from api.ci_reports import sarif_report
     from ingest.scan import default_jobs, scan_paths
     from ingest.scan_cache import ScanCache
 
@@ -543,12 +621,17 @@ def scan(
     if not judge:
         _echo_scan(result, output_format)
         return
+    from api.ci_reports import sarif_report
+    from catalog.compliance_checks import failing
+
+    _with_app()
     _policy(policy_name)  # a bad policy is a usage error before anything is fetched
-    repo_ids = result.repo_ids("model")
+    model_ids, dataset_ids = result.repo_ids("model"), result.repo_ids("dataset")
     _require_catalog()
-    if fetch and repo_ids:
-        _fetch_missing(repo_ids)
-    verdicts = _verdicts(repo_ids, use, policy_name, fail_on=fail_on) if repo_ids else []
+    if fetch and (model_ids or dataset_ids):
+        _fetch_missing(model_ids, dataset_ids)
+    verdicts = _verdicts(model_ids, use, policy_name, fail_on=fail_on) if model_ids else []
+    verdicts += _dataset_verdicts(dataset_ids, use, policy_name, fail_on=fail_on)
     if output_format == "sarif":
         click.echo(sarif_report(result, verdicts, fail_on))
     elif output_format == "json":
@@ -559,6 +642,17 @@ def scan(
         _echo_verdicts(verdicts, output_format, fail_on)
     if failing(verdicts, fail_on):
         sys.exit(1)
+
+
+def _with_app() -> None:
+    """Build the app and push its context for the rest of the command, as with_appcontext does."""
+    from flask import current_app
+    from flask.cli import ScriptInfo
+
+    if not current_app:
+        context = click.get_current_context()
+        app = context.ensure_object(ScriptInfo).load_app()
+        context.with_resource(app.app_context())
 
 
 @main.command()
@@ -581,6 +675,7 @@ def bom(
     policy_name: str,
 ) -> None:
     """Write a CycloneDX 1.6 ML-BOM (JSON) of models: licenses, lineage, datasets and verdicts."""
+    from api.database import new_session
     from catalog.bom import BomRequest, bom_json, build_bom
     from ingest.scan import scan_paths
 
@@ -606,6 +701,8 @@ def demo() -> None:
 
 def _demo_model(repo_id: str, gguf: str | None) -> tuple[DemoManager, LoadedModel]:
     """Build (or take from the cache) a demo of a catalog model, with a progress bar; exit 1 on failure."""
+    from api.app import settings
+    from api.database import new_session
     from catalog.errors import ModelNotFound
     from catalog.queries import get_model
     from demo_runner.jobs import DemoManager
@@ -709,6 +806,8 @@ def licenses() -> None:
 @click.option("--category", type=click.Choice(CATEGORIES), help="Only this category.")
 def licenses_list(category: str | None) -> None:
     """List licenses with their category."""
+    from catalog.licenses import knowledge_base
+
     for entry in sorted(knowledge_base().licenses.values(), key=lambda e: e.id):
         if category is None or entry.category == category:
             click.echo(f"{entry.id:<40} {entry.category:<15} {entry.name}")
@@ -718,6 +817,9 @@ def licenses_list(category: str | None) -> None:
 @click.argument("license_id")
 def licenses_show(license_id: str) -> None:
     """Show one license: terms and sources."""
+    from catalog.errors import LicenseNotFound
+    from catalog.licenses import knowledge_base
+
     try:
         entry = knowledge_base().get(license_id)
     except LicenseNotFound as exc:
@@ -740,14 +842,6 @@ def licenses_show(license_id: str) -> None:
         if value:
             click.echo(f"{label}: {value}")
 
-
-def _register_people_commands() -> None:
-    from api.cli_people import init_cli
-
-    init_cli(main)
-
-
-_register_people_commands()
 
 if __name__ == "__main__":
     main()

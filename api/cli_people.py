@@ -180,8 +180,3 @@ def webhooks_deliver() -> None:
     with new_session() as session:
         count = deliver_due(session)
     click.echo(f"Attempted {count} deliveries.")
-
-
-def init_cli(main: click.Group) -> None:
-    for command in (users, curate, review, audit, webhooks):
-        main.add_command(command)

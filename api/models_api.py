@@ -29,7 +29,7 @@ from api.schemas import (
 )
 from api.security_headers import external_url
 from catalog.bom import BomRequest, bom_json, build_bom
-from catalog.bom_read import bom_models
+from catalog.bom_read import bom_models, parse_bom
 from catalog.compliance_checks import failing, verdict_documents
 from catalog.policies import load_policy
 from catalog.queries import get_model, model_detail
@@ -178,16 +178,61 @@ def _room_for_boms() -> None:
         request.max_content_length = current_app.config["BOM_MAX_BYTES"]
 
 
+XML_BOM_MIMETYPES = ("application/vnd.cyclonedx+xml", "application/xml", "text/xml")
+# What the reader takes from an XML BOM (catalog.bom_read), in OpenAPI's XML terms.
+_XML_COMPONENT = {
+    "type": "object",
+    "xml": {"name": "component"},
+    "properties": {
+        "type": {"type": "string", "xml": {"attribute": True}},
+        "bom-ref": {"type": "string", "xml": {"attribute": True}},
+        "group": {"type": "string"},
+        "name": {"type": "string"},
+        "purl": {"type": "string"},
+    },
+}
+_XML_BOM = {
+    "schema": {
+        "type": "object",
+        "description": "A CycloneDX XML BOM, in any version's namespace; no DTD is accepted. "
+        "Model components are matched by pkg:huggingface purl, else by name.",
+        "xml": {"name": "bom", "namespace": "http://cyclonedx.org/schema/bom/1.6"},
+        "properties": {
+            "components": {"type": "array", "xml": {"wrapped": True}, "items": _XML_COMPONENT}
+        },
+    }
+}
+BOM_REQUEST_BODY = {
+    "required": True,
+    "description": "A CycloneDX BOM from any tool: JSON, or XML sent with an XML Content-Type. "
+    "An XML BOM that declares a DTD or entities is refused (400).",
+    "content": {
+        "application/json": {"schema": CycloneDxBomBody},
+        "application/vnd.cyclonedx+json": {"schema": CycloneDxBomBody},
+        **dict.fromkeys(XML_BOM_MIMETYPES, _XML_BOM),
+    },
+}
+
+
+def _posted_bom() -> dict[str, Any]:
+    """The posted BOM: read as XML when its Content-Type says so, else as JSON."""
+    if request.mimetype in XML_BOM_MIMETYPES:
+        return parse_bom(request.get_data(), "xml")
+    # What @blp.arguments does for a JSON body, with its 422 problem for a bad one.
+    bom: dict[str, Any] = blp.ARGUMENTS_PARSER.parse(CycloneDxBomBody(), request, location="json")
+    return bom
+
+
 @blp.route("/compliance/bom")
 class ComplianceBom(MethodView):
     @blp.arguments(BomComplianceArgs, location="query", as_kwargs=False, unknown=RAISE)
-    @blp.arguments(CycloneDxBomBody, as_kwargs=False)
+    @blp.doc(requestBody=BOM_REQUEST_BODY)
     @blp.response(200, BomVerdictsSchema)
-    def post(self, args: dict[str, Any], bom: dict[str, Any]) -> Any:
-        """Verdicts for every model component of a CycloneDX JSON BOM, and whether they pass a gate.
+    def post(self, args: dict[str, Any]) -> Any:
+        """Verdicts for every model component of a CycloneDX BOM (JSON or XML), and whether they pass a gate.
 
         Model components that map to no Hub repo id are listed under `unmapped` and fail the gate."""
-        found = bom_models(bom)
+        found = bom_models(_posted_bom())
         limit = current_app.config["COMPLIANCE_BATCH_LIMIT"]
         if len(found.repo_ids) > limit:
             abort(422, message=f"at most {limit} models per BOM")

@@ -1,8 +1,12 @@
-"""Read the models out of a CycloneDX JSON BOM that any tool wrote: by purl, else by name.
+"""Read the models out of a CycloneDX BOM, JSON or XML, that any tool wrote: by purl, else by name.
 
 Reading is deliberately lenient about the rest of the document (other tools' BOMs are often not
 strictly valid), but strict about what it judges: a model component it cannot map to a Hub repo id
 is reported as unmapped, never dropped.
+
+XML is read with defusedxml and no DTD is accepted: a BOM comes from outside, and a DTD's entity
+declarations can expand without bound ("billion laughs") or read local files and URLs (XXE).
+Nothing in a CycloneDX BOM needs one.
 """
 
 from __future__ import annotations
@@ -12,12 +16,18 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
+from xml.etree.ElementTree import Element, ParseError
 
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import fromstring as parse_xml
 from packageurl import PackageURL
 
-from catalog.errors import BomError
+from catalog.errors import BomError, NotCycloneDx
 
 MAX_COMPONENTS = 10_000
+MAX_DEPTH = 32  # nested components (assemblies) followed at most this deep
+BOM_FORMATS = ("json", "xml")
+XML_NAMESPACE = "http://cyclonedx.org/schema/bom/"  # then the version: .../bom/1.6
 _REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9_.-]+$")
 
 
@@ -29,7 +39,7 @@ class BomModels:
 
 def _components(components: Any, depth: int = 0) -> Iterator[dict[str, Any]]:
     """Every component, nested ones included (assemblies keep theirs under `components`)."""
-    if not isinstance(components, list) or depth > 32:
+    if not isinstance(components, list) or depth > MAX_DEPTH:
         return
     for component in components:
         if isinstance(component, dict):
@@ -67,15 +77,70 @@ def _is_model(component: dict[str, Any]) -> bool:
     return component.get("type") == "machine-learning-model" or _hub_purl(component.get("purl"))[0]
 
 
-def parse_bom(text: str | bytes) -> dict[str, Any]:
-    """The BOM's JSON object; BomError when it is not a CycloneDX JSON document."""
+def parse_bom(data: str | bytes, bom_format: str | None = None) -> dict[str, Any]:
+    """The BOM as a JSON-shaped object; BomError when it is not a CycloneDX document.
+
+    `bom_format` is json or xml; without it, a document that opens with `<` is XML. An XML BOM
+    comes back as what bom_models reads: its components' type, bom-ref, group, name and purl,
+    nested components included."""
+    if (bom_format or _sniffed_format(data)) == "xml":
+        return _xml_bom(data)
+    return _json_bom(data)
+
+
+def _sniffed_format(data: str | bytes) -> str:
+    start = data[:64].lstrip() if isinstance(data, str) else data[:64].decode("utf-8", "replace")
+    return "xml" if start.lstrip("\ufeff \t\r\n").startswith("<") else "json"
+
+
+def _json_bom(data: str | bytes) -> dict[str, Any]:
     try:
-        document = json.loads(text)
+        document = json.loads(data)
     except (ValueError, RecursionError) as exc:
         raise BomError(f"not a JSON document: {str(exc)[:200]}") from None
     if not isinstance(document, dict) or document.get("bomFormat") != "CycloneDX":
-        raise BomError('not a CycloneDX BOM: expected a JSON object with "bomFormat": "CycloneDX"')
+        raise NotCycloneDx(
+            'not a CycloneDX BOM: expected a JSON object with "bomFormat": "CycloneDX"'
+        )
     return document
+
+
+def _xml_bom(data: str | bytes) -> dict[str, Any]:
+    try:
+        root = parse_xml(data, forbid_dtd=True)
+    except DefusedXmlException:
+        raise BomError(
+            "the XML declares a DTD or entities, which a BOM is not read with "
+            "(they could expand without bound or read local files)"
+        ) from None
+    except (ParseError, ValueError) as exc:
+        raise BomError(f"not an XML document: {str(exc)[:200]}") from None
+    namespace, _, name = root.tag.removeprefix("{").partition("}")
+    if name != "bom" or not namespace.startswith(XML_NAMESPACE):
+        raise NotCycloneDx(f"not a CycloneDX BOM: expected a <bom> element in {XML_NAMESPACE}…")
+    tag = f"{{{namespace}}}"
+    return {
+        "bomFormat": "CycloneDX",
+        "specVersion": namespace.removeprefix(XML_NAMESPACE),
+        "components": _xml_components(root.find(f"{tag}components"), tag, 0),
+    }
+
+
+def _xml_components(parent: Element | None, tag: str, depth: int) -> list[dict[str, Any]]:
+    if parent is None or depth > MAX_DEPTH:
+        return []
+    components = []
+    for element in parent.iterfind(f"{tag}component"):
+        component: dict[str, Any] = {"type": element.get("type"), "bom-ref": element.get("bom-ref")}
+        for field_name in ("group", "name", "purl"):
+            text = element.findtext(f"{tag}{field_name}")
+            if text is not None:
+                component[field_name] = text.strip()
+        nested = _xml_components(element.find(f"{tag}components"), tag, depth + 1)
+        if nested:
+            component["components"] = nested
+        components.append(component)
+    return components
 
 
 def bom_models(document: dict[str, Any]) -> BomModels:

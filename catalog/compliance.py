@@ -56,6 +56,7 @@ class Verdict:
     reasons: list[Reason] = field(default_factory=list)
     obligations: list[dict[str, Any]] = field(default_factory=list)
     conflicts: list[dict[str, Any]] = field(default_factory=list)
+    kind: str = "model"  # or "dataset": a dataset a code base loads (evaluate_dataset)
 
     @property
     def verdict(self) -> str:
@@ -66,7 +67,7 @@ class Verdict:
         checked = (checked_at or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
         ordered = sorted(self.reasons, key=lambda r: -OUTCOME_RANK[r.outcome])
         return {
-            "model": self.model,
+            self.kind: self.model,  # "model": id, or "dataset": id
             "use": self.use,
             "policy": self.policy,
             "verdict": self.verdict,
@@ -368,14 +369,16 @@ def _declaration(facts: RepoFacts) -> str:
     return ", ".join(parts)
 
 
-def _assess_dataset(assessment: _Assessment, dataset: RepoFacts, trained: _Visit) -> None:
+def _assess_dataset(assessment: _Assessment, dataset: RepoFacts, source: dict[str, Any]) -> None:
+    """Judge a dataset by the policy's rules for training data; `source` names the model trained
+    on it, if any."""
     rules = assessment.policy.datasets
-    source: dict[str, Any] = {"kind": "dataset", "id": dataset.id, "model": trained.facts.id}
+    what = "Training dataset" if "model" in source else "Dataset"
     if not dataset.present:
         assessment.add(
             "dataset-missing",
             "unknown",
-            f"Training dataset {dataset.id} is not in the catalog",
+            f"{what} {dataset.id} is not in the catalog",
             source,
         )
         return
@@ -387,7 +390,7 @@ def _assess_dataset(assessment: _Assessment, dataset: RepoFacts, trained: _Visit
             assessment.add(
                 "dataset-license-unknown",
                 rules.unknown_license,
-                f"Training dataset {dataset.id} has no recognisable license",
+                f"{what} {dataset.id} has no recognisable license",
                 {**source, "license": license_id},
             )
             continue
@@ -608,7 +611,8 @@ def evaluate(
         _assess_model(assessment, visit)
         for dataset_id in visit.facts.datasets:
             dataset = lineage.datasets.get(dataset_id) or RepoFacts(id=dataset_id, present=False)
-            _assess_dataset(assessment, dataset, visit)
+            source = {"kind": "dataset", "id": dataset_id, "model": visit.facts.id}
+            _assess_dataset(assessment, dataset, source)
     _no_derivatives(assessment, visits)
     _incompatibilities(assessment, visits)
     for visit in visits:
@@ -624,4 +628,37 @@ def evaluate(
             conflict["text"],
             {"kind": "model", "id": conflict["model"]},
         )
+    return verdict
+
+
+def evaluate_dataset(
+    dataset_id: str,
+    lineage: Lineage,
+    *,
+    use: str,
+    policy: Policy,
+    kb: KnowledgeBase,
+    rules: Rules | None = None,
+) -> Verdict:
+    """Judge a dataset a code base loads (already in `lineage.datasets`) for a use.
+
+    Code that loads a dataset trains or evaluates on it, so it is judged as it counts in the
+    verdict of a model trained on it: its licenses under the policy's dataset rules (their cap
+    included), how it was generated, and `unknown` when the catalog does not hold it."""
+    if use not in USES:
+        raise UnknownUse(use, list(USES))
+    rules = rules or Rules(policy, kb)
+    facts = lineage.datasets.get(dataset_id) or RepoFacts(id=dataset_id, present=False)
+    verdict = Verdict(
+        model=dataset_id,
+        kind="dataset",
+        use=use,
+        policy=policy.name,
+        declared_license=facts.declared_license,
+    )
+    # Region terms scoped to multimodal models do not reach a dataset.
+    assessment = _Assessment(verdict, rules, multimodal=False)
+    _assess_dataset(assessment, facts, {"kind": "dataset", "id": dataset_id})
+    verdict.effective_ids = list(facts.license_ids) if facts.present else []
+    verdict.effective_category = kb.most_restrictive_category(verdict.effective_ids or ["unknown"])
     return verdict

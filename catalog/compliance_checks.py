@@ -10,16 +10,12 @@ from typing import Any
 
 from sqlmodel import Session
 
-from catalog.compliance import Rules, Verdict, evaluate, walk_lineage
+from catalog.compliance import Rules, Verdict, evaluate, evaluate_dataset, walk_lineage
+from catalog.curations import apply_dataset_curations
 from catalog.licenses import knowledge_base
-from catalog.lineage import Lineage, load_lineage
-from catalog.policies import OUTCOME_RANK, Policy
+from catalog.lineage import Lineage, load_lineage, load_lineage_datasets
+from catalog.policies import DEFAULT_FAIL_ON, FAIL_ON, OUTCOME_RANK, Policy
 from catalog.reviews import latest_reviews, review_dict
-
-# The verdicts a gate can stop on, from the strictest gate to the loosest. The default stops on
-# `unknown` and `forbidden`; `conditional` also stops on any verdict with obligations.
-FAIL_ON = ("conditional", "unknown", "forbidden")
-DEFAULT_FAIL_ON = "unknown"
 
 
 def check_models(
@@ -110,6 +106,38 @@ def check_model(session: Session, repo_id: str, *, use: str, policy: Policy) -> 
     return verdict_documents(session, [repo_id], use=use, policy=policy)[0]
 
 
+def dataset_documents(
+    session: Session,
+    dataset_ids: Sequence[str],
+    *,
+    use: str,
+    policy: Policy,
+    fail_on: str = DEFAULT_FAIL_ON,
+) -> list[dict[str, Any]]:
+    """Verdicts on datasets a code base loads, with curated reasons and the gate's answer.
+
+    Reviews are recorded for models only, so a dataset's verdict is the computed one."""
+    lineage = load_lineage_datasets(session, dataset_ids)
+    apply_dataset_curations(session, set(dataset_ids), lineage)
+    kb = knowledge_base()
+    rules = Rules(policy, kb)
+    documents = []
+    for dataset_id in dataset_ids:
+        verdict = evaluate_dataset(dataset_id, lineage, use=use, policy=policy, kb=kb, rules=rules)
+        document = verdict.to_dict()
+        document["reasons"] += [c.reason("dataset") for c in lineage.datasets[dataset_id].curations]
+        document["review"] = None
+        document["gate"] = gate(document, fail_on)
+        documents.append(document)
+    return documents
+
+
+def subject(document: dict[str, Any]) -> str:
+    """The repo a verdict document judges: a model, or a dataset a code base loads."""
+    repo_id: str = document["model"] if "model" in document else document["dataset"]
+    return repo_id
+
+
 def failing(verdicts: Sequence[dict[str, Any]], fail_on: str = DEFAULT_FAIL_ON) -> list[str]:
-    """The models a CI gate stops on: `fail_on` or worse, unless a current review decides."""
-    return [v["model"] for v in verdicts if not gate(v, fail_on)["passes"]]
+    """The repos a CI gate stops on: `fail_on` or worse, unless a current review decides."""
+    return [subject(v) for v in verdicts if not gate(v, fail_on)["passes"]]

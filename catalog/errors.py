@@ -52,6 +52,12 @@ class BomError(CatalogError):
     """A bill of materials that cannot be read."""
 
 
+class NotCycloneDx(BomError):
+    """A document that reads, but is not a CycloneDX BOM."""
+
+    status = 422
+
+
 class UserNotFound(CatalogError):
     status = 404
 

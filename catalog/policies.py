@@ -18,6 +18,10 @@ OUTCOMES = ("allowed", "conditional", "unknown", "forbidden")
 # Most restrictive last: the engine takes the maximum.
 OUTCOME_RANK = {outcome: rank for rank, outcome in enumerate(OUTCOMES)}
 BUILTIN_POLICIES = ("default", "strict")
+# The verdicts a gate can stop on, from the strictest gate to the loosest. The default stops on
+# `unknown` and `forbidden`; `conditional` also stops on any verdict with obligations.
+FAIL_ON = ("conditional", "unknown", "forbidden")
+DEFAULT_FAIL_ON = "unknown"
 
 
 UNDECLARED_DERIVATIVE = ("unknown", "inherit")

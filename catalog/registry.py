@@ -348,11 +348,13 @@ def referenced_but_absent(session: Session) -> tuple[set[str], set[str]]:
     return bases, datasets
 
 
-def models_not_held(session: Session, repo_ids: Iterable[str]) -> list[str]:
-    """Of these ids, those the catalog has no record for (or only a missing placeholder)."""
+def not_held(session: Session, kind: str, repo_ids: Iterable[str]) -> list[str]:
+    """Of these model (or dataset) ids, those the catalog has no record for, or only a missing
+    placeholder."""
+    table = Model if kind == "model" else Dataset
     wanted = list(dict.fromkeys(repo_ids))
     held: set[str] = set()
     for chunk in chunked(wanted):
-        query = select(Model.id).where(col(Model.id).in_(chunk), col(Model.missing).is_(False))
+        query = select(table.id).where(col(table.id).in_(chunk), col(table.missing).is_(False))
         held.update(session.exec(query))
     return [repo_id for repo_id in wanted if repo_id not in held]

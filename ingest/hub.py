@@ -28,7 +28,7 @@ from catalog.licenses import knowledge_base
 from catalog.records import DatasetRecord, ModelRecord
 from catalog.registry import (
     mark_missing,
-    models_not_held,
+    not_held,
     referenced_but_absent,
     upsert_datasets,
     upsert_models,
@@ -290,22 +290,24 @@ class Crawler:
             self.client.close()
         return self.summary
 
-    def fetch_models(self, repo_ids: Sequence[str]) -> CrawlSummary:
-        """Fetch the models among these that the catalog lacks, then their lineage (a scan's gate)."""
-        with Session(self.engine) as session:
-            wanted = models_not_held(session, repo_ids)
+    def fetch_repos(
+        self, model_ids: Sequence[str], dataset_ids: Sequence[str] = ()
+    ) -> CrawlSummary:
+        """Fetch the models and datasets among these that the catalog lacks, then the models'
+        lineage (a scan's gate)."""
         try:
             with Session(self.engine) as session:
-                found: list[dict[str, Any]] = []
-                absent: list[str] = []
-                for repo_id in wanted:
-                    info = self.client.info("model", repo_id)
-                    if info:
-                        found.append(info)
-                    else:
-                        absent.append(repo_id)
-                self._store_page(session, "model", found)
-                self.summary.missing += mark_missing(session, "model", absent)
+                for kind, ids in (("model", model_ids), ("dataset", dataset_ids)):
+                    found: list[dict[str, Any]] = []
+                    absent: list[str] = []
+                    for repo_id in not_held(session, kind, ids):
+                        info = self.client.info(kind, repo_id)
+                        if info:
+                            found.append(info)
+                        else:
+                            absent.append(repo_id)
+                    self._store_page(session, kind, found)
+                    self.summary.missing += mark_missing(session, kind, absent)
                 session.commit()
             self._close_lineage()
             self._refresh()

@@ -16,7 +16,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from ingest.scan import Finding, ScanResult, Skipped
+from ingest.scan import Finding, ScanResult, Skipped, cycle_collector_paused
 
 
 @cache
@@ -39,6 +39,8 @@ def _encode(part: ScanResult) -> dict[str, Any]:
 
 
 def _decode(entry: dict[str, Any], shown: str) -> ScanResult:
+    if not (entry["findings"] or entry["skipped"] or entry["unreadable"]):
+        return ScanResult(files=entry["files"])  # most files: nothing to rebuild
     return ScanResult(
         findings=[
             Finding(r, k, shown, line, how, cell) for r, k, line, how, cell in entry["findings"]
@@ -57,8 +59,9 @@ class ScanCache:
     def __init__(self, path: str | Path) -> None:
         self.path = os.path.abspath(path)
         self.entries: dict[str, list[Any]] = {}
+        self.changed = False
         try:
-            with open(self.path, encoding="utf-8") as handle:
+            with open(self.path, encoding="utf-8") as handle, cycle_collector_paused():
                 stored = json.load(handle)
             if stored.get("scanner") == scanner_digest() and isinstance(stored["files"], dict):
                 self.entries = stored["files"]
@@ -67,7 +70,8 @@ class ScanCache:
 
     @staticmethod
     def _key(path: str, shown: str) -> str:
-        return f"{os.path.abspath(path)}\0{shown}"
+        absolute = path if os.path.isabs(path) else os.path.abspath(path)
+        return f"{absolute}\0{shown}"
 
     @staticmethod
     def _stamp(path: str) -> list[int] | None:
@@ -91,11 +95,17 @@ class ScanCache:
         stamp = self._stamp(path)
         if stamp is not None:
             self.entries[self._key(path, shown)] = [stamp, _encode(part)]
+            self.changed = True
 
     def save(self) -> None:
+        """Write the entries back, unless this scan found every file as the cache knew it."""
+        if not self.changed:
+            return
         folder = os.path.dirname(self.path)
         os.makedirs(folder, exist_ok=True)
         document = {"scanner": scanner_digest(), "files": self.entries}
+        # json.dumps, not json.dump: only the former uses the C encoder.
+        text = json.dumps(document, separators=(",", ":"))
         with tempfile.NamedTemporaryFile("w", dir=folder, delete=False, encoding="utf-8") as out:
-            json.dump(document, out, separators=(",", ":"))
+            out.write(text)
         os.replace(out.name, self.path)

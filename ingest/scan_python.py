@@ -6,7 +6,7 @@ import ast
 import json
 import re
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from ingest.scan import Recorder, ScanResult
@@ -32,9 +32,24 @@ FUNCTIONS = {
 }
 # Any X.from_pretrained(...): AutoModel*, AutoTokenizer, Llama (llama-cpp-python), diffusers, ...
 FROM_PRETRAINED = Loader("model", 0, ("pretrained_model_name_or_path", "repo_id", "model_id"))
-# A cheap test before parsing: a file without any of these cannot load anything.
+# Every call the reader records has one of these names, as written, on its lines (see may_load).
 TRIGGER_NAMES = (*FUNCTIONS, "from_pretrained")
 TRIGGERS = tuple(name.encode() for name in TRIGGER_NAMES)
+
+
+def may_load(data: bytes) -> bool:
+    """Whether a Python file's bytes hold a trigger name: only then can it yield a finding.
+
+    Parsing is most of a scan's time and most files load nothing, so this is asked first. It
+    can never hide a load the syntax tree would show, because the reader only looks at calls
+    spanning a line where a trigger name occurs in the decoded source (_CallReader.read, with
+    _lines_naming), and an import alias counts only when its import names a trigger. The
+    source is the bytes decoded as UTF-8 or Latin-1, and in both an ASCII name occurs in the
+    text exactly when its bytes occur in the file: UTF-8 never uses bytes below 0x80 inside a
+    multi-byte character, and Latin-1 maps each byte to one character. So a file without
+    these bytes has no line the reader would look at.
+    """
+    return any(trigger in data for trigger in TRIGGERS)
 
 
 def _module_constants(tree: ast.Module) -> dict[str, str | None]:
@@ -59,9 +74,15 @@ def _module_constants(tree: ast.Module) -> dict[str, str | None]:
 _NEWLINE = re.compile(r"\r\n|\r|\n")
 
 
-def _lines_naming(source: str, names: Iterable[str]) -> list[int]:
-    """The (1-based) lines where any of these names occurs, as the parser numbers lines."""
-    pattern = re.compile("|".join(re.escape(name) for name in names))
+def _name_pattern(names: Iterable[str]) -> re.Pattern[str]:
+    return re.compile("|".join(re.escape(name) for name in names))
+
+
+_TRIGGER_PATTERN = _name_pattern(TRIGGER_NAMES)
+
+
+def _lines_naming(source: str, pattern: re.Pattern[str]) -> list[int]:
+    """The (1-based) lines where the pattern matches, as the parser numbers lines."""
     starts = [0] + [m.end() for m in _NEWLINE.finditer(source)]
     return sorted({bisect_right(starts, m.start()) for m in pattern.finditer(source)})
 
@@ -78,14 +99,21 @@ def _touches(node: ast.AST, lines: list[int]) -> bool:
     return index < len(lines) and lines[index] <= end
 
 
-def _nodes_on(tree: ast.AST, lines: list[int]) -> Iterator[ast.AST]:
+def _nodes_on(tree: ast.AST, lines: list[int]) -> list[ast.AST]:
     """The nodes whose span holds one of `lines`: a loader's name must appear on a call's lines,
     so only the few statements around those lines are walked, not the whole tree."""
+    nodes = []
     stack = [tree]
     while stack:
         node = stack.pop()
-        yield node
-        stack.extend(child for child in ast.iter_child_nodes(node) if _touches(child, lines))
+        nodes.append(node)
+        for name in node._fields:  # ast.iter_child_nodes, without its two generators per node
+            child = getattr(node, name, None)
+            if isinstance(child, list):
+                stack.extend(c for c in child if isinstance(c, ast.AST) and _touches(c, lines))
+            elif isinstance(child, ast.AST) and _touches(child, lines):
+                stack.append(child)
+    return nodes
 
 
 def _aliases(imports: Iterable[ast.AST]) -> dict[str, str]:
@@ -108,11 +136,11 @@ class _CallReader:
         self.aliases: dict[str, str] = {}
 
     def read(self, tree: ast.Module, source: str) -> None:
-        nodes = list(_nodes_on(tree, _lines_naming(source, TRIGGER_NAMES)))
+        nodes = _nodes_on(tree, _lines_naming(source, _TRIGGER_PATTERN))
         self.aliases = _aliases(nodes)
         if self.aliases:
-            extra = _lines_naming(source, [f"{name}(" for name in self.aliases])
-            nodes += _nodes_on(tree, extra)
+            extra = _name_pattern(self.aliases)
+            nodes += _nodes_on(tree, _lines_naming(source, extra))
         calls = {id(n): n for n in nodes if isinstance(n, ast.Call)}.values()
         for call in sorted(calls, key=lambda c: (c.lineno, c.col_offset)):
             self._record(call)
@@ -191,13 +219,18 @@ def _read(tree: ast.Module, source: str, reader: _CallReader) -> None:
 
 def scan_python(data: bytes, path: str, result: ScanResult) -> None:
     """Record the loads in one Python file."""
-    if not any(trigger in data for trigger in TRIGGERS):
+    if not may_load(data):
         return
-    recorder = Recorder(result, path)
     try:
         source = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         source = data.decode("latin-1")  # PEP 263 declarations other than UTF-8 are rare
+    read_python(source, path, result)
+
+
+def read_python(source: str, path: str, result: ScanResult) -> None:
+    """Record the loads in Python source, parsed whatever may_load says of it."""
+    recorder = Recorder(result, path)
     tree = _parse(source, recorder)
     if tree is not None:
         _read(tree, source, _CallReader(_module_constants(tree), recorder))

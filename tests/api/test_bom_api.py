@@ -7,7 +7,7 @@ import json
 import pytest
 from flask.testing import FlaskClient
 
-from tests.documents import assert_valid_bom
+from tests.documents import assert_valid_bom, bom_twins
 
 CDX = "application/vnd.cyclonedx+json"
 
@@ -116,3 +116,71 @@ def test_the_bom_gate_fails_on_unmapped_components_and_follows_fail_on(client: F
     gate = client.post("/api/v1/compliance/bom", json=bom).get_json()["gate"]
     assert (gate["passed"], gate["failing"]) == (False, [])
     assert client.post("/api/v1/compliance/bom?fail_on=never", json=bom).status_code == 422
+
+
+XML_BODIES = ["application/vnd.cyclonedx+xml", "application/xml", "text/xml"]
+TWIN_MODELS = ["mosaicml/mpt-30b-chat", "tiiuae/falcon-40b", "meta-llama/Llama-2-7b-hf"]
+
+
+def _judged(body: dict) -> tuple:
+    verdicts = [(v["model"], v["verdict"], v["reasons"], v["obligations"]) for v in body["results"]]
+    return verdicts, body["unmapped"], body["gate"]
+
+
+@pytest.mark.parametrize("content_type", XML_BODIES)
+def test_an_xml_bom_is_judged_as_its_json_twin(app, client: FlaskClient, content_type: str) -> None:
+    json_bom, xml_bom = bom_twins(app.extensions["modelcatalog.engine"], TWIN_MODELS)
+    from_json = client.post("/api/v1/compliance/bom", data=json_bom, content_type=CDX)
+    from_xml = client.post("/api/v1/compliance/bom", data=xml_bom, content_type=content_type)
+    assert (from_json.status_code, from_xml.status_code) == (200, 200)
+    assert _judged(from_xml.get_json()) == _judged(from_json.get_json())
+    verdicts, unmapped, gate = _judged(from_xml.get_json())
+    assert {model: verdict for model, verdict, _, _ in verdicts} == {
+        "mosaicml/mpt-30b-chat": "forbidden",
+        "tiiuae/falcon-40b": "allowed",
+        "meta-llama/Llama-2-7b-hf": "conditional",
+    }
+    assert unmapped == [{"name": "our ranker", "purl": None, "bom-ref": "r1"}]
+    assert gate == {"fail_on": "unknown", "passed": False, "failing": ["mosaicml/mpt-30b-chat"]}
+
+
+XXE = (
+    '<?xml version="1.0"?><!DOCTYPE bom [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+    '<bom xmlns="http://cyclonedx.org/schema/bom/1.6"><components><component type="library">'
+    "<name>&x;</name></component></components></bom>"
+)
+LAUGHS = (
+    '<?xml version="1.0"?><!DOCTYPE bom [<!ENTITY a "ha">'
+    + "".join(f'<!ENTITY {chr(98 + i)} "{("&" + chr(97 + i) + ";") * 10}">' for i in range(9))
+    + ']><bom xmlns="http://cyclonedx.org/schema/bom/1.6"><metadata>&j;</metadata></bom>'
+)
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "detail"),
+    [
+        ("<bom><components>", 400, "not an XML document"),
+        ("not xml at all", 400, "not an XML document"),
+        (XXE, 400, "DTD"),
+        (LAUGHS, 400, "DTD"),
+        ('<bom xmlns="http://spdx.org/rdf/terms"/>', 422, "not a CycloneDX BOM"),
+        ('<components xmlns="http://cyclonedx.org/schema/bom/1.6"/>', 422, "not a CycloneDX BOM"),
+    ],
+)
+def test_a_bad_xml_bom_is_a_problem_never_expanded_or_read(
+    client: FlaskClient, body: str, status: int, detail: str
+) -> None:
+    response = client.post(
+        "/api/v1/compliance/bom", data=body, content_type="application/vnd.cyclonedx+xml"
+    )
+    assert response.status_code == status
+    assert response.headers["Content-Type"] == "application/problem+json"
+    assert detail in response.get_json()["detail"]
+    assert "root:" not in response.get_data(as_text=True)  # /etc/passwd was not read
+
+
+def test_the_openapi_document_offers_json_and_xml_bodies_for_boms(client: FlaskClient) -> None:
+    spec = client.get("/api/v1/openapi.json").get_json()
+    body = spec["paths"]["/api/v1/compliance/bom"]["post"]["requestBody"]
+    assert sorted(body["content"]) == sorted(["application/json", CDX, *XML_BODIES])
+    assert body["content"][CDX]["schema"] == {"$ref": "#/components/schemas/CycloneDxBomBody"}

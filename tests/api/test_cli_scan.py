@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from api.cli import main
-from tests.documents import assert_valid_bom, assert_valid_sarif
+from tests.documents import assert_valid_bom, assert_valid_sarif, bom_twins
 from tests.fakehub import FakeHub
 
 TREE = Path(__file__).parents[1] / "ingest" / "scan_tree"
@@ -224,3 +224,155 @@ def test_without_a_catalog_scan_check_says_to_run_init(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["scan", "--check", "--no-fetch", str(root)], env=env)
     assert result.exit_code == 2
     assert "run `modelcatalog init`" in result.output
+
+
+def _dataset_verdicts(output: str) -> dict[str, dict]:
+    return {v["dataset"]: v for v in json.loads(output)["verdicts"] if "dataset" in v}
+
+
+def test_scan_check_judges_the_datasets_the_code_loads(cli) -> None:
+    result = cli("scan", "--check", "--no-fetch", "--format", "json", str(TREE))
+    verdicts = _dataset_verdicts(result.stdout)
+    assert {d: v["verdict"] for d, v in verdicts.items()} == {
+        "bigcode/the-stack": "unknown",  # not in the bundled snapshot
+        "OpenAssistant/oasst1": "allowed",  # apache-2.0: notices only
+        "tatsu-lab/alpaca": "conditional",  # CC BY-NC and OpenAI outputs, capped for data
+        "databricks/databricks-dolly-15k": "conditional",  # share-alike
+    }
+    assert [r["code"] for r in verdicts["bigcode/the-stack"]["reasons"]] == ["dataset-missing"]
+    assert [r["code"] for r in verdicts["tatsu-lab/alpaca"]["reasons"]] == [
+        "dataset-model-generated",
+        "license-non-commercial",
+        "no-commercial",
+    ]
+    assert verdicts["OpenAssistant/oasst1"]["effective_license"] == {
+        "ids": ["apache-2.0"],
+        "category": "permissive",
+    }
+    assert [o["code"] for o in verdicts["OpenAssistant/oasst1"]["obligations"]] == [
+        "attribution",
+        "include-license",
+        "state-changes",
+    ]
+
+
+def test_the_strict_policy_judges_datasets_without_the_training_data_cap(cli) -> None:
+    result = cli(
+        "scan", "--check", "--no-fetch", "--policy", "strict", "--format", "json", str(TREE)
+    )
+    verdicts = _dataset_verdicts(result.stdout)
+    assert verdicts["tatsu-lab/alpaca"]["verdict"] == "forbidden"
+    assert verdicts["OpenAssistant/oasst1"]["verdict"] == "allowed"
+
+
+@pytest.mark.parametrize(
+    ("dataset", "fail_on", "exit_code"),
+    [
+        ("OpenAssistant/oasst1", "unknown", 0),
+        ("tatsu-lab/alpaca", "unknown", 0),
+        ("tatsu-lab/alpaca", "conditional", 1),
+        ("acme/not-in-the-catalog", "unknown", 1),
+        ("acme/not-in-the-catalog", "forbidden", 0),
+    ],
+)
+def test_a_dataset_verdict_decides_the_exit_status_with_fail_on(
+    cli, tmp_path: Path, dataset: str, fail_on: str, exit_code: int
+) -> None:
+    root = _project(tmp_path, f'from datasets import load_dataset\nload_dataset("{dataset}")\n')
+    result = cli("scan", "--check", "--no-fetch", "--fail-on", fail_on, str(root))
+    assert result.exit_code == exit_code
+    assert f"{dataset} (dataset)" in result.stdout
+
+
+def test_scan_sarif_and_junit_report_datasets_that_are_not_cleared(cli) -> None:
+    sarif = assert_valid_sarif(
+        cli("scan", "--check", "--no-fetch", "--format", "sarif", str(TREE)).stdout
+    )
+    results = sarif["runs"][0]["results"]
+    datasets = {
+        r["properties"]["dataset"]: (r["ruleId"], r["level"])
+        for r in results
+        if "dataset" in r.get("properties", {})
+    }
+    assert datasets == {
+        "bigcode/the-stack": ("dataset-unknown", "error"),
+        "tatsu-lab/alpaca": ("dataset-conditional", "warning"),
+        "databricks/databricks-dolly-15k": ("dataset-conditional", "warning"),
+    }
+    [stack] = [r for r in results if r.get("properties", {}).get("dataset") == "bigcode/the-stack"]
+    location = stack["locations"][0]["physicalLocation"]
+    assert location["artifactLocation"]["uri"].endswith("configs/serve.json")
+    assert location["region"] == {"startLine": 5}
+    junit = cli("scan", "--check", "--no-fetch", "--format", "junit", str(TREE)).stdout
+    cases = ElementTree.fromstring(junit).iter("testcase")
+    dataset_cases = {
+        case.get("name"): case.find("failure") is not None
+        for case in cases
+        if case.get("classname", "").startswith("modelcatalog.datasets.")
+    }
+    assert dataset_cases == {
+        "bigcode/the-stack": True,
+        "OpenAssistant/oasst1": False,
+        "tatsu-lab/alpaca": False,
+        "databricks/databricks-dolly-15k": False,
+    }
+
+
+def test_scan_check_fetches_datasets_the_catalog_lacks_from_the_hub(cli, tmp_path: Path) -> None:
+    hub = FakeHub().start()
+    try:
+        card = {"license": "cc-by-nc-4.0"}
+        hub.add_dataset({"id": "acme/corpus", "sha": "c" * 40, "cardData": card, "tags": []})
+        root = _project(tmp_path, 'load_dataset("acme/corpus")\nload_dataset("acme/gone")\n')
+        offline = cli("scan", "--check", "--no-fetch", "--format", "json", str(root))
+        fetched = cli("scan", "--check", "--format", "json", str(root), HF_ENDPOINT=hub.url)
+    finally:
+        hub.stop()
+    assert offline.exit_code == 1
+    assert {d: v["verdict"] for d, v in _dataset_verdicts(offline.stdout).items()} == {
+        "acme/corpus": "unknown",
+        "acme/gone": "unknown",
+    }
+    assert fetched.exit_code == 1  # acme/gone is on no Hub: still unknown
+    verdicts = _dataset_verdicts(fetched.stdout)
+    assert verdicts["acme/corpus"]["verdict"] == "conditional"
+    assert verdicts["acme/corpus"]["effective_license"]["ids"] == ["cc-by-nc-4.0"]
+    assert [r["code"] for r in verdicts["acme/gone"]["reasons"]] == ["dataset-missing"]
+
+
+@pytest.mark.parametrize("name", ["models.cdx.xml", "models.cdx"])  # by extension, else sniffed
+def test_check_reads_an_xml_bom_as_its_json_twin(cli, tmp_path: Path, name: str) -> None:
+    from catalog.db import make_engine
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'cli.db'}")  # the catalog the cli fixture made
+    json_bom, xml_bom = bom_twins(engine, ["mosaicml/mpt-30b-chat", "tiiuae/falcon-40b"])
+    engine.dispose()
+    (tmp_path / "models.json").write_text(json_bom)
+    (tmp_path / name).write_text(xml_bom)
+    from_json = cli("check", "--json", "--bom", str(tmp_path / "models.json"))
+    from_xml = cli("check", "--json", "--bom", str(tmp_path / name))
+    assert from_json.exit_code == from_xml.exit_code == 1  # forbidden, and one unmapped model
+
+    def verdicts(output: str) -> dict[str, tuple]:
+        answers = [json.loads(line) for line in output.splitlines()]
+        return {v["model"]: (v["verdict"], v["reasons"]) for v in answers}
+
+    assert verdicts(from_xml.stdout) == verdicts(from_json.stdout)
+    assert {m: v for m, (v, _) in verdicts(from_xml.stdout).items()} == {
+        "mosaicml/mpt-30b-chat": "forbidden",
+        "tiiuae/falcon-40b": "allowed",
+    }
+    assert "our ranker maps to no Hub repo id" in from_xml.stderr
+
+
+def test_check_refuses_an_xml_bom_with_a_dtd(cli, tmp_path: Path) -> None:
+    bom_file = tmp_path / "hostile.xml"
+    bom_file.write_text(
+        '<?xml version="1.0"?><!DOCTYPE bom [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+        '<bom xmlns="http://cyclonedx.org/schema/bom/1.6"><components>'
+        '<component type="machine-learning-model"><name>&x;</name></component>'
+        "</components></bom>"
+    )
+    result = cli("check", "--bom", str(bom_file))
+    assert result.exit_code == 2
+    assert "declares a DTD or entities" in result.output and "root:" not in result.output

@@ -7,6 +7,8 @@ import shutil
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ingest.scan import classify, scan_paths
 
@@ -238,3 +240,83 @@ def test_a_cache_from_another_scanner_or_not_json_is_ignored(project: Path) -> N
     cache_file.write_text("not json")
     result = scan_paths([project], cache=ScanCache(cache_file))
     assert len(result.findings) == len(EXPECTED_FINDINGS)  # the cache file itself is not scanned
+
+
+# Names a loading call can be made of: every trigger, near misses, and plain words.
+_CALLEES = [
+    "from_pretrained",
+    "pipeline",
+    "hf_hub_download",
+    "snapshot_download",
+    "SentenceTransformer",
+    "CrossEncoder",
+    "load_dataset",
+    "from_pretrain",
+    "pipelines",
+    "Pipeline",
+    "load_data",
+    "hub_download",
+    "make",
+    "fetch",
+    "AutoModel",
+]
+_ARGUMENTS = ['"org/model"', "REPO", "name", 'f"org/{v}"', '"gpt2"', '"./local"']
+
+
+@st.composite
+def _python_sources(draw: st.DrawFn) -> str:
+    """Modules of imports, constants and calls made from loader names and near misses."""
+    word = st.sampled_from(_CALLEES)
+    lines = []
+    for _ in range(draw(st.integers(1, 8))):
+        form = draw(st.integers(0, 3))
+        if form == 0:
+            lines.append(f"from lib import {draw(word)} as {draw(word)}")
+        elif form == 1:
+            lines.append(f"REPO = {draw(st.sampled_from(_ARGUMENTS[:2] + _ARGUMENTS[4:]))}")
+        else:
+            callee = ".".join(draw(st.lists(word, min_size=1, max_size=3)))
+            argument = draw(st.sampled_from(_ARGUMENTS))
+            keyword = draw(st.sampled_from(["", "model=", "repo_id=", "path=", "other="]))
+            lines.append(f"x = {callee}({keyword}{argument})")
+    return "\n".join(lines) + "\n"
+
+
+@settings(max_examples=300, deadline=None)
+@given(_python_sources())
+def test_the_byte_prefilter_never_hides_what_the_syntax_tree_shows(source: str) -> None:
+    from ingest.scan import ScanResult
+    from ingest.scan_python import may_load, read_python
+
+    parsed = ScanResult()
+    read_python(source, "m.py", parsed)  # the reader alone, without the prefilter
+    if parsed.findings or parsed.skipped:
+        assert may_load(source.encode("utf-8")) and may_load(source.encode("latin-1"))
+
+
+def test_a_file_without_any_trigger_word_yields_nothing_even_when_parsed(tmp_path: Path) -> None:
+    from ingest.scan import ScanResult
+    from ingest.scan_python import may_load, read_python
+
+    source = (
+        "from transformers import AutoModel as pipe\n"
+        'REPO = "org/model"\n'
+        "m = pipe(REPO)\n"
+        'AutoModel.from_pretrain("org/model")\n'
+        'Pipeline(model="org/model")\n'
+        'load_data("org/corpus")\n'
+        'getattr(AutoModel, "from_" + "pretrained")("org/model")\n'
+    )
+    parsed = ScanResult()
+    read_python(source, "m.py", parsed)
+    assert not may_load(source.encode())
+    assert (parsed.findings, parsed.skipped) == ([], [])
+    (tmp_path / "m.py").write_text(source)
+    assert scan_paths([tmp_path]).files == 1 and not scan_paths([tmp_path]).findings
+
+
+def test_an_aliased_loader_is_found_wherever_its_call_opens(tmp_path: Path) -> None:
+    (tmp_path / "a.py").write_text(
+        "from transformers import pipeline as make\nmake (\n    model='org/spaced',\n)\n"
+    )
+    assert scan_paths([tmp_path]).repo_ids() == ["org/spaced"]
