@@ -211,6 +211,8 @@ def serve(
 
 
 def _demo_backend_name() -> str:
+    from api.app import settings
+
     try:
         import demo_runner.backends  # noqa: F401
     except ImportError:  # without the demo extra there are no demos to keep in one process
