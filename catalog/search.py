@@ -104,16 +104,24 @@ def fts_terms(q: str) -> list[str]:
     return re.findall(r"[\w][\w.-]*", q.lower())[:12]
 
 
+def _fts_match(terms: list[str]) -> str:
+    """SQLite FTS5: every term as a quoted prefix (quotes keep query syntax out)."""
+    return " ".join('"' + t.replace('"', "") + '"*' for t in terms)
+
+
+def _tsquery(terms: list[str]) -> str:
+    """PostgreSQL: every term's first word as a prefix, all of them required."""
+    return " & ".join(f"{t.replace('.', ' ').replace('-', ' ').split()[0]}:*" for t in terms)
+
+
 def _text_condition(session: Session, q: str) -> ColumnElement[bool]:
     terms = fts_terms(q)
     if not terms:
         return literal_column("1") == 1
     if session.get_bind().dialect.name == "postgresql":
-        tsquery = " & ".join(f"{t.replace('.', ' ').replace('-', ' ').split()[0]}:*" for t in terms)
-        return literal_column("model.search").op("@@")(func.to_tsquery("simple", tsquery))
-    match = " ".join('"' + t.replace('"', "") + '"*' for t in terms)
+        return literal_column("model.search").op("@@")(func.to_tsquery("simple", _tsquery(terms)))
     matching = text("SELECT rowid FROM model_fts WHERE model_fts MATCH :match").bindparams(
-        match=match
+        match=_fts_match(terms)
     )
     return literal_column("model.rowid").in_(matching)
 
@@ -257,15 +265,40 @@ def summaries_by_id(session: Session, ids: list[str]) -> list[dict[str, Any]]:
     return [rows[i] for i in ids if i in rows]
 
 
-def row_conditions(session: Session, query: ModelQuery) -> list[ColumnElement[bool]]:
-    """The filters the bitmap index has no bitmaps for: free text, author, base model, dataset."""
-    only = ModelQuery(
-        q=query.q if query.q and fts_terms(query.q) else None,
-        author=query.author,
-        base_model=query.base_model,
-        dataset=query.dataset,
-    )
-    return conditions(session, only)[1:]  # [0] is "not missing": the index has the live rows
+def _text_rows(session: Session, terms: list[str]) -> BitMap:
+    """The row numbers of the models matching the words, straight from the full-text index.
+
+    One string of comma-separated numbers per query: thousands of matches cost one row to fetch,
+    not thousands (at 1M models, 4 ms instead of 15 for 11,000 matches)."""
+    if session.get_bind().dialect.name == "postgresql":
+        statement = text(
+            "SELECT string_agg(seq::text, ',') FROM model"
+            " WHERE search @@ to_tsquery('simple', :query)"
+        ).bindparams(query=_tsquery(terms))
+    else:
+        statement = text(
+            "SELECT group_concat(rowid) FROM model_fts WHERE model_fts MATCH :match"
+        ).bindparams(match=_fts_match(terms))
+    listed = session.connection().execute(statement).scalar()
+    return BitMap(map(int, listed.split(","))) if listed else BitMap()
+
+
+def _row_bitmap(session: Session, query: ModelQuery) -> BitMap | None:
+    """The rows the filters the index has no bitmaps for allow (free text, author, base model,
+    dataset), or None when the query has none of them."""
+    found = []
+    terms = fts_terms(query.q) if query.q else []
+    if terms:
+        found.append(_text_rows(session, terms))
+    others = ModelQuery(author=query.author, base_model=query.base_model, dataset=query.dataset)
+    conditions_ = conditions(session, others)[
+        1:
+    ]  # [0] is "not missing": the index has the live rows
+    if conditions_:
+        # Core rather than ORM rows: these can be many thousands of plain integers.
+        numbers = select(row_number(session)).select_from(Model).where(*conditions_)
+        found.append(BitMap(session.connection().execute(numbers).scalars()))
+    return BitMap.intersection(*found) if found else None
 
 
 def search_models(session: Session, query: ModelQuery, *, with_facets: bool = True) -> SearchResult:
@@ -296,11 +329,9 @@ def _filter_bitmaps(session: Session, index: FacetBitmaps, query: ModelQuery) ->
         found["commercial"] = cleared if query.commercial else index.live - cleared
     if query.gated is not None:
         found["gated"] = index.gated if query.gated else index.live - index.gated
-    rows = row_conditions(session, query)
-    if rows:
-        # Core rather than ORM rows: these can be many thousands of plain integers.
-        numbers = select(row_number(session)).select_from(Model).where(*rows)
-        found["rows"] = BitMap(session.connection().execute(numbers).scalars())
+    rows = _row_bitmap(session, query)
+    if rows is not None:
+        found["rows"] = rows
     return found
 
 
