@@ -108,8 +108,11 @@ def _step_callback(group: list[_Request]) -> Any:
 class Batcher:
     """One worker thread that decodes waiting requests together (grouped by sampling settings)."""
 
-    def __init__(self, model: Any, runtime: str, end_token: str | None) -> None:
+    def __init__(
+        self, model: Any, runtime: str, end_token: str | None, window_s: float = BATCH_WINDOW_S
+    ) -> None:
         self.model = model
+        self.window_s = window_s
         self.runtime = runtime
         self.end_token = end_token
         self.waiting: queue.Queue[_Request | None] = queue.Queue()
@@ -136,7 +139,7 @@ class Batcher:
 
     def _gather(self, first: _Request) -> list[_Request]:
         batch = [first]
-        deadline = time.monotonic() + BATCH_WINDOW_S
+        deadline = time.monotonic() + self.window_s
         while len(batch) < MAX_BATCH:
             try:
                 item = self.waiting.get(timeout=max(deadline - time.monotonic(), 0))
@@ -204,7 +207,9 @@ class Batcher:
 class LoadedModel:
     """A converted model in memory with its tokenizer, ready to stream chat answers."""
 
-    def __init__(self, path: Path, choice: DeviceChoice) -> None:
+    def __init__(
+        self, path: Path, choice: DeviceChoice, batch_window_s: float = BATCH_WINDOW_S
+    ) -> None:
         import ctranslate2
         from transformers import AutoTokenizer
 
@@ -223,7 +228,9 @@ class LoadedModel:
         )
         self.choice = choice
         self.context = self.meta.get("context_length") or _tokenizer_context(self.tokenizer)
-        self.batcher = Batcher(self.model, self.runtime, self.tokenizer.eos_token)
+        self.batcher = Batcher(
+            self.model, self.runtime, self.tokenizer.eos_token, window_s=batch_window_s
+        )
 
     def prompt_tokens(self, messages: list[dict[str, str]]) -> list[str]:
         if self.runtime == "translator":

@@ -59,11 +59,17 @@ class Holdings:
     unloaded: int = 0
 
 
+# Serve's @serve.batch has already waited BATCH_WINDOW_S for requests to share a batch and submits
+# them together, so the model's own batcher only collects what arrives at that moment: waiting a
+# second full window added 10 ms to the start of every stream.
+REPLICA_GATHER_S = 0.002
+
+
 class ReplicaModel(LoadedModel):
     """A loaded model that Serve's multiplexing can unload (it calls __del__ on eviction)."""
 
     def __init__(self, path: Path, choice: DeviceChoice, holdings: Holdings) -> None:
-        super().__init__(path, choice)
+        super().__init__(path, choice, batch_window_s=REPLICA_GATHER_S)
         self.holdings = holdings
         holdings.models[path.name] = self
 
