@@ -311,7 +311,7 @@ def search_models(session: Session, query: ModelQuery, *, with_facets: bool = Tr
         if with_facets
         else {}
     )
-    items = summaries_by_id(session, _page_ids(session, query, matching, len(index.live)))
+    items = summaries_by_id(session, _page_ids(session, query, index, matching))
     return SearchResult(items=items, total=len(matching), facets=facets)
 
 
@@ -357,23 +357,41 @@ def _index_counts(
     return dict(sorted(((k, n) for k, n in counts.items() if n), key=lambda kv: (-kv[1], kv[0])))
 
 
-def _page_ids(session: Session, query: ModelQuery, matching: BitMap, live: int) -> list[str]:
-    """The ids of one page. Few matches: sort them by their row numbers; many: walk the sort order
-    and keep the matching rows, which is short because matches are dense there."""
+def _page_ids(
+    session: Session, query: ModelQuery, index: FacetBitmaps, matching: BitMap
+) -> list[str]:
+    """The ids of one page. The rows that can be on it (the matches in the first sort buckets)
+    are sorted by the database when they are few; when matches are dense, walking the sort order
+    and keeping the matching rows is shorter."""
     if not matching:
         return []
     wanted = query.page * query.per_page
-    rows_to_walk = wanted * live / len(matching)
-    if len(matching) <= rows_to_walk:
+    rows_to_walk = wanted * len(index.live) / len(matching)
+    candidates = _first_buckets(index, query, matching, wanted)
+    if len(candidates) <= rows_to_walk:
         statement = (
             select(Model.id)
-            .where(_row_in(session, matching))
+            .where(_row_in(session, candidates))
             .order_by(*_sort_order(query))
             .offset(wanted - query.per_page)
             .limit(query.per_page)
         )
         return list(session.exec(statement))
     return _walk(session, query, matching, wanted)
+
+
+def _first_buckets(index: FacetBitmaps, query: ModelQuery, matching: BitMap, wanted: int) -> BitMap:
+    """The matching rows of the first sort buckets that hold at least `wanted` of them: every row
+    up to the end of the page is among them. All matching rows when the sort has no buckets."""
+    buckets = index.order.get(query.sort)
+    if not buckets:
+        return matching
+    found = BitMap()
+    for bucket in sorted(buckets, reverse=query.order == "desc"):
+        found |= matching & buckets[bucket]
+        if len(found) >= wanted:
+            break
+    return found
 
 
 def _row_in(session: Session, matching: BitMap) -> ColumnElement[bool]:

@@ -6,6 +6,11 @@ compressed bitmap (pyroaring) of model row numbers (`rowid` on SQLite, the `seq`
 PostgreSQL). A search intersects the bitmaps of its filters; a facet's counts are the cardinalities
 of that intersection, without the facet's own filter, with each value's bitmap.
 
+For the sorts by a number or a date, each model is also in one bucket per sort key (downloads and
+likes by their binary magnitude, dates by month): every model of a lower bucket sorts before every
+model of a higher one, so the first rows of a result in that order lie in its first buckets, and a
+page is sorted from those alone (catalog.search._page_ids).
+
 The database stays the truth. Writers stamp every model they change with the catalog version they
 raised (`model.search_version`); an index at version V catches up by reading only the models stamped
 after V, so it follows a crawl while people search. Import and crawl save the bitmaps to the
@@ -18,6 +23,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from pyroaring import BitMap
@@ -44,6 +50,10 @@ _COLUMN_FACETS = {
     "task": Model.pipeline_tag,
     "library": Model.library_name,
 }
+# The sorts kept in ordered buckets (sorting by name follows the database's collation: not kept).
+ORDERED = ("downloads", "likes", "last_modified", "created_at")
+# Where models without a date go: SQLite sorts NULL before every value, PostgreSQL after.
+NULL_FIRST, NULL_LAST = -1, 1 << 40
 # A catch-up larger than this share of the catalog reads everything once instead.
 _REBUILD_SHARE = 0.2
 _CHUNK = 2000
@@ -69,6 +79,9 @@ class FacetBitmaps:
     )
     judged: dict[str, BitMap] = field(default_factory=dict)  # policy -> has a commercial verdict
     cleared: dict[str, BitMap] = field(default_factory=dict)  # policy -> cleared for commercial
+    order: dict[str, dict[int, BitMap]] = field(  # sort key -> bucket -> rows
+        default_factory=lambda: {key: {} for key in ORDERED}
+    )
 
     def value(self, facet: str, value: str) -> BitMap:
         return self.values[facet].get(value) or BitMap()
@@ -87,12 +100,15 @@ class FacetBitmaps:
 
     def _all(self) -> list[BitMap]:
         found = [self.live, self.gated, *self.judged.values(), *self.cleared.values()]
+        found += [b for buckets in self.order.values() for b in buckets.values()]
         return found + [b for values in self.values.values() for b in values.values()]
 
     def prune(self) -> None:
-        for values in self.values.values():
-            for key in [k for k, b in values.items() if not b]:
-                del values[key]
+        """Drop the values and buckets no model is in any more."""
+        groups: list[dict[Any, BitMap]] = [*self.values.values(), *self.order.values()]
+        for group in groups:
+            for key in [k for k, b in group.items() if not b]:
+                del group[key]
 
     def copy(self) -> FacetBitmaps:
         """A copy to change while searches go on reading this one."""
@@ -104,6 +120,7 @@ class FacetBitmaps:
             values={f: {v: BitMap(b) for v, b in vs.items()} for f, vs in self.values.items()},
             judged={p: BitMap(b) for p, b in self.judged.items()},
             cleared={p: BitMap(b) for p, b in self.cleared.items()},
+            order={k: {n: BitMap(b) for n, b in bs.items()} for k, bs in self.order.items()},
         )
 
     def size_bytes(self) -> int:
@@ -128,6 +145,7 @@ def _load_rows(session: Session, index: FacetBitmaps, ids: list[str] | None) -> 
                     col(Model.pipeline_tag),
                     col(Model.library_name),
                     col(Model.gated),
+                    *(col(getattr(Model, key)) for key in ORDERED),
                 )
             )
         )
@@ -142,6 +160,13 @@ def _load_rows(session: Session, index: FacetBitmaps, ids: list[str] | None) -> 
                 grouped.setdefault(r[position], []).append(r[0])
         for value, numbers in grouped.items():
             index.add(facet, value, numbers)
+    null = NULL_LAST if session.get_bind().dialect.name == "postgresql" else NULL_FIRST
+    for position, key in enumerate(ORDERED, start=5):
+        buckets: dict[int, list[int]] = {}
+        for r in rows:
+            buckets.setdefault(sort_bucket(r[position], null), []).append(r[0])
+        for bucket, numbers in buckets.items():
+            index.order[key].setdefault(bucket, BitMap()).update(numbers)
     for facet, table, column in (
         ("license", ModelLicense, ModelLicense.license_id),
         ("language", ModelLanguage, ModelLanguage.language),
@@ -149,6 +174,18 @@ def _load_rows(session: Session, index: FacetBitmaps, ids: list[str] | None) -> 
         joined = select(col(column), number).join(Model, col(Model.id) == col(table.model_id))
         _add_grouped(index, facet, session.connection().execute(where(joined)))
     _load_verdicts(session, index, where)
+
+
+def sort_bucket(value: int | datetime | None, null: int) -> int:
+    """A sort key's bucket: counts by binary magnitude (0, 1, 2-3, 4-7, ...), dates by month.
+
+    Monotone in the value, and equal values share a bucket, so buckets follow the sort order."""
+    if value is None:
+        return null
+    if isinstance(value, datetime):
+        moment = value.astimezone(UTC) if value.tzinfo else value
+        return moment.year * 12 + moment.month - 1
+    return max(value, 0).bit_length()
 
 
 def _add_grouped(index: FacetBitmaps, facet: str, pairs: Iterable[Any]) -> None:
@@ -230,6 +267,9 @@ def _keys(index: FacetBitmaps) -> Iterable[tuple[str, str, BitMap]]:
     for facet, values in index.values.items():
         for value, bitmap in values.items():
             yield facet, value, bitmap
+    for key, buckets in index.order.items():
+        for bucket, bitmap in buckets.items():
+            yield f"order:{key}", str(bucket), bitmap
 
 
 def save_index(session: Session) -> FacetBitmaps:
@@ -275,8 +315,12 @@ def load_index(session: Session) -> FacetBitmaps:
             index.gated = bitmap
         elif facet in ("judged", "cleared"):
             getattr(index, facet)[value] = bitmap
+        elif facet.startswith("order:"):
+            index.order.setdefault(facet.removeprefix("order:"), {})[int(value)] = bitmap
         else:
             index.values[facet][value] = bitmap
+    if index.live and not all(index.order.get(key) for key in ORDERED):
+        return build_index(session)  # saved before sort buckets were kept
     return index
 
 

@@ -29,6 +29,12 @@ LANGUAGES = ["en", "fr", "de"]
 AUTHORS = ["acme", "beta", "corp"]
 DATASETS = ["data/one", "data/two"]
 IDS = [f"{author}/m{n}" for author in AUTHORS for n in range(6)]
+DATES = [
+    "2023-12-31T23:59:59.000Z",
+    "2024-01-01T00:00:00.000Z",
+    "2024-01-15T08:00:00.000Z",
+    "2025-06-01T12:00:00.000Z",
+]
 
 license_lists = st.one_of(
     st.none(), st.sampled_from(LICENSES), st.lists(st.sampled_from(LICENSES), max_size=2)
@@ -45,8 +51,11 @@ hub_model = st.fixed_dictionaries(
     {
         "id": st.sampled_from(IDS),
         "sha": st.text("abcdef0123456789", min_size=4, max_size=4),
-        "downloads": st.integers(0, 5),
+        # Several sort buckets (binary magnitude, month) and ties inside them; dates may be absent.
+        "downloads": st.sampled_from([0, 1, 2, 3, 5, 7, 8, 100, 4096, 5000]),
         "likes": st.integers(0, 3),
+        "lastModified": st.none() | st.sampled_from(DATES),
+        "createdAt": st.none() | st.sampled_from(DATES),
         "pipeline_tag": st.none() | st.sampled_from(TASKS),
         "library_name": st.none() | st.sampled_from(LIBRARIES),
         "gated": st.sampled_from([False, "auto", "manual"]),
@@ -73,7 +82,7 @@ queries = st.builds(
     base_model=st.none() | st.sampled_from(IDS[:4]),
     dataset=st.none() | st.sampled_from(DATASETS),
     gated=st.none() | st.booleans(),
-    sort=st.sampled_from(["downloads", "likes", "name", "last_modified"]),
+    sort=st.sampled_from(["downloads", "likes", "name", "last_modified", "created_at"]),
     order=st.sampled_from(["asc", "desc"]),
     page=st.integers(1, 3),
     per_page=st.integers(1, 5),
@@ -97,7 +106,7 @@ def _new_catalog(engine: Engine) -> None:
 def _write(session: Session, models: list[dict[str, Any]], missing: list[str]) -> None:
     """What an import or one crawl page does, without saving the bitmaps."""
     kb = knowledge_base()
-    records = [model_record({**m, "lastModified": "2025-01-01T00:00:00.000Z"}, kb) for m in models]
+    records = [model_record(m, kb) for m in models]
     result = upsert_models(session, records)
     mark_missing(session, "model", missing)
     refresh_verdicts(session, result.changed_ids)
@@ -241,3 +250,42 @@ def test_searches_during_a_crawl_see_every_committed_page(engine: Engine) -> Non
         for query in [ModelQuery(), ModelQuery(task=(TASKS[0],), licenses=("mit", "llama2"))]:
             _assert_same(session, query)
     assert holder.indexes  # the searches above went through the shared index
+
+
+def test_pages_sorted_from_the_first_buckets_equal_the_sql_reference(engine: Engine) -> None:
+    """Sorting by a number or a date reads only the matches of the first sort buckets: with many
+    buckets, ties and models without dates, every page equals the SQL reference's."""
+    from catalog.search import _filter_bitmaps, _first_buckets, _intersect
+
+    _new_catalog(engine)
+    months = [None, *DATES, "2019-03-03T00:00:00.000Z", "2026-02-28T10:00:00.000Z"]
+    models = [
+        {
+            "id": f"acme/m{n}",
+            "downloads": (n * 37) % 5000 if n % 7 else 4096,
+            "likes": n % 9,
+            "lastModified": months[n % len(months)],
+            "createdAt": months[(n * 3) % len(months)],
+            "cardData": {"license": "apache-2.0" if n % 2 else "mit"},
+        }
+        for n in range(90)
+    ]
+    with Session(engine) as session:
+        _write(session, models, [])
+        save_index(session)
+        narrowed = 0
+        for sort in ("downloads", "likes", "last_modified", "created_at"):
+            for order in ("asc", "desc"):
+                for page in (1, 2, 5):
+                    query = ModelQuery(
+                        licenses=("apache-2.0",), sort=sort, order=order, page=page, per_page=3
+                    )
+                    _assert_same(session, query)
+                    index = holder.current(session)
+                    matching = _intersect(
+                        index.live, _filter_bitmaps(session, index, query).values()
+                    )
+                    narrowed += len(_first_buckets(index, query, matching, page * 3)) < len(
+                        matching
+                    )
+        assert narrowed > 12  # most pages were sorted from a few buckets, not from every match
