@@ -21,7 +21,7 @@ model, then catches up from the version they were saved at.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -57,6 +57,8 @@ NULL_FIRST, NULL_LAST = -1, 1 << 40
 # A catch-up larger than this share of the catalog reads everything once instead.
 _REBUILD_SHARE = 0.2
 _CHUNK = 2000
+# Rows read at a time when building: bounds the build's memory, whatever the catalog's size.
+_ROWS_PER_BATCH = 20_000
 
 
 def row_number(session: Session) -> ColumnElement[Any]:
@@ -127,6 +129,14 @@ class FacetBitmaps:
         return sum(len(b.serialize()) for b in self._all())
 
 
+def _partitions(session: Session, statement: Any) -> Iterator[Sequence[Any]]:
+    """The statement's rows, a bounded batch at a time: a build never holds the whole catalog."""
+    # Per statement: Connection.execution_options() would change the connection for what follows.
+    options = {"yield_per": _ROWS_PER_BATCH}
+    result = session.connection().execute(statement, execution_options=options)
+    yield from result.partitions()
+
+
 def _load_rows(session: Session, index: FacetBitmaps, ids: list[str] | None) -> None:
     """Add the current state of these models (every model if None) to the bitmaps."""
     number = row_number(session)
@@ -135,22 +145,28 @@ def _load_rows(session: Session, index: FacetBitmaps, ids: list[str] | None) -> 
         statement = statement.where(col(Model.missing).is_(False))
         return statement if ids is None else statement.where(col(Model.id).in_(ids))
 
-    rows = (
-        session.connection()
-        .execute(
-            where(
-                select(
-                    number,
-                    col(Model.license_category),
-                    col(Model.pipeline_tag),
-                    col(Model.library_name),
-                    col(Model.gated),
-                    *(col(getattr(Model, key)) for key in ORDERED),
-                )
-            )
-        )
-        .all()
+    columns = select(
+        number,
+        col(Model.license_category),
+        col(Model.pipeline_tag),
+        col(Model.library_name),
+        col(Model.gated),
+        *(col(getattr(Model, key)) for key in ORDERED),
     )
+    null = NULL_LAST if session.get_bind().dialect.name == "postgresql" else NULL_FIRST
+    for rows in _partitions(session, where(columns)):
+        _add_model_rows(index, rows, null)
+    for facet, table, column in (
+        ("license", ModelLicense, ModelLicense.license_id),
+        ("language", ModelLanguage, ModelLanguage.language),
+    ):
+        joined = select(col(column), number).join(Model, col(Model.id) == col(table.model_id))
+        for pairs in _partitions(session, where(joined)):
+            _add_grouped(index, facet, pairs)
+    _load_verdicts(session, index, where)
+
+
+def _add_model_rows(index: FacetBitmaps, rows: Sequence[Any], null: int) -> None:
     index.live.update(r[0] for r in rows)
     index.gated.update(r[0] for r in rows if r[4] not in (None, "false"))
     for position, facet in enumerate(("license_category", "task", "library"), start=1):
@@ -160,20 +176,12 @@ def _load_rows(session: Session, index: FacetBitmaps, ids: list[str] | None) -> 
                 grouped.setdefault(r[position], []).append(r[0])
         for value, numbers in grouped.items():
             index.add(facet, value, numbers)
-    null = NULL_LAST if session.get_bind().dialect.name == "postgresql" else NULL_FIRST
     for position, key in enumerate(ORDERED, start=5):
         buckets: dict[int, list[int]] = {}
         for r in rows:
             buckets.setdefault(sort_bucket(r[position], null), []).append(r[0])
         for bucket, numbers in buckets.items():
             index.order[key].setdefault(bucket, BitMap()).update(numbers)
-    for facet, table, column in (
-        ("license", ModelLicense, ModelLicense.license_id),
-        ("language", ModelLanguage, ModelLanguage.language),
-    ):
-        joined = select(col(column), number).join(Model, col(Model.id) == col(table.model_id))
-        _add_grouped(index, facet, session.connection().execute(where(joined)))
-    _load_verdicts(session, index, where)
 
 
 def sort_bucket(value: int | datetime | None, null: int) -> int:
@@ -204,9 +212,9 @@ def _load_verdicts(session: Session, index: FacetBitmaps, where: Any) -> None:
             .join(Model, col(Model.id) == ModelVerdict.model_id)
             .where(col(ModelVerdict.use) == "commercial", col(ModelVerdict.policy) == policy)
         )
-        rows = session.connection().execute(where(statement)).all()
-        index.judged.setdefault(policy, BitMap()).update(r[0] for r in rows)
-        index.cleared.setdefault(policy, BitMap()).update(r[0] for r in rows if r[1])
+        for rows in _partitions(session, where(statement)):
+            index.judged.setdefault(policy, BitMap()).update(r[0] for r in rows)
+            index.cleared.setdefault(policy, BitMap()).update(r[0] for r in rows if r[1])
 
 
 def current_version(session: Session) -> tuple[int, int]:

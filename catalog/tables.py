@@ -273,6 +273,8 @@ class AuditEvent(SQLModel, table=True):
     """One write: who, when, what, before and after, from where. Rows are only ever inserted."""
 
     __tablename__ = "audit_event"
+    # last_actor(): the newest event of one action on one target (revision 0012).
+    __table_args__ = (Index("ix_audit_event_action_target", "action", "target", "id"),)
     id: int | None = Field(default=None, primary_key=True)
     at: datetime = Field(index=True)
     actor: str
