@@ -165,10 +165,13 @@ class Compliance(MethodView):
             fail_on=gate["fail_on"],
         )
         stopped = failing(verdicts, gate["fail_on"])
-        return {
+        answer = {
             "results": verdicts,
             "gate": {"fail_on": gate["fail_on"], "passed": not stopped, "failing": stopped},
         }
+        # The engine's documents are VerdictListSchema's already (a test holds the schema's dump
+        # of every answer equal to it): written as they are, a batch costs half as much.
+        return Response(current_app.json.dumps(answer), mimetype="application/json")
 
 
 @blp.before_request

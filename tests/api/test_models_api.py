@@ -266,3 +266,19 @@ def test_result_rows_are_written_as_the_documented_schema_dumps_models(any_db_cl
         expected = {m.id: ModelSummarySchema().dump(m) for m in models}
     assert {item["id"]: item for item in page["items"]} == expected
     assert any(item["last_modified"] for item in page["items"])  # dates are compared, not just None
+
+
+def test_batch_verdicts_are_the_documented_schema_as_they_are(any_db_client) -> None:
+    """The batch answer is written without the schema: its dump must change nothing, every use
+    and policy, reviews and gates included."""
+    from api.schemas import VerdictListSchema
+    from catalog.policies import USES
+
+    ids = [item["id"] for item in any_db_client.get("/api/v1/models?per_page=100").json["items"]]
+    for use in USES:
+        for policy in ("default", "strict"):
+            body = {"models": [*ids, "nobody/absent"], "use": use, "policy": policy}
+            answer = any_db_client.post("/api/v1/compliance?fail_on=conditional", json=body)
+            assert answer.status_code == 200
+            assert VerdictListSchema().dump(answer.json) == answer.json, (use, policy)
+            assert len(answer.json["results"]) == len(ids) + 1
