@@ -16,7 +16,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pyroaring import BitMap
-from sqlalchemy import ColumnElement, and_, exists, func, literal_column, not_, or_, text
+from sqlalchemy import (
+    ColumnElement,
+    String,
+    and_,
+    exists,
+    func,
+    literal_column,
+    not_,
+    or_,
+    text,
+)
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import Select
 
@@ -266,10 +276,7 @@ def summaries_by_id(session: Session, ids: list[str]) -> list[dict[str, Any]]:
 
 
 def _text_rows(session: Session, terms: list[str]) -> BitMap:
-    """The row numbers of the models matching the words, straight from the full-text index.
-
-    One string of comma-separated numbers per query: thousands of matches cost one row to fetch,
-    not thousands (at 1M models, 4 ms instead of 15 for 11,000 matches)."""
+    """The row numbers of the models matching the words, straight from the full-text index."""
     if session.get_bind().dialect.name == "postgresql":
         statement = text(
             "SELECT string_agg(seq::text, ',') FROM model"
@@ -279,7 +286,23 @@ def _text_rows(session: Session, terms: list[str]) -> BitMap:
         statement = text(
             "SELECT group_concat(rowid) FROM model_fts WHERE model_fts MATCH :match"
         ).bindparams(match=_fts_match(terms))
-    listed = session.connection().execute(statement).scalar()
+    return _listed_rows(session.connection().execute(statement).scalar())
+
+
+def _rows_where(session: Session, where: list[ColumnElement[bool]]) -> BitMap:
+    """The row numbers of the models these conditions select."""
+    number = row_number(session)
+    if session.get_bind().dialect.name == "postgresql":
+        listed = func.string_agg(number.cast(String), ",")
+    else:
+        listed = func.group_concat(number)
+    statement = select(listed).select_from(Model).where(*where)
+    return _listed_rows(session.connection().execute(statement).scalar())
+
+
+def _listed_rows(listed: str | None) -> BitMap:
+    """Row numbers the database listed as one comma-separated string: thousands of matches cost
+    one row to fetch, not thousands (at 1M models, 4 ms instead of 15 for 11,000 matches)."""
     return BitMap(map(int, listed.split(","))) if listed else BitMap()
 
 
@@ -291,13 +314,9 @@ def _row_bitmap(session: Session, query: ModelQuery) -> BitMap | None:
     if terms:
         found.append(_text_rows(session, terms))
     others = ModelQuery(author=query.author, base_model=query.base_model, dataset=query.dataset)
-    conditions_ = conditions(session, others)[
-        1:
-    ]  # [0] is "not missing": the index has the live rows
-    if conditions_:
-        # Core rather than ORM rows: these can be many thousands of plain integers.
-        numbers = select(row_number(session)).select_from(Model).where(*conditions_)
-        found.append(BitMap(session.connection().execute(numbers).scalars()))
+    where = conditions(session, others)[1:]  # [0] is "not missing": the index has the live rows
+    if where:
+        found.append(_rows_where(session, where))
     return BitMap.intersection(*found) if found else None
 
 
