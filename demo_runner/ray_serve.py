@@ -335,7 +335,9 @@ class DemoBuilder:
 
     def __init__(self) -> None:
         self.running: dict[str, Any] = {}  # job id -> the build task's ObjectRef
-        self.cancelled: deque[str] = deque(maxlen=100)  # the latest builds stopped by cancel()
+        # The latest builds stopped because their job was deleted: interrupted by cancel(), or
+        # finding the job gone at their next step, or done but not loaded.
+        self.cancelled: deque[str] = deque(maxlen=100)
 
     async def build(
         self,
@@ -354,14 +356,19 @@ class DemoBuilder:
         self.running[job_id] = task.remote(job_id, repo_id, gguf_file, settings, plan, store)
         try:
             key = await self.running[job_id]
-            await self._load(job_id, key, store)
-        except TaskCancelledError:
-            log.info("the build of demo job %s was cancelled (the job was deleted)", job_id)
-            self.cancelled.append(job_id)
+            loaded = await self._load(job_id, key, store)
+        except TaskCancelledError:  # ray.cancel() interrupted it
+            loaded = False
         except Exception as exc:
-            self._fail(job_id, store, exc)
+            if not isinstance(getattr(exc, "cause", None), BuildCancelled):
+                self._fail(job_id, store, exc)
+                return
+            loaded = False  # it found its job deleted at one of its steps
         finally:
             self.running.pop(job_id, None)
+        if not loaded:
+            log.info("the build of demo job %s stopped: the job was deleted", job_id)
+            self.cancelled.append(job_id)
 
     def cancel(self, job_id: str) -> bool:
         """Stop a job's build: the task gets a KeyboardInterrupt (its cache write is undone).
@@ -380,7 +387,8 @@ class DemoBuilder:
         """The jobs whose build task runs now, and the latest whose build was cancelled."""
         return {"running": sorted(self.running), "cancelled": list(self.cancelled)}
 
-    async def _load(self, job_id: str, key: str, store: Any) -> None:
+    async def _load(self, job_id: str, key: str, store: Any) -> bool:
+        """Load the built model onto a replica; False when its job was deleted meanwhile."""
         from ray import serve
 
         from catalog.demo_jobs import update_demo_job, utcnow
@@ -395,11 +403,12 @@ class DemoBuilder:
                 heartbeat_at=utcnow(),
             )
         if record is None:  # deleted while its build ran: load nothing
-            return
+            return False
         handle = serve.get_app_handle(APP_NAME)
         await handle.options(multiplexed_model_id=key).load.remote()
         with store.session() as session:
             update_demo_job(session, job_id, state="ready", progress=1.0, heartbeat_at=utcnow())
+        return True
 
     def _fail(self, job_id: str, store: Any, exc: Exception) -> None:
         from catalog.demo_jobs import update_demo_job
