@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -298,16 +298,7 @@ class Crawler:
         try:
             with Session(self.engine) as session:
                 for kind, ids in (("model", model_ids), ("dataset", dataset_ids)):
-                    found: list[dict[str, Any]] = []
-                    absent: list[str] = []
-                    for repo_id in not_held(session, kind, ids):
-                        info = self.client.info(kind, repo_id)
-                        if info:
-                            found.append(info)
-                        else:
-                            absent.append(repo_id)
-                    self._store_page(session, kind, found)
-                    self.summary.missing += mark_missing(session, kind, absent)
+                    self._fetch_each(session, kind, not_held(session, kind, ids))
                 session.commit()
             self._close_lineage()
             self._refresh()
@@ -433,6 +424,19 @@ class Crawler:
         self.summary.unchanged += result.counts["unchanged"]
         self.summary.seen += len(records)
 
+    def _fetch_each(self, session: Session, kind: str, repo_ids: Iterable[str]) -> None:
+        """Fetch these repos one by one; store those the Hub has, record the others as missing."""
+        found: list[dict[str, Any]] = []
+        absent: list[str] = []
+        for repo_id in repo_ids:
+            info = self.client.info(kind, repo_id)
+            if info:
+                found.append(info)
+            else:
+                absent.append(repo_id)
+        self._store_page(session, kind, found)
+        self.summary.missing += mark_missing(session, kind, absent)
+
     def _close_lineage(self) -> None:
         """Fetch referenced base models and datasets the catalog lacks, to a bounded depth."""
         for _level in range(self.options.lineage_depth):
@@ -442,16 +446,7 @@ class Crawler:
                 if not bases and not datasets:
                     return
                 for kind, ids in (("model", bases), ("dataset", datasets)):
-                    found: list[dict[str, Any]] = []
-                    absent: list[str] = []
-                    for repo_id in sorted(ids):
-                        info = self.client.info(kind, repo_id)
-                        if info:
-                            found.append(info)
-                        else:
-                            absent.append(repo_id)
-                    self._store_page(session, kind, found)
-                    self.summary.missing += mark_missing(session, kind, absent)
+                    self._fetch_each(session, kind, sorted(ids))
                 session.commit()
                 self.progress("lineage", len(bases) + len(datasets), self.summary)
 
