@@ -243,22 +243,29 @@ def concurrent_mix(
     return {**percentiles(times), "req_s": len(times) / elapsed}
 
 
-def start_servers(db: Path) -> tuple[subprocess.Popen[bytes], int, subprocess.Popen[bytes], int]:
-    ours_port, datasette_port = free_port(), free_port()
+def start_ours(database_url: str) -> tuple[subprocess.Popen[bytes], int]:
+    """`modelcatalog serve` on this database, on a free port (not yet waited for)."""
+    port = free_port()
     env = {
         **os.environ,
-        "DATABASE_URL": f"sqlite:///{db}",
+        "DATABASE_URL": database_url,
         "PYTHONPATH": str(ROOT),
         # The benchmark measures search, not the rate limiter (datasette has none).
         "MODELCATALOG_RATE_LIMIT_ANONYMOUS": "10000000/minute",
     }
-    ours = subprocess.Popen(
-        [sys.executable, "-m", "api.cli", "serve", "--port", str(ours_port)],
+    server = subprocess.Popen(
+        [sys.executable, "-m", "api.cli", "serve", "--port", str(port)],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+    return server, port
+
+
+def start_servers(db: Path) -> tuple[subprocess.Popen[bytes], int, subprocess.Popen[bytes], int]:
+    ours, ours_port = start_ours(f"sqlite:///{db}")
+    datasette_port = free_port()
     datasette = subprocess.Popen(
         [
             str(Path(sys.executable).parent / "datasette"),

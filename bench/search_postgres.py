@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -34,9 +32,9 @@ from bench._queries import distinct_filters  # noqa: E402
 from bench.search import (  # noqa: E402
     concurrent_mix,
     first_answers,
-    free_port,
     percentiles,
     rss_mib,
+    start_ours,
     wait_up,
 )
 
@@ -118,20 +116,7 @@ def main() -> None:
     first, mix = combos[: args.combinations], combos[args.combinations :]
     paths = ["/api/v1/models?" + urlencode(c, doseq=True) for c in first]
     mix_paths = ["/api/v1/models?" + urlencode(c, doseq=True) for c in mix]
-    port = free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": args.url,
-        "PYTHONPATH": str(ROOT),
-        "MODELCATALOG_RATE_LIMIT_ANONYMOUS": "10000000/minute",
-    }
-    server = subprocess.Popen(
-        [sys.executable, "-m", "api.cli", "serve", "--port", str(port)],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    server, port = start_ours(args.url)
     results: dict[str, Any] = {}
     try:
         wait_up(port, "/healthz")
