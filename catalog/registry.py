@@ -54,10 +54,10 @@ def bump_version(session: Session) -> int:
 def stamp_models(session: Session, model_ids: Sequence[str]) -> None:
     """Raise the catalog version and mark these models as changed at it (for the search index)."""
     version = bump_version(session)
-    for start in range(0, len(model_ids), 2000):
+    for batch in chunked(model_ids):
         session.execute(
             update(Model)
-            .where(col(Model.id).in_(model_ids[start : start + 2000]))
+            .where(col(Model.id).in_(batch))
             .values(search_version=version)
             .execution_options(synchronize_session=False)
         )

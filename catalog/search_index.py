@@ -258,8 +258,8 @@ def catch_up(session: Session, index: FacetBitmaps) -> FacetBitmaps:
     index = index.copy()
     index.discard(BitMap(number for _id, number in changed))
     ids = [model_id for model_id, _number in changed]
-    for start in range(0, len(ids), _CHUNK):
-        _load_rows(session, index, ids[start : start + _CHUNK])
+    for batch in chunked(ids, _CHUNK):
+        _load_rows(session, index, batch)
     index.prune()
     index.version = version
     return index
