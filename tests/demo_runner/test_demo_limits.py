@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -22,6 +21,7 @@ from demo_runner.limits import RETRY_AFTER_S
 from demo_runner.settings import DemoSettings
 from ingest.snapshot import import_snapshot
 from tests.demo_runner.conftest import add_tiny
+from tests.demo_runner.streams import answering, served
 from tests.demo_runner.test_demo_api import wait_ready
 from tests.fakehub import FakeHub
 from tests.people import make_user, token_client
@@ -121,7 +121,6 @@ def test_a_generation_past_its_time_limit_is_504(limits_app: Flask) -> None:
 
 
 def test_a_client_disconnect_stops_the_decode_within_a_second(limits_app: Flask) -> None:
-    from waitress.server import create_server
 
     client = client_of(limits_app)
     location = ready_demo(client, "tiny/wide")
@@ -136,21 +135,8 @@ def test_a_client_disconnect_stops_the_decode_within_a_second(limits_app: Flask)
         full_decode_s,
     )
 
-    server = create_server(limits_app, host="127.0.0.1", port=0, threads=4)
-    threading.Thread(target=server.run, daemon=True).start()
-    try:
-        payload = json.dumps({**body, "stream": True}).encode()
-        sock = socket.create_connection(("127.0.0.1", server.effective_port), timeout=30)
-        sock.sendall(
-            f"POST {location}/v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-            f"Authorization: Bearer {limits_app.config['TEST_TOKEN']}\r\n"
-            f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n\r\n".encode()
-            + payload
-        )
-        received = b""
-        while b'"content"' not in received:
-            received += sock.recv(4096)
-        assert received.startswith(b"HTTP/1.1 200")
+    token = limits_app.config["TEST_TOKEN"]
+    with served(limits_app) as port, answering(port, location, token, body, 30) as sock:
         assert batcher.active() == 1
         sock.close()
         gone = time.monotonic()
@@ -158,8 +144,6 @@ def test_a_client_disconnect_stops_the_decode_within_a_second(limits_app: Flask)
             time.sleep(0.01)
         assert batcher.active() == 0, "the decode kept running after the client went away"
         assert time.monotonic() - started < full_decode_s * 2
-    finally:
-        server.close()
 
 
 def test_eight_concurrent_post_delete_cycles_leave_the_service_able_to_build_and_answer(

@@ -5,11 +5,9 @@ The tests share one cluster and run in order; the last one stops the cluster. Th
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import signal
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -29,6 +27,7 @@ from demo_runner.settings import BackendKind, DemoSettings, ScaleSettings
 from ingest.snapshot import import_snapshot
 from tests.demo_runner.conftest import CPU, add_tiny
 from tests.demo_runner.ray_cluster import RayHead
+from tests.demo_runner.streams import answering, served
 from tests.fakehub import FakeHub
 from tests.people import make_user, token_client
 from tests.served import ServedWorkers, served_environment
@@ -280,45 +279,19 @@ def test_a_generation_past_its_time_limit_is_504_from_the_replica(ray_app: Flask
     assert decoding(ray_app, location) == 0
 
 
-def serve_until_closed(server: Any) -> None:
-    with contextlib.suppress(OSError):  # the test closed the server's socket under its loop
-        server.run()
-
-
 def test_a_client_disconnect_stops_the_decode_on_the_replica(ray_app: Flask) -> None:
-    from waitress.server import create_server
-
     client = signed_in(ray_app)
     location = ready_demo(client, WIDE)
     full_s = full_decode_seconds(client, location)
-    closing: list[socket.socket] = []
-    server = create_server(ray_app, host="127.0.0.1", port=0, threads=4)
-    threading.Thread(target=serve_until_closed, args=(server,), daemon=True).start()
-    try:
-        body = {"messages": [{"role": "user", "content": "Hello"}], **GREEDY_LONG, "stream": True}
-        payload = json.dumps(body).encode()
-        sock = socket.create_connection(("127.0.0.1", server.effective_port), timeout=60)
-        closing.append(sock)
-        sock.sendall(
-            f"POST {location}/v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-            f"Authorization: Bearer {ray_app.extensions['tests.demo_user']['token']}\r\n"
-            f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n\r\n".encode()
-            + payload
-        )
-        received = b""
-        while b'"content"' not in received:
-            received += sock.recv(4096)
-        assert received.startswith(b"HTTP/1.1 200")
+    token = ray_app.extensions["tests.demo_user"]["token"]
+    body = {"messages": [{"role": "user", "content": "Hello"}], **GREEDY_LONG}
+    with served(ray_app) as port, answering(port, location, token, body, 60) as sock:
         assert decoding(ray_app, location) == 1
         sock.close()
         gone = time.monotonic()
         while decoding(ray_app, location) and time.monotonic() - gone < full_s / 2:
             time.sleep(0.05)
         assert decoding(ray_app, location) == 0, "the replica decoded for nobody"
-    finally:
-        for sock in closing:
-            sock.close()
-        server.close()
 
 
 def test_deleting_a_building_demo_cancels_its_build_on_the_cluster(
