@@ -37,10 +37,32 @@ def byte_level_bpe(text: list[str], *, vocab_size: int, special_tokens: list[str
     return tokenizer
 
 
+def random_llama(
+    out: Path, *, vocab: int, width: int, layers: int, heads: int, positions: int, ffn: int = 2
+) -> None:
+    """A Llama network with random weights (seed 0) saved under `out`; `ffn` x width inside."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        vocab_size=vocab,
+        hidden_size=width,
+        intermediate_size=width * ffn,
+        num_hidden_layers=layers,
+        num_attention_heads=heads,
+        num_key_value_heads=heads,
+        max_position_embeddings=positions,
+        bos_token_id=1,
+        eos_token_id=2,
+        tie_word_embeddings=False,
+    )
+    LlamaForCausalLM(config).save_pretrained(out)
+
+
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    import torch
-    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+    from transformers import PreTrainedTokenizerFast
 
     out = tmp_path_factory.mktemp("tiny-llama")
     text = [
@@ -53,20 +75,7 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         tokenizer_object=tokenizer, bos_token="<s>", eos_token="</s>", unk_token="<unk>"
     )
     fast.chat_template = CHAT_TEMPLATE
-    torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=len(fast),
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=4,
-        max_position_embeddings=512,
-        bos_token_id=1,
-        eos_token_id=2,
-        tie_word_embeddings=False,
-    )
-    LlamaForCausalLM(config).save_pretrained(out)
+    random_llama(out, vocab=len(fast), width=64, layers=2, heads=4, positions=512)
     fast.save_pretrained(out)
     return out
 
@@ -74,24 +83,9 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def wide_model_dir(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The tiny model's tokenizer on a wider network: slow enough per token to watch a decode stop."""
-    import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
-
     out = tmp_path_factory.mktemp("wide-llama")
-    torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=json.loads((tiny_model_dir / "config.json").read_text())["vocab_size"],
-        hidden_size=512,
-        intermediate_size=2048,
-        num_hidden_layers=8,
-        num_attention_heads=8,
-        num_key_value_heads=8,
-        max_position_embeddings=2048,
-        bos_token_id=1,
-        eos_token_id=2,
-        tie_word_embeddings=False,
-    )
-    LlamaForCausalLM(config).save_pretrained(out)
+    vocab = json.loads((tiny_model_dir / "config.json").read_text())["vocab_size"]
+    random_llama(out, vocab=vocab, width=512, layers=8, heads=8, positions=2048, ffn=4)
     for item in tiny_model_dir.iterdir():
         if "token" in item.name or item.name == "chat_template.jinja":
             shutil.copy(item, out / item.name)
