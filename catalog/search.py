@@ -302,8 +302,9 @@ def _rows_where(session: Session, where: list[ColumnElement[bool]]) -> BitMap:
 
 def _listed_rows(listed: str | None) -> BitMap:
     """Row numbers the database listed as one comma-separated string: thousands of matches cost
-    one row to fetch, not thousands (at 1M models, 4 ms instead of 15 for 11,000 matches)."""
-    return BitMap(map(int, listed.split(","))) if listed else BitMap()
+    one row to fetch, not thousands (at 1M models, 4 ms instead of 15 for 11,000 matches). Read
+    as a JSON array: twice as fast as int() on each piece."""
+    return BitMap(json.loads(f"[{listed}]")) if listed else BitMap()
 
 
 def _row_bitmap(session: Session, query: ModelQuery) -> BitMap | None:
@@ -326,7 +327,7 @@ def search_models(session: Session, query: ModelQuery, *, with_facets: bool = Tr
     filters = _filter_bitmaps(session, index, query)
     matching = _intersect(index.live, filters.values())
     facets = (
-        {facet: _index_counts(index, query, facet, filters) for facet in FACETS}
+        {facet: _index_counts(index, query, facet, filters, matching) for facet in FACETS}
         if with_facets
         else {}
     )
@@ -361,9 +362,18 @@ def _intersect(live: BitMap, bitmaps: Iterable[BitMap]) -> BitMap:
 
 
 def _index_counts(
-    index: FacetBitmaps, query: ModelQuery, facet: str, filters: dict[str, BitMap]
+    index: FacetBitmaps,
+    query: ModelQuery,
+    facet: str,
+    filters: dict[str, BitMap],
+    matching: BitMap,
 ) -> dict[str, int]:
-    base = _intersect(index.live, (b for name, b in filters.items() if name != facet))
+    """A facet's counts: its values among the rows every other filter allows (for a facet that
+    does not filter, those are the matching rows)."""
+    if facet in filters:
+        base = _intersect(index.live, (b for name, b in filters.items() if name != facet))
+    else:
+        base = matching
     if facet == "commercial":
         cleared = base.intersection_cardinality(index.cleared.get(query.policy, BitMap()))
         judged = base.intersection_cardinality(index.judged.get(query.policy, BitMap()))
