@@ -8,7 +8,7 @@ concurrent mix of further distinct combinations, each asked once (p50, p99, req/
 cycling through 200 combinations again and again (what kept answers give a repeated query), and the
 fixed scenarios' first and repeated answers. Prints tables and the servers' memory, writes JSON.
 
-    .venv/bin/python bench/search.py [--models 1000000] [--db PATH (reuse a built catalog)]
+    .venv/bin/python bench/search.py [--models 1000000] [--db PATH (reuse a built catalog)] [--workers 1,2]
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -83,6 +83,9 @@ SCENARIOS = {
         "/{db}/model.json?" + urlencode({"_sort_desc": "downloads", "_size": 20, "_nocount": 1}),
     ),
 }
+
+
+Server: TypeAlias = tuple[subprocess.Popen[bytes], int]
 
 
 def build(path: Path, count: int) -> None:
@@ -188,10 +191,15 @@ def measure(port: int, path: str, repeats: int) -> dict[str, float]:
 
 
 def rss_mib(pid: int) -> float:
+    """The resident memory of a process and its children (gunicorn's workers)."""
+    total = 0.0
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+            total += int(line.split()[1]) / 1024
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            total += rss_mib(int(child))
+    return total
 
 
 def percentiles(times: list[float]) -> dict[str, float]:
@@ -243,8 +251,9 @@ def concurrent_mix(
     return {**percentiles(times), "req_s": len(times) / elapsed}
 
 
-def start_ours(database_url: str) -> tuple[subprocess.Popen[bytes], int]:
-    """`modelcatalog serve` on this database, on a free port (not yet waited for)."""
+def start_ours(database_url: str, workers: int = 1) -> tuple[subprocess.Popen[bytes], int]:
+    """`modelcatalog serve` on this database, on a free port (not yet waited for); with several
+    workers, gunicorn's processes, demos off (they need the ray backend to run in several)."""
     port = free_port()
     env = {
         **os.environ,
@@ -253,18 +262,22 @@ def start_ours(database_url: str) -> tuple[subprocess.Popen[bytes], int]:
         # The benchmark measures search, not the rate limiter (datasette has none).
         "MODELCATALOG_RATE_LIMIT_ANONYMOUS": "10000000/minute",
     }
+    command = [sys.executable, "-m", "api.cli", "serve", "--port", str(port)]
+    if workers > 1:
+        env["MODELCATALOG_DEMO_BACKEND"] = "off"
+        command += ["--workers", str(workers)]
     server = subprocess.Popen(
-        [sys.executable, "-m", "api.cli", "serve", "--port", str(port)],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     return server, port
 
 
-def start_servers(db: Path) -> tuple[subprocess.Popen[bytes], int, subprocess.Popen[bytes], int]:
-    ours, ours_port = start_ours(f"sqlite:///{db}")
+def start_servers(db: Path, workers: list[int]) -> tuple[dict[str, Server], Server]:
+    """Ours once per number of workers (named for the report), and datasette, all answering."""
+    ours = {}
+    for count in workers:
+        name = "modelcatalog" if count == 1 else f"modelcatalog x{count}"
+        ours[name] = start_ours(f"sqlite:///{db}", count)
     datasette_port = free_port()
     datasette = subprocess.Popen(
         [
@@ -283,9 +296,10 @@ def start_servers(db: Path) -> tuple[subprocess.Popen[bytes], int, subprocess.Po
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    wait_up(ours_port, "/healthz")
+    for _server, port in ours.values():
+        wait_up(port, "/healthz")
     wait_up(datasette_port, "/-/versions.json")
-    return ours, ours_port, datasette, datasette_port
+    return ours, (datasette, datasette_port)
 
 
 def main() -> None:
@@ -306,6 +320,12 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--repeats", type=int, default=50)
     parser.add_argument("--datasette-repeats", type=int, default=5)
+    parser.add_argument(
+        "--workers",
+        type=lambda text: [int(n) for n in text.split(",")],
+        default=[1, 2],
+        help="our server once per count: 1 is `serve` (one process), N is `serve --workers N`",
+    )
     parser.add_argument("--out", default="bench/results/search.json")
     args = parser.parse_args()
 
@@ -317,42 +337,53 @@ def main() -> None:
         print(
             f"built {args.models:,} models in {time.perf_counter() - start:.0f} s", file=sys.stderr
         )
-    # Enough distinct combinations that the concurrent mix never asks one twice.
-    combos = distinct_filters(args.combinations + args.mix_combinations)
-    first, mix = combos[: args.combinations], combos[args.combinations :]
-    ours_paths = {
-        "first": ["/api/v1/models?" + urlencode(c, doseq=True) for c in first],
-        "mix": ["/api/v1/models?" + urlencode(c, doseq=True) for c in mix],
+    # Enough distinct combinations that no server is asked one twice in the distinct runs: each of
+    # ours gets its own (they share the file's page cache), datasette the first server's.
+    per_server = args.combinations + args.mix_combinations
+    combos = distinct_filters(per_server * len(args.workers))
+    servers, (datasette, datasette_port) = start_servers(db, args.workers)
+    paths: dict[str, dict[str, list[str]]] = {}
+    for offset, name in enumerate(servers):
+        mine = combos[offset * per_server : (offset + 1) * per_server]
+        paths[name] = {
+            "first": [
+                "/api/v1/models?" + urlencode(c, doseq=True) for c in mine[: args.combinations]
+            ],
+            "mix": [
+                "/api/v1/models?" + urlencode(c, doseq=True) for c in mine[args.combinations :]
+            ],
+        }
+    paths["datasette"] = {
+        "first": [
+            datasette_path(db.stem, c)
+            for c in combos[: min(args.combinations, args.datasette_combinations)]
+        ],
+        "mix": [datasette_path(db.stem, c) for c in combos[args.combinations : per_server]],
     }
-    theirs_paths = {
-        "first": [datasette_path(db.stem, c) for c in first[: args.datasette_combinations]],
-        "mix": [datasette_path(db.stem, c) for c in mix],
-    }
-    ours, ours_port, datasette, datasette_port = start_servers(db)
+    ports = {name: port for name, (_server, port) in servers.items()}
+    ports["datasette"] = datasette_port
     results: dict[str, Any] = {}
     try:
         results["first answer"] = {
-            "modelcatalog": first_answers(ours_port, ours_paths["first"]),
-            "datasette": first_answers(datasette_port, theirs_paths["first"]),
+            name: first_answers(port, paths[name]["first"]) for name, port in ports.items()
         }
         print("  first answers: done", file=sys.stderr, flush=True)
-        for name, repeat, count in (
-            (f"mix c={args.clients}", False, len(mix)),
-            (f"mix c={args.clients}, repeated", True, args.combinations),
+        for label, repeat in (
+            (f"mix c={args.clients}", False),
+            (f"mix c={args.clients}, repeated", True),
         ):
-            results[name] = {
-                "modelcatalog": concurrent_mix(
-                    ours_port, ours_paths["mix"][:count], args.clients, args.seconds, repeat=repeat
-                ),
-                "datasette": concurrent_mix(
-                    datasette_port,
-                    theirs_paths["mix"][:count],
+            results[label] = {
+                name: concurrent_mix(
+                    port,
+                    paths[name]["mix"][: args.combinations] if repeat else paths[name]["mix"],
                     args.clients,
                     args.seconds,
                     repeat=repeat,
-                ),
+                )
+                for name, port in ports.items()
             }
         print("  concurrent mix: done", file=sys.stderr, flush=True)
+        ours_port = ports["modelcatalog"] if "modelcatalog" in ports else next(iter(ports.values()))
         for name, (query, datasette_query) in SCENARIOS.items():
             results[name] = {
                 "modelcatalog": measure(
@@ -362,9 +393,10 @@ def main() -> None:
                     datasette_port, datasette_query.format(db=db.stem), args.datasette_repeats
                 ),
             }
-        memory = {"modelcatalog": rss_mib(ours.pid), "datasette": rss_mib(datasette.pid)}
+        memory = {name: rss_mib(server.pid) for name, (server, _port) in servers.items()}
+        memory["datasette"] = rss_mib(datasette.pid)
     finally:
-        for server in (ours, datasette):
+        for server in [s for s, _port in servers.values()] + [datasette]:
             server.terminate()
             server.wait()
     report(args, db, results, memory)
@@ -385,15 +417,15 @@ def report(args: Any, db: Path, results: dict[str, Any], memory: dict[str, float
         " with three column facets\n"
     )
     print(
-        f"| {'measure':<32} | {'server':<12} | {'n':>5} | {'p50':>9} | {'p99':>9} | {'max':>9} | {'req/s':>6} |"
+        f"| {'measure':<32} | {'server':<16} | {'n':>5} | {'p50':>9} | {'p99':>9} | {'max':>9} | {'req/s':>6} |"
     )
-    print(f"|{'-' * 34}|{'-' * 14}|{'-' * 7}|{'-' * 11}|{'-' * 11}|{'-' * 11}|{'-' * 8}|")
+    print(f"|{'-' * 34}|{'-' * 18}|{'-' * 7}|{'-' * 11}|{'-' * 11}|{'-' * 11}|{'-' * 8}|")
     for name in ("first answer", f"mix c={args.clients}", f"mix c={args.clients}, repeated"):
         for server, row in results[name].items():
             rate = f"{row['req_s']:>6.0f}" if "req_s" in row else f"{'':>6}"
             label = name if name.endswith("repeated") else name + " (distinct filters)"
             print(
-                f"| {label:<32} | {server:<12} | {row['n']:>5} | {row['p50_ms']:>7.1f}ms"
+                f"| {label:<32} | {server:<16} | {row['n']:>5} | {row['p50_ms']:>7.1f}ms"
                 f" | {row['p99_ms']:>7.1f}ms | {row['max_ms']:>7.1f}ms | {rate} |"
             )
     print(
@@ -407,7 +439,8 @@ def report(args: Any, db: Path, results: dict[str, Any], memory: dict[str, float
             f"| {theirs['first_ms']:>13.0f}ms | {theirs['p50_ms']:>11.0f}ms |"
         )
     print(
-        f"\nserver memory (RSS): modelcatalog {memory['modelcatalog']:.0f} MiB, datasette {memory['datasette']:.0f} MiB"
+        "\nserver memory (RSS, all its processes): "
+        + ", ".join(f"{name} {mib:.0f} MiB" for name, mib in memory.items())
     )
     print("aims: first answer p50 <= 20 ms, p99 <= 100 ms; c=8 >= 200 req/s with p99 <= 100 ms")
 
