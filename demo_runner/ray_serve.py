@@ -173,7 +173,10 @@ def demo_deployment(plan: ReplicaPlan) -> Any:
             "max_replicas": plan.max_replicas,
             "target_ongoing_requests": MAX_BATCH,
         },
-        max_ongoing_requests=MAX_BATCH * 4,
+        # A replica decodes one batch of MAX_BATCH at a time; more would only queue behind it. At
+        # this bound Serve's router sends the next stream for a busy model to another replica,
+        # which loads the model too, instead of queueing it while that replica idles.
+        max_ongoing_requests=MAX_BATCH,
         health_check_period_s=2,
         health_check_timeout_s=10,
     )
