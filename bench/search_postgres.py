@@ -10,7 +10,8 @@ verdicts and saved search bitmaps as an import leaves them, then measures in the
   (`catalog.search.search_models_sql`: total and six facets counted by SQL), in process.
 
     TEST_POSTGRES_URL=$(./scripts/postgres.sh) \\
-        .venv/bin/python bench/search_postgres.py --url "$TEST_POSTGRES_URL" [--models 100000]
+        .venv/bin/python bench/search_postgres.py --url "$TEST_POSTGRES_URL" [--models 100000] \\
+        [--workers 1,2]
 
 The database named by --url is used as it is when it already holds models (pass a scratch one).
 """
@@ -106,46 +107,62 @@ def main() -> None:
     parser.add_argument("--mix-combinations", type=int, default=12_000)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument(
+        "--workers",
+        type=lambda text: [int(n) for n in text.split(",")],
+        default=[1, 2],
+        help="our server once per count: 1 is `serve` (one process), N is `serve --workers N`",
+    )
     parser.add_argument("--out", default="bench/results/search_postgres.json")
     args = parser.parse_args()
     if not args.url.startswith("postgresql"):
         parser.error("--url must be a PostgreSQL URL")
 
     build(args.url, args.models)
-    combos = distinct_filters(args.combinations + args.mix_combinations)
-    first, mix = combos[: args.combinations], combos[args.combinations :]
-    paths = ["/api/v1/models?" + urlencode(c, doseq=True) for c in first]
-    mix_paths = ["/api/v1/models?" + urlencode(c, doseq=True) for c in mix]
-    server, port = start_ours(args.url)
+    per_server = args.combinations + args.mix_combinations
+    combos = distinct_filters(per_server * len(args.workers))
     results: dict[str, Any] = {}
-    try:
-        wait_up(port, "/healthz")
-        results["first answer, bitmap index (HTTP)"] = first_answers(port, paths)
-        results[f"mix c={args.clients} (distinct filters)"] = concurrent_mix(
-            port, mix_paths, args.clients, args.seconds, repeat=False
-        )
-        results[f"mix c={args.clients}, repeated"] = concurrent_mix(
-            port, mix_paths[: args.combinations], args.clients, args.seconds, repeat=True
-        )
-        memory = rss_mib(server.pid)
-    finally:
-        server.terminate()
-        server.wait()
+    memory: dict[str, float] = {}
+    for offset, workers in enumerate(args.workers):
+        # Each server its own distinct combinations: none is answered from another's work.
+        label = "1 process" if workers == 1 else f"--workers {workers}"
+        mine = combos[offset * per_server : (offset + 1) * per_server]
+        paths = ["/api/v1/models?" + urlencode(c, doseq=True) for c in mine[: args.combinations]]
+        mix_paths = [
+            "/api/v1/models?" + urlencode(c, doseq=True) for c in mine[args.combinations :]
+        ]
+        server, port = start_ours(args.url, workers)
+        try:
+            wait_up(port, "/healthz")
+            results[f"first answer, bitmap index ({label})"] = first_answers(port, paths)
+            results[f"mix c={args.clients} (distinct, {label})"] = concurrent_mix(
+                port, mix_paths, args.clients, args.seconds, repeat=False
+            )
+            results[f"mix c={args.clients}, repeated ({label})"] = concurrent_mix(
+                port, mix_paths[: args.combinations], args.clients, args.seconds, repeat=True
+            )
+            memory[label] = rss_mib(server.pid)
+        finally:
+            server.terminate()
+            server.wait()
     results["first answer, SQL reference (in process)"] = reference_first_answers(
-        args.url, first[: args.reference_combinations]
+        args.url, combos[: min(args.combinations, args.reference_combinations)]
     )
     print(
         f"\nSearch on PostgreSQL, {args.models:,} synthetic models, 2 cores shared with other work"
     )
-    print(f"| {'measure':<42} | {'n':>5} | {'p50':>9} | {'p99':>9} | {'max':>9} | {'req/s':>6} |")
-    print(f"|{'-' * 44}|{'-' * 7}|{'-' * 11}|{'-' * 11}|{'-' * 11}|{'-' * 8}|")
+    print(f"| {'measure':<46} | {'n':>5} | {'p50':>9} | {'p99':>9} | {'max':>9} | {'req/s':>6} |")
+    print(f"|{'-' * 48}|{'-' * 7}|{'-' * 11}|{'-' * 11}|{'-' * 11}|{'-' * 8}|")
     for name, row in results.items():
         rate = f"{row['req_s']:>6.0f}" if "req_s" in row else f"{'':>6}"
         print(
-            f"| {name:<42} | {row['n']:>5} | {row['p50_ms']:>7.1f}ms | {row['p99_ms']:>7.1f}ms"
+            f"| {name:<46} | {row['n']:>5} | {row['p50_ms']:>7.1f}ms | {row['p99_ms']:>7.1f}ms"
             f" | {row['max_ms']:>7.1f}ms | {rate} |"
         )
-    print(f"\nserver memory (RSS): {memory:.0f} MiB")
+    print(
+        "\nserver memory (RSS, all its processes): "
+        + ", ".join(f"{label} {mib:.0f} MiB" for label, mib in memory.items())
+    )
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(
         json.dumps({"models": args.models, "results": results, "memory_mib": memory}, indent=2)
