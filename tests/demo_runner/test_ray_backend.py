@@ -256,6 +256,8 @@ def test_streams_past_one_batch_for_one_model_go_to_the_other_replica_too(ray_ap
     # queueing behind the batch while that replica idles.
     client = signed_in(ray_app)
     location = ready_demo(client, WIDE)
+    replica(ray_app, location)  # Serve's router knows the holder: requests go there first
+    assert len(holders(ray_app, location)) == 1
     answers: list[int] = []
 
     def ask() -> None:
