@@ -11,6 +11,7 @@ from collections.abc import Generator
 from contextlib import closing
 from dataclasses import asdict, replace
 from datetime import UTC, datetime, timedelta
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -105,10 +106,12 @@ class RemoteChatModel:
         params: GenerationParams,
         timeout_s: float = float("inf"),
     ) -> Generator[str, None, None]:
-        with closing(self._events(messages, params, timeout_s)) as events:
-            for event in events:
-                if "text" in event:
-                    yield event["text"]
+        """The answer's pieces. The replica's first event is awaited here, so a refusal (a prompt
+        that cannot fit, a time limit passed in the queue) raises before a response starts, as
+        the local backend's does; later errors come from the pieces."""
+        events = self._events(messages, params, timeout_s)
+        first = next(events, None)  # an error closes the generator (and cancels) as it raises
+        return _pieces([first] if first is not None else [], events)
 
     def complete(
         self,
@@ -121,6 +124,15 @@ class RemoteChatModel:
             pieces.append(event.get("text", ""))
             usage = event.get("usage", usage)
         return "".join(pieces), usage[0], usage[1]
+
+
+def _pieces(
+    first: list[dict[str, Any]], events: Generator[dict[str, Any], None, None]
+) -> Generator[str, None, None]:
+    with closing(events):  # closed early when the reader goes away: that cancels the decode
+        for event in chain(first, events):
+            if "text" in event:
+                yield event["text"]
 
 
 def _replica_error(event: dict[str, Any]) -> DemoError:

@@ -286,6 +286,20 @@ def full_decode_seconds(client: Any, location: str) -> float:
     return seconds
 
 
+def test_a_prompt_longer_than_the_context_is_422_before_a_stream_starts(ray_app: Flask) -> None:
+    # As on the local backend: the replica's refusal is an error answer, not an event inside a
+    # started stream.
+    client = signed_in(ray_app)
+    location = ready_demo(client, "tiny/llama")
+    long = [{"role": "user", "content": "Hello there, how are you today? " * 300}]
+    for stream in (False, True):
+        answer = client.post(
+            f"{location}/v1/chat/completions", json={"messages": long, "stream": stream}
+        )
+        assert answer.status_code == 422 and answer.mimetype == "application/problem+json"
+        assert "512 tokens" in answer.json["detail"] and "max_tokens" in answer.json["detail"]
+
+
 def test_a_generation_past_its_time_limit_is_504_from_the_replica(ray_app: Flask) -> None:
     client = signed_in(ray_app)
     location = ready_demo(client, WIDE)
