@@ -151,6 +151,20 @@ def datasette_path(db: str, params: dict[str, Any]) -> str:
     return f"/{db}/model.json?" + urlencode(query)
 
 
+def models_path(combination: dict[str, Any]) -> str:
+    """Our search URL for one filter combination."""
+    return "/api/v1/models?" + urlencode(combination, doseq=True)
+
+
+def add_workers_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--workers",
+        type=lambda text: [int(n) for n in text.split(",")],
+        default=[1, 2],
+        help="our server once per count: 1 is `serve` (one process), N is `serve --workers N`",
+    )
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -320,12 +334,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--repeats", type=int, default=50)
     parser.add_argument("--datasette-repeats", type=int, default=5)
-    parser.add_argument(
-        "--workers",
-        type=lambda text: [int(n) for n in text.split(",")],
-        default=[1, 2],
-        help="our server once per count: 1 is `serve` (one process), N is `serve --workers N`",
-    )
+    add_workers_option(parser)
     parser.add_argument("--out", default="bench/results/search.json")
     args = parser.parse_args()
 
@@ -346,12 +355,8 @@ def main() -> None:
     for offset, name in enumerate(servers):
         mine = combos[offset * per_server : (offset + 1) * per_server]
         paths[name] = {
-            "first": [
-                "/api/v1/models?" + urlencode(c, doseq=True) for c in mine[: args.combinations]
-            ],
-            "mix": [
-                "/api/v1/models?" + urlencode(c, doseq=True) for c in mine[args.combinations :]
-            ],
+            "first": [models_path(c) for c in mine[: args.combinations]],
+            "mix": [models_path(c) for c in mine[args.combinations :]],
         }
     paths["datasette"] = {
         "first": [

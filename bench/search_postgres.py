@@ -24,15 +24,16 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench._queries import distinct_filters  # noqa: E402
 from bench.search import (  # noqa: E402
+    add_workers_option,
     concurrent_mix,
     first_answers,
+    models_path,
     percentiles,
     rss_mib,
     start_ours,
@@ -107,12 +108,7 @@ def main() -> None:
     parser.add_argument("--mix-combinations", type=int, default=12_000)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--clients", type=int, default=8)
-    parser.add_argument(
-        "--workers",
-        type=lambda text: [int(n) for n in text.split(",")],
-        default=[1, 2],
-        help="our server once per count: 1 is `serve` (one process), N is `serve --workers N`",
-    )
+    add_workers_option(parser)
     parser.add_argument("--out", default="bench/results/search_postgres.json")
     args = parser.parse_args()
     if not args.url.startswith("postgresql"):
@@ -127,10 +123,8 @@ def main() -> None:
         # Each server its own distinct combinations: none is answered from another's work.
         label = "1 process" if workers == 1 else f"--workers {workers}"
         mine = combos[offset * per_server : (offset + 1) * per_server]
-        paths = ["/api/v1/models?" + urlencode(c, doseq=True) for c in mine[: args.combinations]]
-        mix_paths = [
-            "/api/v1/models?" + urlencode(c, doseq=True) for c in mine[args.combinations :]
-        ]
+        paths = [models_path(c) for c in mine[: args.combinations]]
+        mix_paths = [models_path(c) for c in mine[args.combinations :]]
         server, port = start_ours(args.url, workers)
         try:
             wait_up(port, "/healthz")
