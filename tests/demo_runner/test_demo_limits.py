@@ -121,7 +121,6 @@ def test_a_generation_past_its_time_limit_is_504(limits_app: Flask) -> None:
 
 
 def test_a_client_disconnect_stops_the_decode_within_a_second(limits_app: Flask) -> None:
-
     client = client_of(limits_app)
     location = ready_demo(client, "tiny/wide")
     batcher = manager_of(limits_app).ready_model(location.rsplit("/", 1)[1]).batcher

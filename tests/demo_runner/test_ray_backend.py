@@ -232,21 +232,26 @@ def test_three_models_share_two_replicas_and_the_least_recently_used_is_unloaded
     assert sum(r["unloaded"] for r in seen.values()) >= 1
 
 
-def test_concurrent_streams_for_one_model_are_decoded_in_one_batch(ray_app: Flask) -> None:
-    client = signed_in(ray_app)
-    location = ready_demo(client, "tiny/llama")
-    before = max(replica(ray_app, location)["batches"], default=0)
+def chats_together(app: Flask, location: str, count: int, **options: Any) -> list[int]:
+    """The statuses of `count` chats sent at once, each by its own client."""
     answers: list[int] = []
 
     def ask() -> None:
-        answers.append(chat(signed_in(ray_app), location, max_tokens=64).status_code)
+        answers.append(chat(signed_in(app), location, **options).status_code)
 
-    threads = [threading.Thread(target=ask) for _ in range(4)]
+    threads = [threading.Thread(target=ask) for _ in range(count)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    assert answers == [200] * 4
+    return answers
+
+
+def test_concurrent_streams_for_one_model_are_decoded_in_one_batch(ray_app: Flask) -> None:
+    client = signed_in(ray_app)
+    location = ready_demo(client, "tiny/llama")
+    before = max(replica(ray_app, location)["batches"], default=0)
+    assert chats_together(ray_app, location, 4, max_tokens=64) == [200] * 4
     assert max(replica(ray_app, location)["batches"]) > max(before, 1)
 
 
@@ -258,17 +263,8 @@ def test_streams_past_one_batch_for_one_model_go_to_the_other_replica_too(ray_ap
     location = ready_demo(client, WIDE)
     replica(ray_app, location)  # Serve's router knows the holder: requests go there first
     assert len(holders(ray_app, location)) == 1
-    answers: list[int] = []
-
-    def ask() -> None:
-        answers.append(chat(signed_in(ray_app), location, **GREEDY_LONG).status_code)
-
-    threads = [threading.Thread(target=ask) for _ in range(MAX_BATCH + 2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert answers == [200] * (MAX_BATCH + 2)
+    count = MAX_BATCH + 2
+    assert chats_together(ray_app, location, count, **GREEDY_LONG) == [200] * count
     assert len(holders(ray_app, location)) == 2
 
 
