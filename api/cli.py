@@ -77,6 +77,7 @@ def init(no_seed: bool) -> None:
     from catalog.db import upgrade_schema
     from catalog.licenses import knowledge_base
     from catalog.registry import sync_licenses
+    from catalog.search_index import save_index, saved_index_outdated
     from catalog.verdicts import refresh_verdicts
     from ingest.snapshot import bundled_snapshot_lines, import_snapshot
 
@@ -94,6 +95,9 @@ def init(no_seed: bool) -> None:
         else:
             refresh_verdicts(session)
             session.commit()
+        if saved_index_outdated(session):
+            save_index(session)
+            click.echo("Search index saved anew (its sort buckets changed).")
     click.echo(f"Database ready: {engine().url.render_as_string(hide_password=True)}")
 
 

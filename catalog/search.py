@@ -406,14 +406,15 @@ def _page_ids(
             .limit(query.per_page)
         )
         return list(session.exec(statement))
-    return _walk(session, query, matching, wanted)
+    return _walk(session, query, matching, wanted, batch=int(2 * rows_to_walk))
 
 
 def _first_buckets(index: FacetBitmaps, query: ModelQuery, matching: BitMap, wanted: int) -> BitMap:
     """The matching rows of the first sort buckets that hold at least `wanted` of them: every row
-    up to the end of the page is among them. All matching rows when the sort has no buckets."""
+    up to the end of the page is among them. All matching rows when the sort has no buckets or
+    when there are no more of them than the page needs."""
     buckets = index.order.get(query.sort)
-    if not buckets:
+    if not buckets or len(matching) <= wanted:
         return matching
     found = BitMap()
     for bucket in sorted(buckets, reverse=query.order == "desc"):
@@ -431,12 +432,16 @@ def _row_in(session: Session, matching: BitMap) -> ColumnElement[bool]:
     return literal_column("model.rowid").in_(listed)
 
 
-def _walk(session: Session, query: ModelQuery, matching: BitMap, wanted: int) -> list[str]:
+def _walk(
+    session: Session, query: ModelQuery, matching: BitMap, wanted: int, batch: int
+) -> list[str]:
+    """The page's ids, reading the sort order `batch` rows at a time (about twice as many as the
+    page is expected to need: a cursor's first fetch is the walk's main cost)."""
     statement = (
         select(Model.id, row_number(session))
         .where(col(Model.missing).is_(False))
         .order_by(*_sort_order(query))
-        .execution_options(yield_per=2000)
+        .execution_options(yield_per=min(max(batch, 100), 5000))
     )
     found: list[str] = []
     result = session.connection().execute(statement)

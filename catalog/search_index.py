@@ -7,9 +7,9 @@ PostgreSQL). A search intersects the bitmaps of its filters; a facet's counts ar
 of that intersection, without the facet's own filter, with each value's bitmap.
 
 For the sorts by a number or a date, each model is also in one bucket per sort key (downloads and
-likes by their binary magnitude, dates by month): every model of a lower bucket sorts before every
-model of a higher one, so the first rows of a result in that order lie in its first buckets, and a
-page is sorted from those alone (catalog.search._page_ids).
+likes by their first five binary digits, dates by day): every model of a lower bucket sorts before
+every model of a higher one, so the first rows of a result in that order lie in its first buckets,
+and a page is sorted from those alone (catalog.search._page_ids).
 
 The database stays the truth. Writers stamp every model they change with the catalog version they
 raised (`model.search_version`); an index at version V catches up by reading only the models stamped
@@ -52,6 +52,10 @@ _COLUMN_FACETS = {
 }
 # The sorts kept in ordered buckets (sorting by name follows the database's collation: not kept).
 ORDERED = ("downloads", "likes", "last_modified", "created_at")
+# Saved sort buckets are named by this prefix and the sort key; a new bucketing takes a new prefix,
+# so bitmaps saved with an older one are rebuilt rather than misread ("order:" buckets were by
+# binary magnitude and by month).
+SORT_PREFIX = "sort:"
 # Where models without a date go: SQLite sorts NULL before every value, PostgreSQL after.
 NULL_FIRST, NULL_LAST = -1, 1 << 40
 # A catch-up larger than this share of the catalog reads everything once instead.
@@ -185,15 +189,19 @@ def _add_model_rows(index: FacetBitmaps, rows: Sequence[Any], null: int) -> None
 
 
 def sort_bucket(value: int | datetime | None, null: int) -> int:
-    """A sort key's bucket: counts by binary magnitude (0, 1, 2-3, 4-7, ...), dates by month.
+    """A sort key's bucket: dates by day; counts below 32 each their own, larger ones by their
+    magnitude and first five binary digits (16 buckets per doubling, each 3-6% wide, like a float
+    with a four-bit mantissa), so a catalog's most downloaded third is not one bucket.
 
     Monotone in the value, and equal values share a bucket, so buckets follow the sort order."""
     if value is None:
         return null
     if isinstance(value, datetime):
         moment = value.astimezone(UTC) if value.tzinfo else value
-        return moment.year * 12 + moment.month - 1
-    return max(value, 0).bit_length()
+        return moment.toordinal()
+    count = max(value, 0)
+    shift = max(count.bit_length() - 5, 0)
+    return (shift << 4) + (count >> shift)
 
 
 def _add_grouped(index: FacetBitmaps, facet: str, pairs: Iterable[Any]) -> None:
@@ -276,7 +284,7 @@ def _keys(index: FacetBitmaps) -> Iterable[tuple[str, str, BitMap]]:
             yield facet, value, bitmap
     for key, buckets in index.order.items():
         for bucket, bitmap in buckets.items():
-            yield f"order:{key}", str(bucket), bitmap
+            yield f"{SORT_PREFIX}{key}", str(bucket), bitmap
 
 
 def save_index(session: Session) -> FacetBitmaps:
@@ -322,13 +330,26 @@ def load_index(session: Session) -> FacetBitmaps:
             index.gated = bitmap
         elif facet in ("judged", "cleared"):
             getattr(index, facet)[value] = bitmap
-        elif facet.startswith("order:"):
-            index.order.setdefault(facet.removeprefix("order:"), {})[int(value)] = bitmap
-        else:
+        elif facet.startswith(SORT_PREFIX):
+            index.order.setdefault(facet.removeprefix(SORT_PREFIX), {})[int(value)] = bitmap
+        elif facet in index.values:
             index.values[facet][value] = bitmap
     if index.live and not all(index.order.get(key) for key in ORDERED):
-        return build_index(session)  # saved before sort buckets were kept
+        return build_index(session)  # saved before these sort buckets were kept
     return index
+
+
+def saved_index_outdated(session: Session) -> bool:
+    """Whether saved bitmaps lack this version's sort buckets (a server would rebuild them on
+    every start until they are saved again)."""
+    facet = col(SearchBitmap.facet)
+    first_sort = f"{SORT_PREFIX}{ORDERED[0]}"
+    found = set(
+        session.connection()
+        .execute(select(facet).where(facet.in_(("live", first_sort))).distinct())
+        .scalars()
+    )
+    return found == {"live"}
 
 
 class IndexHolder:

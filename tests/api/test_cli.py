@@ -235,3 +235,25 @@ def test_init_resolves_stored_licenses_again_when_the_rules_change(cli, tmp_path
         ).scalar()
     assert json.loads(ids) == ["tongyi-qianwen-research"] and stored == "forbidden"
     assert "License rules changed" not in cli("init", "--no-seed").output
+
+
+def test_init_saves_search_bitmaps_anew_when_their_sort_buckets_changed(
+    cli, tmp_path: Path
+) -> None:
+    """Bitmaps saved by a version that numbered sort buckets another way are saved anew by init,
+    so a server does not rebuild them at every start."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'cli.db'}")
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "UPDATE search_bitmap SET facet = 'order:' || substr(facet, 6)"
+                " WHERE facet LIKE 'sort:%'"
+            )
+        )
+    assert "Search index saved anew" in cli("init", "--no-seed").output
+    with engine.connect() as connection:
+        facets = set(connection.execute(text("SELECT facet FROM search_bitmap")).scalars())
+    assert "sort:downloads" in facets and not any(f.startswith("order:") for f in facets)
+    assert "Search index saved anew" not in cli("init", "--no-seed").output

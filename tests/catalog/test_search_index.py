@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 import secrets
 import threading
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
@@ -17,8 +18,17 @@ from sqlmodel import Session, SQLModel, select
 from catalog.licenses import knowledge_base
 from catalog.registry import mark_missing, upsert_models
 from catalog.search import ModelQuery, search_models, search_models_sql
-from catalog.search_index import IndexHolder, holder, load_index, save_index
-from catalog.tables import CatalogVersion, License, Task
+from catalog.search_index import (
+    NULL_FIRST,
+    SORT_PREFIX,
+    IndexHolder,
+    holder,
+    load_index,
+    save_index,
+    saved_index_outdated,
+    sort_bucket,
+)
+from catalog.tables import CatalogVersion, License, SearchBitmap, Task
 from catalog.verdicts import refresh_verdicts
 from ingest.cards import model_record
 
@@ -33,6 +43,7 @@ DATES = [
     "2023-12-31T23:59:59.000Z",
     "2024-01-01T00:00:00.000Z",
     "2024-01-15T08:00:00.000Z",
+    "2024-01-15T20:00:00.000Z",
     "2025-06-01T12:00:00.000Z",
 ]
 
@@ -51,8 +62,9 @@ hub_model = st.fixed_dictionaries(
     {
         "id": st.sampled_from(IDS),
         "sha": st.text("abcdef0123456789", min_size=4, max_size=4),
-        # Several sort buckets (binary magnitude, month) and ties inside them; dates may be absent.
-        "downloads": st.sampled_from([0, 1, 2, 3, 5, 7, 8, 100, 4096, 5000]),
+        # Several sort buckets and ties inside them (100 and 101, 4096 and 4100 share one, as do
+        # two times of one day); dates may be absent.
+        "downloads": st.sampled_from([0, 1, 2, 3, 5, 7, 8, 100, 101, 4096, 4100, 5000]),
         "likes": st.integers(0, 3),
         "lastModified": st.none() | st.sampled_from(DATES),
         "createdAt": st.none() | st.sampled_from(DATES),
@@ -186,6 +198,62 @@ def test_a_restarted_server_loads_the_saved_bitmaps_and_catches_up(engine: Engin
         assert len(restarted.values["license"]["mit"]) == len(IDS) - 1
 
 
+@given(st.integers(0, 2**62), st.integers(0, 2**62))
+def test_count_buckets_follow_the_sort_order_and_stay_narrow(a: int, b: int) -> None:
+    low, high = sorted((a, b))
+    assert sort_bucket(low, NULL_FIRST) <= sort_bucket(high, NULL_FIRST)
+    if sort_bucket(low, NULL_FIRST) == sort_bucket(high, NULL_FIRST) and low >= 32:
+        assert high - low < low / 16 + 1  # one bucket spans at most 1/16 of its values
+    elif low < 32 and low != high:
+        assert sort_bucket(low, NULL_FIRST) < sort_bucket(high, NULL_FIRST)
+
+
+@given(
+    st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1)),
+    st.timedeltas(min_value=timedelta(0), max_value=timedelta(days=800)),
+    st.sampled_from([None, UTC]),
+)
+def test_date_buckets_follow_the_sort_order_by_day(
+    moment: datetime, later: timedelta, zone: Any
+) -> None:
+    first, second = moment.replace(tzinfo=zone), (moment + later).replace(tzinfo=zone)
+    assert sort_bucket(first, NULL_FIRST) <= sort_bucket(second, NULL_FIRST)
+    assert (sort_bucket(first, NULL_FIRST) == sort_bucket(second, NULL_FIRST)) == (
+        first.date() == second.date()
+    )
+
+
+def test_bitmaps_saved_with_older_sort_buckets_are_rebuilt_then_saved_anew(
+    engine: Engine,
+) -> None:
+    _new_catalog(engine)
+    catalog = [
+        {"id": i, "sha": "1", "downloads": n * 997, "cardData": {"license": "mit"}}
+        for n, i in enumerate(IDS)
+    ]
+    with Session(engine) as session:
+        _write(session, catalog, [])
+        save_index(session)
+        assert not saved_index_outdated(session)
+        # What an older version saved: its buckets under another name, numbered another way.
+        session.execute(
+            update(SearchBitmap)
+            .where(SearchBitmap.facet.startswith(SORT_PREFIX))  # type: ignore[attr-defined]
+            .values(facet=text("'order:' || substr(facet, :start)"))
+            .execution_options(synchronize_session=False),
+            {"start": len(SORT_PREFIX) + 1},
+        )
+        session.commit()
+        assert saved_index_outdated(session)
+        rebuilt = load_index(session)
+        assert set(rebuilt.order) == {"downloads", "likes", "last_modified", "created_at"}
+        expected = {sort_bucket(n * 997, NULL_FIRST) for n in range(len(IDS))}
+        assert set(rebuilt.order["downloads"]) == expected  # numbered as this version numbers
+        assert sum(map(len, rebuilt.order["downloads"].values())) == len(IDS)
+        save_index(session)
+        assert not saved_index_outdated(session)
+
+
 def BitMapOf(session: Session, ids: list[str]) -> Any:
     from pyroaring import BitMap
 
@@ -289,3 +357,13 @@ def test_pages_sorted_from_the_first_buckets_equal_the_sql_reference(engine: Eng
                         matching
                     )
         assert narrowed > 12  # most pages were sorted from a few buckets, not from every match
+
+
+def test_postgres_connections_do_not_compile_queries(pg_engine: Engine) -> None:
+    """JIT compiling a walk down the sort index (its estimated cost is the whole table's) took
+    50 ms per search at 1M models; the engine turns it off on each connection, past a rollback."""
+    pg_engine.dispose()  # new connections, each set up as the engine sets them up
+    for _ in range(2):
+        with pg_engine.connect() as connection:
+            assert connection.exec_driver_sql("SHOW jit").scalar() == "off"
+            connection.rollback()
