@@ -1,7 +1,8 @@
 """Benchmark: `modelcatalog scan` over a generated tree of Python files, against `grep -rE`.
 
 grep only matches text (it would report ids in comments and cannot resolve constants); the scanner
-parses every file that could load a model (ingest.scan_python.may_load says which). In-process
+parses every file that could load a model (ingest.scan_python.may_load says which), and in it the
+top-level statements that could (ingest.scan_python.loading_part). In-process
 rows time scan_paths(); the command row runs `modelcatalog scan` as a process, as grep is run. The aim is at least a third of grep's files per second.
 The first pass reads a cold-ish page cache for both (the tree was just written); later passes are warm.
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import ast
+import itertools
 import json
 import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TypeGuard
 
 from ingest.scan import Recorder, ScanResult
 
@@ -83,6 +85,8 @@ _TRIGGER_PATTERN = _name_pattern(TRIGGER_NAMES)
 
 def _lines_naming(source: str, pattern: re.Pattern[str]) -> list[int]:
     """The (1-based) lines where the pattern matches, as the parser numbers lines."""
+    if "\r" not in source:  # most sources: a line is what the line feeds before it make
+        return sorted({source.count("\n", 0, m.start()) + 1 for m in pattern.finditer(source)})
     starts = [0] + [m.end() for m in _NEWLINE.finditer(source)]
     return sorted({bisect_right(starts, m.start()) for m in pattern.finditer(source)})
 
@@ -99,9 +103,13 @@ def _touches(node: ast.AST, lines: list[int]) -> bool:
     return index < len(lines) and lines[index] <= end
 
 
+# Nodes that hold no call or import: names, constants and the load/store marks on names.
+_LEAVES = (ast.Name, ast.Constant, ast.expr_context)
+
+
 def _nodes_on(tree: ast.AST, lines: list[int]) -> list[ast.AST]:
-    """The nodes whose span holds one of `lines`: a loader's name must appear on a call's lines,
-    so only the few statements around those lines are walked, not the whole tree."""
+    """The nodes (leaves aside) whose span holds one of `lines`: a loader's name must appear on
+    a call's lines, so only the few statements around those lines are walked, not the whole tree."""
     nodes = []
     stack = [tree]
     while stack:
@@ -110,10 +118,14 @@ def _nodes_on(tree: ast.AST, lines: list[int]) -> list[ast.AST]:
         for name in node._fields:  # ast.iter_child_nodes, without its two generators per node
             child = getattr(node, name, None)
             if isinstance(child, list):
-                stack.extend(c for c in child if isinstance(c, ast.AST) and _touches(c, lines))
-            elif isinstance(child, ast.AST) and _touches(child, lines):
+                stack.extend(c for c in child if _worth_walking(c, lines))
+            elif _worth_walking(child, lines):
                 stack.append(child)
     return nodes
+
+
+def _worth_walking(node: object, lines: list[int]) -> TypeGuard[ast.AST]:
+    return isinstance(node, ast.AST) and not isinstance(node, _LEAVES) and _touches(node, lines)
 
 
 def _aliases(imports: Iterable[ast.AST]) -> dict[str, str]:
@@ -135,15 +147,21 @@ class _CallReader:
         self.recorder = recorder
         self.aliases: dict[str, str] = {}
 
-    def read(self, tree: ast.Module, source: str) -> None:
+    def read(self, tree: ast.Module, source: str, *, whole: bool = True) -> bool:
+        """Record the loading calls in `tree`, parsed from `source`. A tree that is not `whole`
+        lacks the statements that name no loader, where the calls of a loader renamed on import
+        may lie: then nothing is recorded, and the answer is False."""
         nodes = _nodes_on(tree, _lines_naming(source, _TRIGGER_PATTERN))
         self.aliases = _aliases(nodes)
+        if self.aliases and not whole:
+            return False
         if self.aliases:
             extra = _name_pattern(self.aliases)
             nodes += _nodes_on(tree, _lines_naming(source, extra))
         calls = {id(n): n for n in nodes if isinstance(n, ast.Call)}.values()
         for call in sorted(calls, key=lambda c: (c.lineno, c.col_offset)):
             self._record(call)
+        return True
 
     def _loader(self, func: ast.expr) -> tuple[str, Loader] | None:
         if isinstance(func, ast.Attribute):
@@ -191,12 +209,13 @@ class _CallReader:
         expr, keyword = argument
         if isinstance(expr, ast.Constant) and expr.value is None:
             return
+        value = self._resolve(expr)
         self.recorder.value(
-            self._resolve(expr),
+            value,
             kind=self._kind(call, loader),
             line=call.lineno,
             how=f"{name}({keyword})",
-            expression=ast.unparse(expr)[:200],
+            expression=ast.unparse(expr)[:200] if value is None else None,
         )
 
 
@@ -208,13 +227,78 @@ def _parse(source: str, recorder: Recorder) -> ast.Module | None:
         return None
 
 
-def _read(tree: ast.Module, source: str, reader: _CallReader) -> None:
+def _read(tree: ast.Module, source: str, reader: _CallReader, *, whole: bool = True) -> bool:
     try:
-        reader.read(tree, source)
+        return reader.read(tree, source, whole=whole)
     except RecursionError:
         reader.recorder.result.unreadable.append(
             (reader.recorder.path, "nested too deeply to read")
         )
+        return True
+
+
+# Strings and comments, matched whole so that nothing inside one is taken for a statement's
+# start. An unterminated string runs to the end of its line (one quote) or of the file (three).
+_STRING_OR_COMMENT = (
+    r"#[^\r\n]*"
+    r'|"""[^"\\]*(?:(?:\\[\s\S]|"(?!""))[^"\\]*)*(?:"""|\Z)'
+    r"|'''[^'\\]*(?:(?:\\[\s\S]|'(?!''))[^'\\]*)*(?:'''|\Z)"
+    r'|"[^"\\\r\n]*(?:\\[\s\S][^"\\\r\n]*)*"?'
+    r"|'[^'\\\r\n]*(?:\\[\s\S][^'\\\r\n]*)*'?"
+)
+# Where a top-level statement may start: column 0 of a line that does not continue the one above
+# with a backslash, at a character a statement can begin with. Tried before a string, so a line
+# that opens with one is a start too. A start it misses leaves that statement joined to the one
+# above it, which is kept whenever either could matter.
+_TOP_LEVEL = re.compile(r"(?m)^(?<!\\\n)(?<!\\\r\n)(?=[^\W\d]|[@\"'(\[{])|" + _STRING_OR_COMMENT)
+# Top-level statements that neither load anything nor bind a module constant unless a loader's
+# name is written in them: definitions, decorators and imports.
+_DEFINITION = re.compile(r"(?:def|class|async|import|from)\b|@")
+
+
+def _statement_starts(source: str) -> list[int]:
+    starts: list[int] = []
+    decorating = False
+    for match in _TOP_LEVEL.finditer(source):
+        start = match.start()
+        if start != match.end():
+            continue  # a string or a comment
+        if not decorating:  # a decorator and the definition under it are one statement
+            starts.append(start)
+        decorating = source.startswith("@", start)
+    return starts
+
+
+def _line_breaks(text: str) -> int:
+    return text.count("\n") + text.count("\r") - text.count("\r\n")
+
+
+def loading_part(source: str) -> str | None:
+    """The source with each top-level definition, decorator or import that names no loader
+    replaced by its line breaks, so that line numbers stay; None when nothing is left out.
+
+    The reader looks only at calls on lines that name a loader (_CallReader.read) and at
+    module-level assignments (_module_constants); the statements left out hold neither. Most of
+    a module is its functions and classes, so the parser builds a small part of its tree. Cut
+    at a wrong place (a line at column 0 inside brackets, say), what is left does not parse,
+    and the caller parses the whole source instead.
+    """
+    starts = _statement_starts(source)
+    if not starts:
+        return None
+    naming = [m.start() for m in _TRIGGER_PATTERN.finditer(source)]
+    starts.append(len(source))
+    pieces = [source[: starts[0]]]
+    left_out = False
+    for start, end in itertools.pairwise(starts):
+        index = bisect_left(naming, start)
+        names_a_loader = index < len(naming) and naming[index] < end
+        if names_a_loader or not _DEFINITION.match(source, start):
+            pieces.append(source[start:end])
+        else:
+            pieces.append("\n" * _line_breaks(source[start:end]))
+            left_out = True
+    return "".join(pieces) if left_out else None
 
 
 def scan_python(data: bytes, path: str, result: ScanResult) -> None:
@@ -228,12 +312,31 @@ def scan_python(data: bytes, path: str, result: ScanResult) -> None:
     read_python(source, path, result)
 
 
-def read_python(source: str, path: str, result: ScanResult) -> None:
-    """Record the loads in Python source, parsed whatever may_load says of it."""
+def read_python(source: str, path: str, result: ScanResult, *, whole: bool = False) -> None:
+    """Record the loads in Python source, parsed whatever may_load says of it.
+
+    Unless `whole` is asked for, only the statements that can matter are parsed (loading_part),
+    and the whole source when they do not parse alone or an import renames a loader. So a syntax
+    error inside a function that names no loader goes unreported, as in a file that names none.
+    """
     recorder = Recorder(result, path)
+    if not whole and _read_loading_part(source, recorder):
+        return
     tree = _parse(source, recorder)
     if tree is not None:
         _read(tree, source, _CallReader(_module_constants(tree), recorder))
+
+
+def _read_loading_part(source: str, recorder: Recorder) -> bool:
+    """Whether the loads could be read from loading_part alone (and were)."""
+    part = loading_part(source)
+    if part is None:
+        return False
+    try:
+        tree = ast.parse(part)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return False  # cut at a wrong place, or a part the whole parse will report
+    return _read(tree, source, _CallReader(_module_constants(tree), recorder), whole=False)
 
 
 def _cell_source(cell: dict[str, object]) -> str:

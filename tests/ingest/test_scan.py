@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import shutil
 from pathlib import Path
@@ -320,3 +321,130 @@ def test_an_aliased_loader_is_found_wherever_its_call_opens(tmp_path: Path) -> N
         "from transformers import pipeline as make\nmake (\n    model='org/spaced',\n)\n"
     )
     assert scan_paths([tmp_path]).repo_ids() == ["org/spaced"]
+
+
+# Pieces of modules that tempt a statement cutter: column-0 lines inside strings and brackets,
+# decorators, backslash continuations, constants bound twice, renamed loaders, loads in definitions.
+_TOP_LEVEL_PIECES = [
+    'REPO = "org/model"',
+    'REPO = "org/other"',
+    "REPO: str = 'org/typed'",
+    "from transformers import AutoModel, pipeline",
+    "from transformers import pipeline as make",
+    "import transformers",
+    "@decorate\ndef load():\n    return AutoModel.from_pretrained(REPO)",
+    "@decorate(\n    AutoModel.from_pretrained('org/decorator'),\n)\ndef quiet():\n    pass",
+    "def helper():\n    return 1",
+    "async def fetch():\n    return snapshot_download('org/async')",
+    "class Loader:\n    model = pipeline(model=REPO)\n\n    def tokenizer(self):\n        return 2",
+    "x = make(\n'org/aliased')",
+    "make('org/aliased-call')",
+    "value = compute(\n1, 2)",
+    "total = 1 + \\\n2",
+    "if ready:\n    m = AutoModel.from_pretrained(REPO)\nelse:\n    m = None",
+    "try:\n    import torch\nexcept ImportError:\n    torch = None",
+    'print("""\nREPO = "org/inside-a-string"\n""")',
+    "(REPO) = 'org/parenthesised'",
+]
+_STRING_LINES = [
+    'REPO = "org/in-a-docstring"',
+    "m = AutoModel.from_pretrained('org/in-a-docstring')",
+    '""" # """',
+    "'''",
+    "x = (",
+    ")",
+    "@decorated",
+    "def not_code():",
+    "from transformers import pipeline as make",
+    "make('org/never')",
+]
+
+
+@st.composite
+def _tricky_modules(draw: st.DrawFn) -> str:
+    """Modules whose top-level statements sit among functions holding column-0 string lines."""
+    pieces = []
+    for number in range(draw(st.integers(1, 7))):
+        if draw(st.booleans()):
+            pieces.append(draw(st.sampled_from(_TOP_LEVEL_PIECES)))
+        else:
+            quote = draw(st.sampled_from(['"""', "'''"]))
+            lines = draw(st.lists(st.sampled_from(_STRING_LINES), min_size=1, max_size=3))
+            body = "\n".join(lines)
+            pieces.append(f"def text_{number}():\n    return {quote}\n{body}\n{quote}")
+    return "\n".join(pieces) + "\n"
+
+
+@settings(max_examples=500, deadline=None)
+@given(_tricky_modules())
+def test_reading_only_the_statements_that_can_matter_finds_what_the_whole_tree_shows(
+    source: str,
+) -> None:
+    from ingest.scan import ScanResult
+    from ingest.scan_python import read_python
+
+    whole, part = ScanResult(), ScanResult()
+    read_python(source, "m.py", whole, whole=True)
+    read_python(source, "m.py", part)
+    if whole.unreadable:
+        return  # not Python: there is no whole tree to agree with
+    assert (part.findings, part.skipped, part.unreadable) == (whole.findings, whole.skipped, [])
+
+
+def _cut_statements_agree(path: Path) -> bool | None:
+    """Whether the statements loading_part keeps parse to the very nodes a whole parse gives
+    them (None: not Python, or nothing to leave out). With no loader named anywhere, every
+    definition and import is left out."""
+    import ast
+
+    from ingest import scan_python
+
+    try:
+        source = path.read_text(encoding="utf-8")
+        tree = ast.parse(source)
+    except (UnicodeDecodeError, SyntaxError, ValueError):
+        return None
+    part = scan_python.loading_part(source)
+    if part is None:
+        return None
+    try:
+        kept = ast.parse(part).body
+    except SyntaxError:
+        return True  # cut inside brackets: the scanner parses the whole source instead
+    definitions = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Import, ast.ImportFrom)
+    expected = [node for node in tree.body if not isinstance(node, definitions)]
+    dump = functools.partial(ast.dump, include_attributes=True)
+    return [dump(n) for n in kept] == [dump(n) for n in expected]
+
+
+def _standard_library_sources(every: int) -> list[Path]:
+    import sysconfig
+
+    root = Path(sysconfig.get_paths()["stdlib"])
+    sources = sorted(p for p in root.rglob("*.py") if "site-packages" not in p.parts)
+    return sources[::every]
+
+
+def _check_cut_statements(sources: list[Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    import re
+
+    from ingest import scan_python
+
+    monkeypatch.setattr(scan_python, "_TRIGGER_PATTERN", re.compile(r"(?!)"))
+    answers = {path: _cut_statements_agree(path) for path in sources}
+    assert sum(answer is not None for answer in answers.values()) > len(sources) // 2
+    assert [path for path, answer in answers.items() if answer is False] == []
+
+
+def test_statements_are_cut_where_the_parser_ends_them_in_real_code(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """One standard library file in ten: column-0 lines in strings, brackets and decorators."""
+    _check_cut_statements(_standard_library_sources(every=10), monkeypatch)
+
+
+@pytest.mark.slow
+def test_statements_are_cut_where_the_parser_ends_them_in_the_whole_standard_library(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _check_cut_statements(_standard_library_sources(every=1), monkeypatch)
