@@ -62,7 +62,7 @@ NULL_FIRST, NULL_LAST = -1, 1 << 40
 _REBUILD_SHARE = 0.2
 _CHUNK = 2000
 # Rows read at a time when building: bounds the build's memory, whatever the catalog's size.
-_ROWS_PER_BATCH = 20_000
+_ROWS_PER_BATCH = 5_000
 
 
 def row_number(session: Session) -> ColumnElement[Any]:
