@@ -7,9 +7,8 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-import yaml
-
 from catalog.errors import KnowledgeBaseError
+from catalog.yaml_safe import safe_load
 
 
 @dataclass(frozen=True)
@@ -71,4 +70,4 @@ def compatibility() -> Compatibility:
     """The bundled rules, loaded once per process."""
     from catalog.licenses import knowledge_base
 
-    return parse_compatibility(yaml.safe_load(compatibility_text()), set(knowledge_base().licenses))
+    return parse_compatibility(safe_load(compatibility_text()), set(knowledge_base().licenses))

@@ -15,9 +15,8 @@ from importlib import resources
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-import yaml
-
 from catalog.errors import KnowledgeBaseError, LicenseNotFound
+from catalog.yaml_safe import safe_load
 
 # The category vocabulary the policies are written in; how restrictive each is lives in the data.
 CATEGORIES = (
@@ -332,4 +331,4 @@ def knowledge_text() -> str:
 @cache
 def knowledge_base() -> KnowledgeBase:
     """The bundled knowledge base, loaded once per process."""
-    return parse_knowledge_base(yaml.safe_load(knowledge_text()))
+    return parse_knowledge_base(safe_load(knowledge_text()))

@@ -12,6 +12,7 @@ import yaml
 
 from catalog.errors import PolicyError
 from catalog.licenses import knowledge_base
+from catalog.yaml_safe import safe_load
 
 USES = ("commercial", "research", "redistribute", "train-on-outputs")
 OUTCOMES = ("allowed", "conditional", "unknown", "forbidden")
@@ -179,7 +180,7 @@ def _undeclared(value: Any) -> str:
 @cache
 def _builtin_policy(name: str) -> Policy:
     text = resources.files("catalog.data.policies").joinpath(f"{name}.yaml").read_text("utf-8")
-    return parse_policy(yaml.safe_load(text))
+    return parse_policy(safe_load(text))
 
 
 def load_policy(name_or_path: str) -> Policy:
@@ -194,7 +195,7 @@ def load_policy(name_or_path: str) -> Policy:
             )
         text = path.read_text("utf-8")
     try:
-        document = yaml.safe_load(text)
+        document = safe_load(text)
     except yaml.YAMLError as exc:
         raise PolicyError(f"policy {name_or_path!r} is not valid YAML: {exc}") from None
     return parse_policy(document)

@@ -14,9 +14,8 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-import yaml
-
 from catalog.errors import KnowledgeBaseError
+from catalog.yaml_safe import safe_load
 
 
 @dataclass(frozen=True)
@@ -156,4 +155,4 @@ def generation_text() -> str:
 @cache
 def generation_rules() -> GenerationRules:
     """The bundled rules, loaded once per process."""
-    return parse_generation_rules(yaml.safe_load(generation_text()))
+    return parse_generation_rules(safe_load(generation_text()))

@@ -9,6 +9,7 @@ from typing import Any
 
 import yaml
 
+from catalog.yaml_safe import SafeLoader
 from ingest.scan import Recorder, ScanResult
 
 # Keys whose values name a Hub repo in transformers/TRL/axolotl/PEFT/vLLM-style configs.
@@ -113,7 +114,7 @@ def _plain_yaml(node: yaml.Node, seen: set[int]) -> Any:
 def _scan_yaml(text: str, recorder: Recorder) -> None:
     """YAML keeps positions: walk the composed nodes (no object construction) for exact lines."""
     seen: set[int] = set()
-    for document in yaml.compose_all(text, Loader=yaml.SafeLoader):
+    for document in yaml.compose_all(text, Loader=SafeLoader):
         if document is not None:
             _walk_yaml(_plain_yaml(document, seen), recorder, 0)
 
