@@ -8,8 +8,10 @@ from xml.etree import ElementTree
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given
+from hypothesis import strategies as st
 
-from api.cli import main
+from api.cli import main, report_json
 from tests.documents import assert_valid_bom, assert_valid_sarif, bom_twins
 from tests.fakehub import FakeHub
 
@@ -46,6 +48,29 @@ def test_scan_json_lists_models_datasets_and_skips(cli) -> None:
     report = json.loads(cli("scan", "--format", "json", str(TREE)).stdout)
     assert len(report["models"]) == 12 and len(report["datasets"]) == 4
     assert report["skipped"] == {"local-path": 4, "no-owner": 2, "unresolved": 3}
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@given(st.dictionaries(st.text(), _JSON, max_size=6))
+def test_report_json_reads_back_as_what_it_was_given(report) -> None:
+    text = report_json(report)
+    assert json.loads(text) == report
+    # Each top-level key on a line of its own, after the opening brace.
+    assert len([line for line in text.splitlines() if line.startswith('  "')]) == len(report)
+
+
+def test_scan_json_puts_each_finding_on_a_line(cli) -> None:
+    text = cli("scan", "--format", "json", str(TREE)).stdout
+    report = json.loads(text)
+    lines = text.splitlines()
+    for finding in report["findings"]:
+        assert "    " + json.dumps(finding) in {line.rstrip(",") for line in lines}
 
 
 def test_scan_check_passes_when_every_model_is_cleared(cli, tmp_path: Path) -> None:
