@@ -91,7 +91,9 @@ def test_an_installed_wheel_serves_its_pages(wheel: Path, tmp_path: Path) -> Non
     ).stdout  # fmt: skip
     assert where.startswith(target), where  # the wheel's code, not the source tree's
     modelcatalog = [python, "-m", "api.cli"]
-    done = subprocess.run([*modelcatalog, "init"], cwd=tmp_path, env=env, capture_output=True, text=True)
+    done = subprocess.run(
+        [*modelcatalog, "init"], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     port = free_port()
     log = (tmp_path / "serve.log").open("w")
