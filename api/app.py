@@ -14,9 +14,17 @@ from catalog.db import make_engine
 
 
 def create_app(
-    test_config: dict[str, Any] | None = None, settings: Settings | None = None
+    test_config: dict[str, Any] | None = None,
+    settings: Settings | None = None,
+    *,
+    routes: bool = True,
 ) -> Flask:
-    """Build the app: settings (from the environment unless given), database engine, API, pages."""
+    """Build the app: settings (from the environment unless given), database engine, API, pages.
+
+    Without `routes`, the app serves nothing: settings, engine and sessions only, for commands that
+    judge or fetch (`check`, `scan --check`). Importing the API and pages and building the OpenAPI
+    document is about a third of such a command's start-up, which a pre-commit hook pays on every
+    commit."""
     # The templates live in the package (api/templates) so that an installed wheel has them too.
     app = Flask(__name__)  # static files: api/static (page scripts; CSP allows no inline script)
     if settings is None:
@@ -48,6 +56,11 @@ def create_app(
         app.config.update(test_config)
     app.extensions["modelcatalog.engine"] = make_engine(settings.database_url)
     app.extensions["modelcatalog.answers"] = AnswerCache(settings.web.search_cache)
+    if not routes:
+        from api import database
+
+        database.init_app(app)
+        return app
     _register(app)
     app.after_request(_conditional_get)
     return app

@@ -30,12 +30,12 @@ if TYPE_CHECKING:
     from ingest.scan import ScanResult
 
 
-def _create_app() -> Flask:
+def _create_app(*, routes: bool = True) -> Flask:
     from api.app import create_app
     from api.settings import SettingsError
 
     try:
-        return create_app()
+        return create_app(routes=routes)
     except SettingsError as exc:
         raise click.ClickException(str(exc)) from None
 
@@ -464,7 +464,8 @@ FAIL_ON_OPTION = click.option(
 )
 
 
-@main.command()
+# Without the whole app's context: the verdicts need the database, not the routes (_with_app).
+@main.command(with_appcontext=False)
 @click.argument("repo_ids", nargs=-1)
 @USE_OPTION
 @POLICY_OPTION
@@ -507,6 +508,7 @@ def check(
         ids += [i for i in from_bom if i not in ids]
     if not ids and not unmapped:
         raise click.UsageError("give at least one REPO_ID or a --bom file that lists models")
+    _with_app()
     verdicts = _verdicts(ids, use, policy_name, fail_on=fail_on, scope=scope)
     output_format = output_format or ("json" if as_json else "table")
     _echo_verdicts(verdicts, output_format, fail_on)
@@ -672,14 +674,12 @@ def scan(
 
 
 def _with_app() -> None:
-    """Build the app and push its context for the rest of the command, as with_appcontext does."""
+    """Push the context of an app without routes (create_app's `routes`) for the rest of the
+    command, as with_appcontext does with the whole app: a command that judges serves nothing."""
     from flask import current_app
-    from flask.cli import ScriptInfo
 
     if not current_app:
-        context = click.get_current_context()
-        app = context.ensure_object(ScriptInfo).load_app()
-        context.with_resource(app.app_context())
+        click.get_current_context().with_resource(_create_app(routes=False).app_context())
 
 
 @main.command()

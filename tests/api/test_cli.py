@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -257,3 +260,28 @@ def test_init_saves_search_bitmaps_anew_when_their_sort_buckets_changed(
         facets = set(connection.execute(text("SELECT facet FROM search_bitmap")).scalars())
     assert "sort:downloads" in facets and not any(f.startswith("order:") for f in facets)
     assert "Search index saved anew" not in cli("init", "--no-seed").output
+
+
+@pytest.mark.parametrize(
+    "args", [["check", "tiiuae/falcon-40b"], ["scan", "--check", "--no-fetch", "PROJECT"]]
+)
+def test_the_gate_commands_judge_without_importing_the_web_layer(
+    cli, tmp_path: Path, args: list[str]
+) -> None:
+    # A pre-commit hook runs these on every commit: the API, pages and OpenAPI document would be
+    # a third of their start-up. A fresh interpreter, so that nothing else imported them first.
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "app.py").write_text('AutoModel.from_pretrained("tiiuae/falcon-40b")\n')
+    args = [str(project) if a == "PROJECT" else a for a in args]
+    program = (
+        "import sys\nfrom api.cli import main\n"
+        f"try:\n    main({args!r})\nexcept SystemExit as exit:\n    code = exit.code\n"
+        "loaded = [m for m in ('api.pages', 'api.models_api', 'flask_smorest') if m in sys.modules]\n"
+        "print(code, loaded)\n"
+    )
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}", "HF_ENDPOINT": "http://127.0.0.1:9"}
+    done = subprocess.run(
+        [sys.executable, "-c", program], env={**os.environ, **env}, capture_output=True, text=True
+    )
+    assert done.stdout.splitlines()[-1] == "0 []", done.stdout + done.stderr
