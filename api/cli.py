@@ -674,12 +674,21 @@ def scan(
 
 
 def _with_app() -> None:
-    """Push the context of an app without routes (create_app's `routes`) for the rest of the
-    command, as with_appcontext does with the whole app: a command that judges serves nothing."""
+    """Push an app's context for the rest of the command, as with_appcontext does: the app the
+    caller gave (app.test_cli_runner(), an embedding program), else one without routes
+    (create_app's `routes`), since a command that judges serves nothing."""
     from flask import current_app
+    from flask.cli import ScriptInfo
 
-    if not current_app:
-        click.get_current_context().with_resource(_create_app(routes=False).app_context())
+    if current_app:
+        return
+    context = click.get_current_context()
+    info = context.find_object(ScriptInfo)
+    if info is not None and info.create_app is not _create_app:
+        app = info.load_app()
+    else:
+        app = _create_app(routes=False)
+    context.with_resource(app.app_context())
 
 
 @main.command()

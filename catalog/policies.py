@@ -193,7 +193,10 @@ def load_policy(name_or_path: str) -> Policy:
             raise PolicyError(
                 f"unknown policy {name_or_path!r}: use {' or '.join(BUILTIN_POLICIES)}, or a path to a policy file"
             )
-        text = path.read_text("utf-8")
+        try:
+            text = path.read_text("utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise PolicyError(f"cannot read policy {name_or_path!r}: {exc}") from None
     try:
         document = safe_load(text)
     except yaml.YAMLError as exc:

@@ -112,11 +112,14 @@ def _plain_yaml(node: yaml.Node, seen: set[int]) -> Any:
 
 
 def _scan_yaml(text: str, recorder: Recorder) -> None:
-    """YAML keeps positions: walk the composed nodes (no object construction) for exact lines."""
-    seen: set[int] = set()
+    """YAML keeps positions: walk the composed nodes (no object construction) for exact lines.
+
+    An alias refers to a node of its own document, so each document has its own set of nodes
+    seen: a set shared across documents would hold the ids of freed nodes, which a later
+    document's nodes may reuse, and skip them as if met before."""
     for document in yaml.compose_all(text, Loader=SafeLoader):
         if document is not None:
-            _walk_yaml(_plain_yaml(document, seen), recorder, 0)
+            _walk_yaml(_plain_yaml(document, set()), recorder, 0)
 
 
 def _walk_yaml(node: Any, recorder: Recorder, depth: int) -> None:

@@ -57,6 +57,14 @@ def test_check_with_a_bad_policy_is_a_usage_error(cli) -> None:
     assert "unknown policy" in result.output
 
 
+def test_a_policy_file_that_is_not_utf8_is_a_usage_error(cli, tmp_path: Path) -> None:
+    policy = tmp_path / "policy.yaml"
+    policy.write_bytes(b"\xff\xfe name: mine\n")
+    result = cli("check", "--policy", str(policy), "bigscience/bloom")
+    assert result.exit_code == 2
+    assert "cannot read policy" in result.output
+
+
 def test_check_with_a_bad_use_is_a_usage_error(cli) -> None:
     assert cli("check", "--use", "resell", "bigscience/bloom").exit_code == 2
 
@@ -285,3 +293,17 @@ def test_the_gate_commands_judge_without_importing_the_web_layer(
         [sys.executable, "-c", program], env={**os.environ, **env}, capture_output=True, text=True
     )
     assert done.stdout.splitlines()[-1] == "0 []", done.stdout + done.stderr
+
+
+def test_the_gate_commands_judge_against_the_app_they_are_given(cli, tmp_path: Path) -> None:
+    # An embedding program (or app.test_cli_runner()) hands the CLI its own app: that app's
+    # database is judged against, not the one the environment names.
+    from api.app import create_app
+    from api.settings import Settings
+
+    settings = Settings.from_environ({"DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}"}, tmp_path)
+    runner = create_app(settings=settings).test_cli_runner()
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'elsewhere.db'}"}  # no catalog there
+    result = runner.invoke(main, ["check", "tiiuae/falcon-40b"], env=env)
+    assert result.exit_code == 0, result.output
+    assert "allowed" in result.output

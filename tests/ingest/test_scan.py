@@ -180,6 +180,17 @@ def test_import_aliases_and_repo_type_dataset_are_followed(tmp_path: Path) -> No
     assert found == [("org/weights", "model"), ("org/corpus", "dataset")]
 
 
+@pytest.mark.parametrize(
+    "before", ["", "---\n" * 5, "a: 1\n---\nb: 2\n---\n", "[x]\n---\n{}\n---\n"]
+)
+def test_a_key_in_any_document_of_a_yaml_stream_is_found(tmp_path: Path, before: str) -> None:
+    # Each document is walked once and freed: a later one's nodes may take a freed node's id.
+    text = before + "base_model: org/model\n"
+    (tmp_path / "c.yaml").write_text(text)
+    [finding] = scan_paths([tmp_path]).findings
+    assert (finding.repo_id, finding.line) == ("org/model", text.count("\n"))
+
+
 def test_hostile_files_are_reported_not_crashed_on(tmp_path: Path) -> None:
     (tmp_path / "deep.py").write_text(
         "x = " + "(" * 5000 + "1" + ")" * 5000 + "\nfrom_pretrained\n"
