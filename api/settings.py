@@ -16,7 +16,7 @@ from typing import Any
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 from demo_runner.settings import BackendKind, ComputeType, DemoSettings, Device, ScaleSettings
 from ingest.connection import HubSettings
@@ -28,13 +28,20 @@ class SettingsError(ValueError):
     """An environment variable has a value the service cannot use; the message names it."""
 
 
+_DATABASE_URL_FORMS = "sqlite:///PATH or postgresql+psycopg://USER:PASS@HOST/DB"
+
+
 def _database_url(value: str) -> None:
     try:
-        make_url(value)
+        url = make_url(value)
     except ArgumentError as exc:
-        raise ValidationError(
-            "not a database URL (sqlite:///PATH or postgresql+psycopg://USER:PASS@HOST/DB)"
-        ) from exc
+        raise ValidationError(f"not a database URL ({_DATABASE_URL_FORMS})") from exc
+    if url.get_backend_name() not in ("sqlite", "postgresql"):
+        raise ValidationError(f"the catalog runs on SQLite or PostgreSQL ({_DATABASE_URL_FORMS})")
+    try:  # the driver the URL names, e.g. postgresql+asyncpg, must be installed
+        url.get_dialect().import_dbapi()
+    except (NoSuchModuleError, ImportError) as exc:
+        raise ValidationError(f"its driver cannot be loaded ({exc})") from exc
 
 
 # host:port of a head, ray://host:port (Ray Client), auto (this machine's cluster) or local (a new one)
