@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import Flask, Response, current_app, request
 
+from api import database
 from api.answer_cache import AnswerCache
 from api.settings import Settings
 from catalog.db import make_engine
@@ -56,13 +57,10 @@ def create_app(
         app.config.update(test_config)
     app.extensions["modelcatalog.engine"] = make_engine(settings.database_url)
     app.extensions["modelcatalog.answers"] = AnswerCache(settings.web.search_cache)
-    if not routes:
-        from api import database
-
-        database.init_app(app)
-        return app
-    _register(app)
-    app.after_request(_conditional_get)
+    database.init_app(app)  # a session per app context, closed with it: routes or not
+    if routes:
+        _register(app)
+        app.after_request(_conditional_get)
     return app
 
 
@@ -76,7 +74,6 @@ def _register(app: Flask) -> None:
     from api import (
         auth,
         catalog_api,
-        database,
         demos_api,
         docs_assets,
         errors,
@@ -91,7 +88,6 @@ def _register(app: Flask) -> None:
         webhooks_api,
     )
 
-    database.init_app(app)
     input_guard.init_app(app)
     security_headers.init_app(app)
     api = errors.ProblemApi(app)
