@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Any
 
 import pathspec
 
+from ingest.scan_grep import GREP_FROM, files_naming
+
 if TYPE_CHECKING:
     from ingest.scan_cache import ScanCache
 
@@ -241,7 +243,9 @@ def walk(root: str) -> Iterator[str]:
 
 def _read_bytes(path: str) -> bytes:
     """At most MAX_FILE_BYTES + 1 bytes of the file, read without a buffered file object."""
-    descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+    # O_NONBLOCK: a FIFO named on the command line reads as empty instead of waiting for a writer.
+    flags = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NONBLOCK", 0)
+    descriptor = os.open(path, flags)
     try:
         chunks = []
         size = 0
@@ -263,10 +267,32 @@ def _read(path: str, shown: str, result: ScanResult) -> bytes | None:
         result.unreadable.append((shown, exc.strerror or type(exc).__name__))
         return None
     if len(data) > MAX_FILE_BYTES:
-        result.unreadable.append((shown, "larger than 5 MB"))
+        if _suffix(path) in PYTHON_SUFFIXES and not _names_a_loader(path):
+            result.files += 1  # too large to parse, but it cannot load anything (as grep says)
+        else:
+            result.unreadable.append((shown, "larger than 5 MB"))
         return None
     result.files += 1
     return data
+
+
+def _names_a_loader(path: str) -> bool:
+    """Whether a Python file's bytes hold a trigger name (scan_python.may_load), read a block at
+    a time; True when it cannot be read to the end."""
+    from ingest.scan_python import TRIGGERS
+
+    overlap = max(map(len, TRIGGERS)) - 1
+    try:
+        with open(path, "rb") as handle:
+            tail = b""
+            while block := handle.read(1024 * 1024):
+                window = tail + block
+                if any(name in window for name in TRIGGERS):
+                    return True
+                tail = window[-overlap:]
+    except OSError:
+        return True
+    return False
 
 
 def _readers() -> dict[str, Callable[[bytes, str, ScanResult], None]]:
@@ -289,7 +315,7 @@ def _config(data: bytes, shown: str, result: ScanResult, *, suffix: str, scan_co
 
 # Below this many files, starting worker processes costs more than it saves.
 PARALLEL_FROM = 2000
-_CHUNK = 250
+_CHUNK = 5000
 
 
 def _scan_one(
@@ -323,17 +349,33 @@ def cycle_collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _scan_each(files: list[tuple[str, str]]) -> list[ScanResult | None]:
+def _scan_each(files: list[tuple[str, str]], grep: bool = False) -> list[ScanResult | None]:
     """One result per file, in order; None for a file read in which nothing was found, which a
-    worker sends back for nothing."""
+    worker sends back for nothing. With `grep`, the Python files grep vouches name no loader
+    (ingest/scan_grep.py) are not read here."""
     readers = _readers()
+    vouched = _vouched_by_grep(files) if grep else ()
     parts: list[ScanResult | None] = []
     with cycle_collector_paused():
         for path, shown in files:
+            if path in vouched:
+                parts.append(None)
+                continue
             part = ScanResult()
             _scan_one(path, shown, readers, part)
             parts.append(None if part.found_nothing() else part)
     return parts
+
+
+def _vouched_by_grep(files: list[tuple[str, str]]) -> set[str]:
+    """The Python files among `files` that grep read and found no loader's name in."""
+    python = [path for path, _ in files if _suffix(path) in PYTHON_SUFFIXES]
+    if len(python) < GREP_FROM:
+        return set()
+    from ingest.scan_python import TRIGGERS
+
+    naming = files_naming(python, TRIGGERS)
+    return set() if naming is None else set(python) - naming
 
 
 def _merge(parts: Iterable[ScanResult | None]) -> ScanResult:
@@ -380,18 +422,28 @@ def _worker_context() -> Any:
     return multiprocessing.get_context("forkserver" if "forkserver" in methods else None)
 
 
-def _scan_all(files: list[tuple[str, str]], jobs: int) -> list[ScanResult | None]:
+def _scan_all(
+    files: list[tuple[str, str]], jobs: int, *, grep: bool = True
+) -> list[ScanResult | None]:
     if jobs <= 1 or len(files) < PARALLEL_FROM:
-        return _scan_each(files)
+        return _scan_each(files, grep)
     from concurrent.futures import ProcessPoolExecutor
 
-    chunks = [files[i : i + _CHUNK] for i in range(0, len(files), _CHUNK)]
+    # Several chunks a worker, so that one slow chunk does not leave the others idle; each
+    # large enough to be worth a grep.
+    size = min(_CHUNK, max(GREP_FROM, -(-len(files) // (jobs * 4))))
+    chunks = [files[i : i + size] for i in range(0, len(files), size)]
     with ProcessPoolExecutor(jobs, mp_context=_worker_context()) as pool:
-        return [part for parts in pool.map(_scan_each, chunks) for part in parts]
+        read = pool.map(functools.partial(_scan_each, grep=grep), chunks)
+        return [part for parts in read for part in parts]
 
 
 def scan_paths(
-    paths: Iterable[Path | str], *, jobs: int = 1, cache: ScanCache | None = None
+    paths: Iterable[Path | str],
+    *,
+    jobs: int = 1,
+    cache: ScanCache | None = None,
+    grep: bool = True,
 ) -> ScanResult:
     """Scan files and folders; findings name files as the paths given name them (`scan .`: relative).
 
@@ -399,18 +451,22 @@ def scan_paths(
     they start afresh, the calling program's main module must be import-safe, as the CLI's is);
     findings keep file order.
     With a cache, files unchanged since the scan that filled it are not read again.
+    With `grep` (the default), a tree of many Python files is filtered by GNU grep where there is
+    one (ingest/scan_grep.py); the findings are the same either way.
     """
     with cycle_collector_paused():
         files = _files(paths, cache.path if cache else None)
         if cache is None:
-            return _merge(_scan_all(files, jobs))
-        return _scan_cached(files, jobs, cache)
+            return _merge(_scan_all(files, jobs, grep=grep))
+        return _scan_cached(files, jobs, cache, grep)
 
 
-def _scan_cached(files: list[tuple[str, str]], jobs: int, cache: ScanCache) -> ScanResult:
+def _scan_cached(
+    files: list[tuple[str, str]], jobs: int, cache: ScanCache, grep: bool
+) -> ScanResult:
     parts: list[ScanResult | None] = [cache.get(path, shown) for path, shown in files]
     todo = [index for index, part in enumerate(parts) if part is None]
-    for index, part in zip(todo, _scan_all([files[i] for i in todo], jobs), strict=True):
+    for index, part in zip(todo, _scan_all([files[i] for i in todo], jobs, grep=grep), strict=True):
         parts[index] = part = part or ScanResult(files=1)
         cache.put(*files[index], part)
     return _merge(parts)

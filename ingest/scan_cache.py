@@ -21,11 +21,10 @@ from ingest.scan import Finding, ScanResult, Skipped, cycle_collector_paused
 
 @cache
 def scanner_digest() -> str:
-    from ingest import scan, scan_config, scan_python
+    from ingest import scan, scan_config, scan_grep, scan_python
 
-    sources = (
-        Path(m.__file__).read_bytes() for m in (scan, scan_python, scan_config) if m.__file__
-    )
+    modules = (scan, scan_python, scan_config, scan_grep)
+    sources = (Path(m.__file__).read_bytes() for m in modules if m.__file__)
     return hashlib.sha256(b"\0".join(sources)).hexdigest()
 
 

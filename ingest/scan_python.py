@@ -9,7 +9,6 @@ import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TypeGuard
 
 from ingest.scan import Recorder, ScanResult
 
@@ -80,52 +79,73 @@ def _name_pattern(names: Iterable[str]) -> re.Pattern[str]:
     return re.compile("|".join(re.escape(name) for name in names))
 
 
-_TRIGGER_PATTERN = _name_pattern(TRIGGER_NAMES)
+def _trigger_positions(source: str) -> list[int]:
+    """Where each trigger name occurs in the source, in order (str.find: faster than a regex)."""
+    found = []
+    for name in TRIGGER_NAMES:
+        at = source.find(name)
+        while at >= 0:
+            found.append(at)
+            at = source.find(name, at + len(name))
+    found.sort()
+    return found
 
 
 def _lines_naming(source: str, pattern: re.Pattern[str]) -> list[int]:
     """The (1-based) lines where the pattern matches, as the parser numbers lines."""
+    return _lines_at(source, [m.start() for m in pattern.finditer(source)])
+
+
+def _lines_at(source: str, positions: list[int]) -> list[int]:
+    """The (1-based) lines of these (ascending) offsets into the source."""
     if "\r" not in source:  # most sources: a line is what the line feeds before it make
-        return sorted({source.count("\n", 0, m.start()) + 1 for m in pattern.finditer(source)})
+        lines: list[int] = []
+        line, previous = 1, 0
+        for position in positions:
+            line += source.count("\n", previous, position)
+            previous = position
+            if not lines or lines[-1] != line:
+                lines.append(line)
+        return lines
     starts = [0] + [m.end() for m in _NEWLINE.finditer(source)]
-    return sorted({bisect_right(starts, m.start()) for m in pattern.finditer(source)})
-
-
-def _touches(node: ast.AST, lines: list[int]) -> bool:
-    """Whether the node's line span holds one of `lines` (nodes without positions: always)."""
-    start = getattr(node, "lineno", None)
-    if start is None:
-        return True
-    for decorator in getattr(node, "decorator_list", ()):  # decorators sit above `def`
-        start = min(start, decorator.lineno)
-    end = getattr(node, "end_lineno", None) or start
-    index = bisect_left(lines, start)
-    return index < len(lines) and lines[index] <= end
+    return sorted({bisect_right(starts, position) for position in positions})
 
 
 # Nodes that hold no call or import: names, constants and the load/store marks on names.
 _LEAVES = (ast.Name, ast.Constant, ast.expr_context)
+_WANTED = (ast.Call, ast.ImportFrom)
 
 
 def _nodes_on(tree: ast.AST, lines: list[int]) -> list[ast.AST]:
-    """The nodes (leaves aside) whose span holds one of `lines`: a loader's name must appear on
-    a call's lines, so only the few statements around those lines are walked, not the whole tree."""
-    nodes = []
+    """The calls and `from` imports whose span holds one of `lines`: a loader's name must appear
+    on a call's lines, so only the nodes whose span holds such a line are walked into, not the
+    whole tree (a node without a position always is; decorators count as their definition's)."""
+    found: list[ast.AST] = []
     stack = [tree]
+    count = len(lines)
     while stack:
         node = stack.pop()
-        nodes.append(node)
+        if isinstance(node, _WANTED):
+            found.append(node)
         for name in node._fields:  # ast.iter_child_nodes, without its two generators per node
-            child = getattr(node, name, None)
-            if isinstance(child, list):
-                stack.extend(c for c in child if _worth_walking(c, lines))
-            elif _worth_walking(child, lines):
+            children = getattr(node, name, None)
+            if type(children) is not list:
+                if not isinstance(children, ast.AST):
+                    continue
+                children = (children,)
+            for child in children:
+                if not isinstance(child, ast.AST) or isinstance(child, _LEAVES):
+                    continue
+                start = getattr(child, "lineno", None)
+                if start is not None:
+                    for decorator in getattr(child, "decorator_list", ()):  # above `def`
+                        start = min(start, decorator.lineno)
+                    end = child.end_lineno or start  # type: ignore[attr-defined]
+                    index = bisect_left(lines, start)
+                    if index == count or lines[index] > end:
+                        continue
                 stack.append(child)
-    return nodes
-
-
-def _worth_walking(node: object, lines: list[int]) -> TypeGuard[ast.AST]:
-    return isinstance(node, ast.AST) and not isinstance(node, _LEAVES) and _touches(node, lines)
+    return found
 
 
 def _aliases(imports: Iterable[ast.AST]) -> dict[str, str]:
@@ -147,11 +167,16 @@ class _CallReader:
         self.recorder = recorder
         self.aliases: dict[str, str] = {}
 
-    def read(self, tree: ast.Module, source: str, *, whole: bool = True) -> bool:
-        """Record the loading calls in `tree`, parsed from `source`. A tree that is not `whole`
-        lacks the statements that name no loader, where the calls of a loader renamed on import
-        may lie: then nothing is recorded, and the answer is False."""
-        nodes = _nodes_on(tree, _lines_naming(source, _TRIGGER_PATTERN))
+    def read(
+        self, tree: ast.Module, source: str, *, whole: bool = True, naming: list[int] | None = None
+    ) -> bool:
+        """Record the loading calls in `tree`, parsed from `source` (`naming`: the offsets of
+        its trigger names, where known). A tree that is not `whole` lacks the statements that
+        name no loader, where the calls of a loader renamed on import may lie: then nothing is
+        recorded, and the answer is False."""
+        if naming is None:
+            naming = _trigger_positions(source)
+        nodes = _nodes_on(tree, _lines_at(source, naming))
         self.aliases = _aliases(nodes)
         if self.aliases and not whole:
             return False
@@ -215,8 +240,13 @@ class _CallReader:
             kind=self._kind(call, loader),
             line=call.lineno,
             how=f"{name}({keyword})",
-            expression=ast.unparse(expr)[:200] if value is None else None,
+            expression=_source_of(expr) if value is None else None,
         )
+
+
+def _source_of(expr: ast.expr) -> str:
+    """How an unresolved value is shown: its source, as unparsed, cut to 200 characters."""
+    return expr.id if isinstance(expr, ast.Name) else ast.unparse(expr)[:200]
 
 
 def _parse(source: str, recorder: Recorder) -> ast.Module | None:
@@ -227,9 +257,16 @@ def _parse(source: str, recorder: Recorder) -> ast.Module | None:
         return None
 
 
-def _read(tree: ast.Module, source: str, reader: _CallReader, *, whole: bool = True) -> bool:
+def _read(
+    tree: ast.Module,
+    source: str,
+    reader: _CallReader,
+    *,
+    whole: bool = True,
+    naming: list[int] | None = None,
+) -> bool:
     try:
-        return reader.read(tree, source, whole=whole)
+        return reader.read(tree, source, whole=whole, naming=naming)
     except RecursionError:
         reader.recorder.result.unreadable.append(
             (reader.recorder.path, "nested too deeply to read")
@@ -247,10 +284,14 @@ _STRING_OR_COMMENT = (
     r"|'[^'\\\r\n]*(?:\\[\s\S][^'\\\r\n]*)*'?"
 )
 # Where a top-level statement may start: column 0 of a line that does not continue the one above
-# with a backslash, at a character a statement can begin with. Tried before a string, so a line
-# that opens with one is a start too. A start it misses leaves that statement joined to the one
-# above it, which is kept whenever either could matter.
-_TOP_LEVEL = re.compile(r"(?m)^(?<!\\\n)(?<!\\\r\n)(?=[^\W\d]|[@\"'(\[{])|" + _STRING_OR_COMMENT)
+# with a backslash, at a character a statement can begin with. A start is matched with the line
+# feed before it, and so before a string that opens the line, and every alternative opens with a
+# character, which lets the regex engine skip from one such character to the next. A start it
+# misses leaves that statement joined to the one above it, which is kept whenever either could
+# matter.
+_STARTS_WITH = r"(?=[^\W\d]|[@\"'(\[{])"
+_FIRST_STATEMENT = re.compile(_STARTS_WITH)
+_TOP_LEVEL = re.compile(r"\n(?<!\\\n)(?<!\\\r\n)" + _STARTS_WITH + "|" + _STRING_OR_COMMENT)
 # Top-level statements that neither load anything nor bind a module constant unless a loader's
 # name is written in them: definitions, decorators and imports.
 _DEFINITION = re.compile(r"(?:def|class|async|import|from)\b|@")
@@ -258,12 +299,15 @@ _DEFINITION = re.compile(r"(?:def|class|async|import|from)\b|@")
 
 def _statement_starts(source: str) -> list[int]:
     starts: list[int] = []
-    decorating = False
+    decorating = False  # a decorator and the definition under it are one statement
+    if _FIRST_STATEMENT.match(source):
+        starts.append(0)
+        decorating = source.startswith("@")
     for match in _TOP_LEVEL.finditer(source):
-        start = match.start()
-        if start != match.end():
+        if source[match.start()] != "\n":
             continue  # a string or a comment
-        if not decorating:  # a decorator and the definition under it are one statement
+        start = match.end()
+        if not decorating:
             starts.append(start)
         decorating = source.startswith("@", start)
     return starts
@@ -273,7 +317,7 @@ def _line_breaks(text: str) -> int:
     return text.count("\n") + text.count("\r") - text.count("\r\n")
 
 
-def loading_part(source: str) -> str | None:
+def loading_part(source: str, naming: list[int] | None = None) -> str | None:
     """The source with each top-level definition, decorator or import that names no loader
     replaced by its line breaks, so that line numbers stay; None when nothing is left out.
 
@@ -286,7 +330,8 @@ def loading_part(source: str) -> str | None:
     starts = _statement_starts(source)
     if not starts:
         return None
-    naming = [m.start() for m in _TRIGGER_PATTERN.finditer(source)]
+    if naming is None:
+        naming = _trigger_positions(source)
     starts.append(len(source))
     pieces = [source[: starts[0]]]
     left_out = False
@@ -329,14 +374,16 @@ def read_python(source: str, path: str, result: ScanResult, *, whole: bool = Fal
 
 def _read_loading_part(source: str, recorder: Recorder) -> bool:
     """Whether the loads could be read from loading_part alone (and were)."""
-    part = loading_part(source)
+    naming = _trigger_positions(source)
+    part = loading_part(source, naming)
     if part is None:
         return False
     try:
         tree = ast.parse(part)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return False  # cut at a wrong place, or a part the whole parse will report
-    return _read(tree, source, _CallReader(_module_constants(tree), recorder), whole=False)
+    reader = _CallReader(_module_constants(tree), recorder)
+    return _read(tree, source, reader, whole=False, naming=naming)
 
 
 def _cell_source(cell: dict[str, object]) -> str:

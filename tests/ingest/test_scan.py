@@ -437,11 +437,9 @@ def _standard_library_sources(every: int) -> list[Path]:
 
 
 def _check_cut_statements(sources: list[Path], monkeypatch: pytest.MonkeyPatch) -> None:
-    import re
-
     from ingest import scan_python
 
-    monkeypatch.setattr(scan_python, "_TRIGGER_PATTERN", re.compile(r"(?!)"))
+    monkeypatch.setattr(scan_python, "_trigger_positions", lambda source: [])
     answers = {path: _cut_statements_agree(path) for path in sources}
     assert sum(answer is not None for answer in answers.values()) > len(sources) // 2
     assert [path for path, answer in answers.items() if answer is False] == []
