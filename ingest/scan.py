@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import gc
+import itertools
 import os
 import re
 import threading
@@ -313,9 +314,9 @@ def _config(data: bytes, shown: str, result: ScanResult, *, suffix: str, scan_co
     scan_config(data, suffix, shown, result)
 
 
-# Below this many files, starting worker processes costs more than it saves.
-PARALLEL_FROM = 2000
-_CHUNK = 5000
+# Files a worker process is handed at a time. A tree smaller than one chunk is read in process:
+# starting workers would cost more than they save. A chunk is large enough to be worth a grep.
+_CHUNK = 2000
 
 
 def _scan_one(
@@ -398,16 +399,15 @@ def default_jobs() -> int:
         return os.cpu_count() or 1
 
 
-def _files(paths: Iterable[Path | str], skip: str | None) -> list[tuple[str, str]]:
-    files = []
+def _files(paths: Iterable[Path | str], skip: str | None) -> Iterator[tuple[str, str]]:
+    """(path, shown) for each file to scan, as the walk finds them."""
     for given in paths:
         root = os.fspath(given)
         for path in walk(root) if os.path.isdir(root) else [root]:
             if skip and os.path.abspath(path) == skip:
                 continue  # the scan's own cache file
             shown = path[2:] if path.startswith("./") else path
-            files.append((path, shown.replace(os.sep, "/")))
-    return files
+            yield path, shown.replace(os.sep, "/")
 
 
 def _worker_context() -> Any:
@@ -423,19 +423,22 @@ def _worker_context() -> Any:
 
 
 def _scan_all(
-    files: list[tuple[str, str]], jobs: int, *, grep: bool = True
+    files: Iterable[tuple[str, str]], jobs: int, *, grep: bool = True
 ) -> list[ScanResult | None]:
-    if jobs <= 1 or len(files) < PARALLEL_FROM:
-        return _scan_each(files, grep)
+    """One result per file, in order. A large tree is read by `jobs` worker processes, a chunk
+    at a time, each handed over as soon as the walk has found it."""
+    files = iter(files)
+    first = list(itertools.islice(files, _CHUNK))
+    if jobs <= 1 or len(first) < _CHUNK:
+        return _scan_each([*first, *files], grep)
     from concurrent.futures import ProcessPoolExecutor
 
-    # Several chunks a worker, so that one slow chunk does not leave the others idle; each
-    # large enough to be worth a grep.
-    size = min(_CHUNK, max(GREP_FROM, -(-len(files) // (jobs * 4))))
-    chunks = [files[i : i + size] for i in range(0, len(files), size)]
+    scan = functools.partial(_scan_each, grep=grep)
     with ProcessPoolExecutor(jobs, mp_context=_worker_context()) as pool:
-        read = pool.map(functools.partial(_scan_each, grep=grep), chunks)
-        return [part for parts in read for part in parts]
+        chunks = [pool.submit(scan, first)]
+        while chunk := list(itertools.islice(files, _CHUNK)):
+            chunks.append(pool.submit(scan, chunk))
+        return [part for chunk in chunks for part in chunk.result()]
 
 
 def scan_paths(
@@ -458,7 +461,7 @@ def scan_paths(
         files = _files(paths, cache.path if cache else None)
         if cache is None:
             return _merge(_scan_all(files, jobs, grep=grep))
-        return _scan_cached(files, jobs, cache, grep)
+        return _scan_cached(list(files), jobs, cache, grep)
 
 
 def _scan_cached(

@@ -293,23 +293,30 @@ _STARTS_WITH = r"(?=[^\W\d]|[@\"'(\[{])"
 _FIRST_STATEMENT = re.compile(_STARTS_WITH)
 _TOP_LEVEL = re.compile(r"\n(?<!\\\n)(?<!\\\r\n)" + _STARTS_WITH + "|" + _STRING_OR_COMMENT)
 # Top-level statements that neither load anything nor bind a module constant unless a loader's
-# name is written in them: definitions, decorators and imports.
-_DEFINITION = re.compile(r"(?:def|class|async|import|from)\b|@")
+# name is written in them: definitions, decorators, imports, compound statements (what their
+# blocks bind is not at module level for _module_constants), statements that bind nothing, and
+# expressions that open with a string (docstrings).
+_DEFINITION = re.compile(
+    r"(?:def|class|async|import|from|if|for|while|with|try|assert|raise|del|pass|global|nonlocal)"
+    r"\b|[@\"']"
+)
+# The clauses that go on a compound statement at column 0: part of the statement above.
+_CLAUSE = re.compile(r"(?:elif|else|except|finally)\b")
 
 
 def _statement_starts(source: str) -> list[int]:
     starts: list[int] = []
-    decorating = False  # a decorator and the definition under it are one statement
+    joined = False  # a decorator and the definition under it are one statement
     if _FIRST_STATEMENT.match(source):
         starts.append(0)
-        decorating = source.startswith("@")
+        joined = source.startswith("@")
     for match in _TOP_LEVEL.finditer(source):
         if source[match.start()] != "\n":
             continue  # a string or a comment
         start = match.end()
-        if not decorating:
+        if not (joined or _CLAUSE.match(source, start)):
             starts.append(start)
-        decorating = source.startswith("@", start)
+        joined = source.startswith("@", start)
     return starts
 
 
@@ -318,7 +325,7 @@ def _line_breaks(text: str) -> int:
 
 
 def loading_part(source: str, naming: list[int] | None = None) -> str | None:
-    """The source with each top-level definition, decorator or import that names no loader
+    """The source with each top-level statement of _DEFINITION's kinds that names no loader
     replaced by its line breaks, so that line numbers stay; None when nothing is left out.
 
     The reader looks only at calls on lines that name a loader (_CallReader.read) and at
@@ -335,13 +342,19 @@ def loading_part(source: str, naming: list[int] | None = None) -> str | None:
     starts.append(len(source))
     pieces = [source[: starts[0]]]
     left_out = False
+    line_feeds_only = "\r" not in source
     for start, end in itertools.pairwise(starts):
         index = bisect_left(naming, start)
         names_a_loader = index < len(naming) and naming[index] < end
         if names_a_loader or not _DEFINITION.match(source, start):
             pieces.append(source[start:end])
         else:
-            pieces.append("\n" * _line_breaks(source[start:end]))
+            breaks = (
+                source.count("\n", start, end)
+                if line_feeds_only
+                else _line_breaks(source[start:end])
+            )
+            pieces.append("\n" * breaks)
             left_out = True
     return "".join(pieces) if left_out else None
 
