@@ -7,6 +7,7 @@ processes a large scan starts.
 
 from __future__ import annotations
 
+import gc
 import json
 import sys
 from datetime import datetime
@@ -879,5 +880,16 @@ def licenses_show(license_id: str) -> None:
             click.echo(f"{label}: {value}")
 
 
+def run() -> None:
+    """The `modelcatalog` command, as the console script and `python -m api.cli` start it."""
+    try:
+        main()
+    finally:
+        # The process ends with the command. The collections the interpreter runs as it exits
+        # would walk every object still held, though exiting frees them all: on a large scan,
+        # about a tenth of the command's time. Frozen, they are freed without those walks.
+        gc.freeze()
+
+
 if __name__ == "__main__":
-    main()
+    run()

@@ -295,6 +295,41 @@ def test_the_gate_commands_judge_without_importing_the_web_layer(
     assert done.stdout.splitlines()[-1] == "0 []", done.stdout + done.stderr
 
 
+def test_the_command_as_a_process_keeps_its_exit_status_and_its_whole_output(
+    cli, tmp_path: Path
+) -> None:
+    # python -m api.cli and the console script go through run(), which freezes the collector
+    # as the process ends: what the command printed, and how it exited, must be kept.
+    import tomllib
+
+    scripts = tomllib.loads(Path("pyproject.toml").read_text())["project"]["scripts"]
+    assert scripts == {"modelcatalog": "api.cli:run"}
+    project = tmp_path / "project"
+    project.mkdir()
+    for n in range(300):
+        (project / f"m{n}.py").write_text(f'AutoModel.from_pretrained("org/model-{n}")\n')
+    (project / "bad.py").write_text('AutoModel.from_pretrained("bigscience/bloom")\n')
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
+        "HF_ENDPOINT": "http://127.0.0.1:9",
+    }
+
+    def command(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "api.cli", *args], env=env, capture_output=True, text=True
+        )
+
+    listed = command("scan", "--format", "json", str(project))
+    assert listed.returncode == 0, listed.stderr
+    assert len(json.loads(listed.stdout)["findings"]) == 301
+    bad = str(project / "bad.py")
+    judged = command("scan", "--check", "--no-fetch", "--fail-on", "conditional", bad)
+    assert judged.returncode == 1, judged.stderr  # bloom's RAIL terms: conditional
+    assert "bigscience/bloom" in judged.stdout and "conditional" in judged.stdout
+    assert command("scan", str(tmp_path / "missing")).returncode == 2
+
+
 def test_the_gate_commands_judge_against_the_app_they_are_given(cli, tmp_path: Path) -> None:
     # An embedding program (or app.test_cli_runner()) hands the CLI its own app: that app's
     # database is judged against, not the one the environment names.
