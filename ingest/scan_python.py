@@ -113,7 +113,20 @@ def _lines_at(source: str, positions: list[int]) -> list[int]:
 
 # Nodes that hold no call or import: names, constants and the load/store marks on names.
 _LEAVES = (ast.Name, ast.Constant, ast.expr_context)
-_WANTED = (ast.Call, ast.ImportFrom)
+# Fields that never hold a node worth walking into: names, numbers, flags, marks, import aliases.
+_NOT_CHILDREN = frozenset(
+    {"name", "id", "attr", "arg", "module", "asname", "names", "level", "kind", "conversion"}
+    | {"is_async", "simple", "ctx", "type_comment"}
+)
+_CHILD_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _child_fields(node_type: type) -> tuple[str, ...]:
+    fields = _CHILD_FIELDS.get(node_type)
+    if fields is None:
+        fields = tuple(f for f in node_type._fields if f not in _NOT_CHILDREN)  # type: ignore[attr-defined]
+        _CHILD_FIELDS[node_type] = fields
+    return fields
 
 
 def _nodes_on(tree: ast.AST, lines: list[int]) -> list[ast.AST]:
@@ -125,12 +138,13 @@ def _nodes_on(tree: ast.AST, lines: list[int]) -> list[ast.AST]:
     count = len(lines)
     while stack:
         node = stack.pop()
-        if isinstance(node, _WANTED):
+        node_type = type(node)
+        if node_type is ast.Call or node_type is ast.ImportFrom:
             found.append(node)
-        for name in node._fields:  # ast.iter_child_nodes, without its two generators per node
+        for name in _child_fields(node_type):  # ast.iter_child_nodes, less its generators
             children = getattr(node, name, None)
             if type(children) is not list:
-                if not isinstance(children, ast.AST):
+                if children is None:
                     continue
                 children = (children,)
             for child in children:
