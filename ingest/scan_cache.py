@@ -58,6 +58,9 @@ class ScanCache:
     def __init__(self, path: str | Path) -> None:
         self.path = os.path.abspath(path)
         self.entries: dict[str, list[Any]] = {}
+        # The stamp get() saw for a file it had no answer for: put() files the answer under it,
+        # so a file changed while it was being read is read again by the next scan.
+        self._stamps: dict[str, list[int] | None] = {}
         self.changed = False
         try:
             with open(self.path, encoding="utf-8") as handle, cycle_collector_paused():
@@ -81,19 +84,22 @@ class ScanCache:
         return [status.st_size, status.st_mtime_ns]
 
     def get(self, path: str, shown: str) -> ScanResult | None:
-        entry = self.entries.get(self._key(path, shown))
+        key = self._key(path, shown)
+        entry = self.entries.get(key)
         stamp = self._stamp(path)
-        if entry is None or stamp is None or entry[0] != stamp:
-            return None
-        try:
-            return _decode(entry[1], shown)
-        except (KeyError, TypeError, ValueError):
-            return None
+        if entry is not None and stamp is not None and entry[0] == stamp:
+            try:
+                return _decode(entry[1], shown)
+            except (KeyError, TypeError, ValueError):
+                pass
+        self._stamps[key] = stamp
+        return None
 
     def put(self, path: str, shown: str, part: ScanResult) -> None:
-        stamp = self._stamp(path)
+        key = self._key(path, shown)
+        stamp = self._stamps.pop(key) if key in self._stamps else self._stamp(path)
         if stamp is not None:
-            self.entries[self._key(path, shown)] = [stamp, _encode(part)]
+            self.entries[key] = [stamp, _encode(part)]
             self.changed = True
 
     def save(self) -> None:

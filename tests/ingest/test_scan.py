@@ -246,6 +246,23 @@ def test_a_cached_scan_reads_only_changed_files_and_finds_the_same(project: Path
     )
 
 
+def test_a_file_changed_while_it_was_read_is_read_again_by_the_next_scan(tmp_path: Path) -> None:
+    from ingest.scan import ScanResult
+    from ingest.scan_cache import ScanCache
+
+    source = tmp_path / "app.py"
+    source.write_text('pipeline(model="org/old")\n')
+    cache = ScanCache(tmp_path / "cache.json")
+    assert cache.get(str(source), "app.py") is None  # not known: the scan reads it now
+    read_before_the_change = scan_paths([source])
+    source.write_text('pipeline(model="org/new-and-longer")\n')  # while the scan was reading
+    cache.put(str(source), "app.py", read_before_the_change)
+    cache.save()
+    assert ScanCache(tmp_path / "cache.json").get(str(source), "app.py") is None
+    cache.put(str(source), "app.py", ScanResult(files=1))  # a later scan, no get() before it
+    assert cache.get(str(source), "app.py") == ScanResult(files=1)
+
+
 def test_a_cache_from_another_scanner_or_not_json_is_ignored(project: Path) -> None:
     from ingest.scan_cache import ScanCache
 
