@@ -130,28 +130,46 @@ def sarif_report(scan: ScanResult, verdicts: Sequence[dict[str, Any]], fail_on: 
     return json.dumps(log, indent=2)
 
 
-def junit_report(verdicts: Sequence[dict[str, Any]], fail_on: str = DEFAULT_FAIL_ON) -> str:
-    """JUnit XML: one test case per model or dataset; a verdict that fails the gate is a failure."""
+def junit_report(
+    verdicts: Sequence[dict[str, Any]],
+    fail_on: str = DEFAULT_FAIL_ON,
+    unmapped: Sequence[dict[str, str | None]] = (),
+) -> str:
+    """JUnit XML: one test case per model or dataset; a verdict that fails the gate is a failure,
+    and so is each BOM model component that maps to no Hub repo id (`unmapped`)."""
     failed = failing_verdicts(fail_on)
-    failures = sum(1 for v in verdicts if v["verdict"] in failed)
+    failures = sum(1 for v in verdicts if v["verdict"] in failed) + len(unmapped)
     suites = ElementTree.Element("testsuites", name="modelcatalog")
     suite = ElementTree.SubElement(
         suites,
         "testsuite",
         name="modelcatalog check",
-        tests=str(len(verdicts)),
+        tests=str(len(verdicts) + len(unmapped)),
         failures=str(failures),
         errors="0",
         skipped="0",
     )
+    for component in unmapped:
+        shown = component.get("purl") or component.get("name") or component.get("bom-ref")
+        case = ElementTree.SubElement(
+            suite,
+            "testcase",
+            classname="modelcatalog.unmapped",
+            name=_NOT_XML.sub("", shown or "(no name)"),
+        )
+        failure = ElementTree.SubElement(case, "failure", message="unmapped", type="unmapped")
+        failure.text = "a model component of the BOM that maps to no Hub repo id"
     for verdict in verdicts:
         case = ElementTree.SubElement(
             suite,
             "testcase",
             # Datasets in a class of their own: a model and a dataset can share an id.
-            classname=f"modelcatalog.{'' if 'model' in verdict else 'datasets.'}"
-            f"{verdict['use']}.{verdict['policy']}",
-            name=subject(verdict),
+            classname=_NOT_XML.sub(
+                "",
+                f"modelcatalog.{'' if 'model' in verdict else 'datasets.'}"
+                f"{verdict['use']}.{verdict['policy']}",
+            ),
+            name=_NOT_XML.sub("", subject(verdict)),
         )
         lines = [f"{r['code']}: {r['text']}" for r in verdict["reasons"]]
         lines += [f"obligation {o['code']}: {o['text']}" for o in verdict["obligations"]]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gc
 import json
+import re
 import sys
 from datetime import datetime
 from importlib import import_module
@@ -404,25 +405,37 @@ def _dataset_verdicts(
         return dataset_documents(session, dataset_ids, use=use, policy=policy, fail_on=fail_on)
 
 
-def _echo_verdicts(verdicts: list[dict], output_format: str, fail_on: str) -> None:
+def _echo_verdicts(
+    verdicts: list[dict],
+    output_format: str,
+    fail_on: str,
+    unmapped: list[dict[str, str | None]] | None = None,
+) -> None:
+    """The verdicts as a table, JSON lines or JUnit; a BOM's model components that map to no
+    repo id are failures in JUnit and lines of their own (`{"unmapped": {...}}`) in JSON (the
+    table's caller has named them on stderr)."""
     from api.ci_reports import junit_report
 
     if output_format == "junit":
-        click.echo(junit_report(verdicts, fail_on))
+        click.echo(junit_report(verdicts, fail_on, unmapped or []))
         return
+    if output_format == "json":
+        for component in unmapped or []:
+            click.echo(json.dumps({"unmapped": component}))
     for verdict in verdicts:
         if output_format == "json":
             click.echo(json.dumps(verdict))
         else:
-            shown = verdict.get("model") or f"{verdict['dataset']} (dataset)"
+            shown = verdict["model"] if "model" in verdict else f"{verdict['dataset']} (dataset)"
             click.echo(
                 f"{shown:<45} {verdict['verdict']:<12} "
                 f"{verdict['effective_license']['category']:<15} {_main_reason(verdict)}"
             )
 
 
-def _bom_repo_ids(path: str) -> tuple[list[str], int]:
-    """The models a BOM file names; unmapped components are reported on stderr and counted."""
+def _bom_repo_ids(path: str) -> tuple[list[str], list[dict[str, str | None]]]:
+    """The models a BOM file names, and its model components that map to none (reported on
+    stderr too)."""
     from catalog.bom_read import bom_models, parse_bom
     from catalog.errors import CatalogError
 
@@ -439,7 +452,7 @@ def _bom_repo_ids(path: str) -> tuple[list[str], int]:
     for component in found.unmapped:
         shown = component["purl"] or component["name"] or component["bom-ref"] or "(no name)"
         click.echo(f"{path}: model component {shown} maps to no Hub repo id", err=True)
-    return found.repo_ids, len(found.unmapped)
+    return found.repo_ids, found.unmapped
 
 
 USE_OPTION = click.option(
@@ -503,7 +516,8 @@ def check(
     that map to no Hub repo id fail the check too."""
     from catalog.compliance_checks import failing
 
-    ids, unmapped = list(repo_ids), 0
+    ids = _hub_ids(repo_ids)
+    unmapped: list[dict[str, str | None]] = []
     if bom_file:
         from_bom, unmapped = _bom_repo_ids(bom_file)
         ids += [i for i in from_bom if i not in ids]
@@ -512,16 +526,34 @@ def check(
     _with_app()
     verdicts = _verdicts(ids, use, policy_name, fail_on=fail_on, scope=scope)
     output_format = output_format or ("json" if as_json else "table")
-    _echo_verdicts(verdicts, output_format, fail_on)
+    _echo_verdicts(verdicts, output_format, fail_on, unmapped)
     stopped = failing(verdicts, fail_on)
     if stopped or unmapped:
         if output_format == "table":
             click.echo(
-                f"{len(stopped) + unmapped} of {len(verdicts) + unmapped} not cleared "
+                f"{len(stopped) + len(unmapped)} of {len(verdicts) + len(unmapped)} not cleared "
                 f"(fail on {fail_on} or worse)",
                 err=True,
             )
         sys.exit(1)
+
+
+_HUB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*(?:/[A-Za-z0-9][A-Za-z0-9_.-]*)?")
+
+
+def _hub_ids(repo_ids: tuple[str, ...]) -> list[str]:
+    """The ids given on the command line, once each; a usage error for one that cannot be a
+    Hub repo id (owner/name, or a legacy name without an owner such as gpt2)."""
+    for repo_id in repo_ids:
+        if (
+            not _HUB_ID.fullmatch(repo_id)
+            or len(repo_id) > 96
+            or "--" in repo_id
+            or ".." in repo_id
+            or repo_id.endswith((".", "-"))
+        ):
+            raise click.UsageError(f"not a Hub repo id: {repo_id!r}")
+    return list(dict.fromkeys(repo_ids))
 
 
 def _fetch_missing(model_ids: list[str], dataset_ids: list[str]) -> None:
@@ -716,12 +748,15 @@ def bom(
     from catalog.bom import BomRequest, bom_json, build_bom
     from ingest.scan import scan_paths
 
-    ids = list(dict.fromkeys(repo_ids))
+    ids = _hub_ids(repo_ids)
     found_in: dict[str, list[str]] = {}
     if scan_paths_:
         for finding in scan_paths(scan_paths_).findings:
             if finding.kind == "model":
-                found_in.setdefault(finding.repo_id, []).append(f"{finding.path}:{finding.line}")
+                where = f"{finding.path}:{finding.line}"
+                if finding.cell is not None:  # a notebook: the line counts within the cell
+                    where = f"{finding.path} (cell {finding.cell}, line {finding.line})"
+                found_in.setdefault(finding.repo_id, []).append(where)
         ids += [i for i in found_in if i not in ids]
     if not ids:
         raise click.UsageError("no models: give REPO_IDs or a --from-scan path that loads some")

@@ -218,9 +218,14 @@ BOM_REQUEST_BODY = {
 
 
 def _posted_bom() -> dict[str, Any]:
-    """The posted BOM: read as XML when its Content-Type says so, else as JSON."""
+    """The posted BOM: read as XML when its Content-Type says so, as JSON when it says JSON."""
     if request.mimetype in XML_BOM_MIMETYPES:
         return parse_bom(request.get_data(), "xml")
+    if not request.is_json:
+        accepted = ", ".join(
+            ("application/json", "application/vnd.cyclonedx+json", *XML_BOM_MIMETYPES)
+        )
+        abort(415, message=f"send the BOM with a Content-Type of {accepted}")
     # What @blp.arguments does for a JSON body, with its 422 problem for a bad one.
     bom: dict[str, Any] = blp.ARGUMENTS_PARSER.parse(CycloneDxBomBody(), request, location="json")
     return bom
@@ -234,7 +239,8 @@ class ComplianceBom(MethodView):
     def post(self, args: dict[str, Any]) -> Any:
         """Verdicts for every model component of a CycloneDX BOM (JSON or XML), and whether they pass a gate.
 
-        Model components that map to no Hub repo id are listed under `unmapped` and fail the gate."""
+        Model components that map to no Hub repo id are listed under `unmapped` and fail the gate;
+        a BOM without model components does not pass it either (`gate.reason` says why)."""
         found = bom_models(_posted_bom())
         limit = current_app.config["COMPLIANCE_BATCH_LIMIT"]
         if len(found.repo_ids) > limit:
@@ -249,7 +255,10 @@ class ComplianceBom(MethodView):
         stopped = failing(results, args["fail_on"])
         gate = {
             "fail_on": args["fail_on"],
-            "passed": not stopped and not found.unmapped,
+            "passed": bool(found.repo_ids) and not stopped and not found.unmapped,
             "failing": stopped,
         }
+        if not found.repo_ids and not found.unmapped:
+            # A gate over nothing must not pass by saying nothing (check --bom: a usage error).
+            gate["reason"] = "the BOM lists no model components (type machine-learning-model)"
         return {"results": results, "unmapped": found.unmapped, "gate": gate}

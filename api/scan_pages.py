@@ -38,26 +38,35 @@ def _render(
     return page, status
 
 
+MAX_LIST_CHARACTERS = 100_000
+
+
 def _read_form() -> tuple[ScanForm, list[str]]:
+    models_text = request.form.get("models", "")
     form = ScanForm(
-        models_text=request.form.get("models", "")[:100_000],
+        models_text=models_text[:MAX_LIST_CHARACTERS],
         use=request.form.get("use", "commercial"),
         policy=request.form.get("policy", "default"),
     )
+    if len(models_text) > MAX_LIST_CHARACTERS:
+        # Cut, its last line could name another model: the whole list is refused instead.
+        form.errors.append(f"the list is longer than {MAX_LIST_CHARACTERS:,} characters")
+        return form, []
     if form.use not in USES:
         form.errors.append(f"unknown use {form.use!r}")
     if form.policy not in BUILTIN_POLICIES:
         form.errors.append(f"unknown policy {form.policy!r}")
     ids, form.rejected = parse_model_list(form.models_text)
-    upload = request.files.get("bom")
-    if upload is not None and upload.filename:
+    for upload in request.files.getlist("bom"):  # every file chosen, not only the first
+        if not upload.filename:
+            continue
         try:
             found = bom_models(parse_bom(upload.read()))
         except CatalogError as exc:
             form.errors.append(f"{upload.filename}: {exc}")
         else:
             ids += [i for i in found.repo_ids if i not in ids]
-            form.unmapped = found.unmapped
+            form.unmapped += found.unmapped
     return form, ids
 
 

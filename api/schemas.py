@@ -288,6 +288,9 @@ class GateSchema(Schema):
     fail_on = fields.String()
     passed = fields.Boolean()
     failing = fields.List(fields.String(), metadata={"description": "Models at fail_on or worse."})
+    reason = fields.String(
+        metadata={"description": "Why a gate that no verdict failed did not pass, if so."}
+    )
 
 
 class VerdictListSchema(Schema):

@@ -9,6 +9,7 @@ verdict, obligations, conflicts and reasons are properties in the `modelcatalog:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -43,7 +44,8 @@ PROPERTY_NAMES = {
     "modelcatalog:conflict": "a license conflict in the lineage, in words (repeated)",
     "modelcatalog:relation": "on an ancestor: finetune | adapter | quantized | merge",
     "modelcatalog:in-catalog": "false when the catalog has no record of the repo",
-    "modelcatalog:found-in": "path:line where a scan found the model (repeated)",
+    "modelcatalog:found-in": "path:line where a scan found the model, path (cell N, line L) in a "
+    "notebook (repeated)",
 }
 
 
@@ -91,10 +93,17 @@ def _licenses(facts: RepoFacts, row: RepoRow, kb: KnowledgeBase) -> list[Disjunc
             licenses.append(DisjunctiveLicense(id=entry.spdx))
             continue
         name = entry.name if entry is not None else (row.license_name or license_id)
+        if license_id == "other" and row.license_name:
+            name = row.license_name  # the card's own name for its custom license
         link = (entry.url if entry is not None else None) or row.license_link
-        url = XsUri(link) if link and link.startswith(("http://", "https://")) else None
+        url = XsUri(link) if link and _WEB_ADDRESS.fullmatch(link) else None
         licenses.append(DisjunctiveLicense(name=name, url=url))
     return licenses
+
+
+# A card's license_link is anyone's text: only a web address with nothing an IRI may not hold
+# (spaces, control characters, <>"{}|\^`) goes into the BOM, which must stay valid.
+_WEB_ADDRESS = re.compile(r"https?://[^\s<>\"{}|\\^`\x00-\x1f\x7f]+")
 
 
 def _properties(verdict: Verdict, found_in: list[str]) -> list[Property]:

@@ -28,7 +28,18 @@ MAX_COMPONENTS = 10_000
 MAX_DEPTH = 32  # nested components (assemblies) followed at most this deep
 BOM_FORMATS = ("json", "xml")
 XML_NAMESPACE = "http://cyclonedx.org/schema/bom/"  # then the version: .../bom/1.6
-_REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9_.-]+$")
+_REPO_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9_.-]+")
+
+
+def _is_repo_id(value: str) -> bool:
+    """Hub repo ids: owner/name, 96 characters at most, no "--" or ".." (huggingface_hub's rules)."""
+    return (
+        _REPO_ID.fullmatch(value) is not None
+        and len(value) <= 96
+        and "--" not in value
+        and ".." not in value
+        and not value.endswith((".", "-"))
+    )
 
 
 @dataclass
@@ -38,13 +49,32 @@ class BomModels:
 
 
 def _components(components: Any, depth: int = 0) -> Iterator[dict[str, Any]]:
-    """Every component, nested ones included (assemblies keep theirs under `components`)."""
-    if not isinstance(components, list) or depth > MAX_DEPTH:
+    """Every component, nested ones included (assemblies keep theirs under `components`).
+
+    A list that is not a list of objects, or nesting deeper than MAX_DEPTH, is a BomError: a
+    model inside it would otherwise go unjudged."""
+    if components is None:
         return
+    if not isinstance(components, list):
+        raise BomError('"components" must be a list of objects')
+    if depth > MAX_DEPTH:
+        raise BomError(f"components nested more than {MAX_DEPTH} deep")
     for component in components:
-        if isinstance(component, dict):
-            yield component
-            yield from _components(component.get("components"), depth + 1)
+        if not isinstance(component, dict):
+            raise BomError('"components" must be a list of objects')
+        yield component
+        yield from _components(component.get("components"), depth + 1)
+
+
+def _all_components(document: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """The BOM's subject (metadata.component: often the model itself) and every component."""
+    metadata = document.get("metadata")
+    if metadata is not None and not isinstance(metadata, dict):
+        raise BomError('"metadata" must be an object')
+    subject = (metadata or {}).get("component")
+    if subject is not None:
+        yield from _components([subject])
+    yield from _components(document.get("components"))
 
 
 def _hub_purl(purl: Any) -> tuple[bool, str | None]:
@@ -58,17 +88,19 @@ def _hub_purl(purl: Any) -> tuple[bool, str | None]:
     if parsed.type != "huggingface":
         return False, None
     repo_id = f"{parsed.namespace}/{parsed.name}" if parsed.namespace else parsed.name
-    return True, repo_id if _REPO_ID.match(repo_id) else None
+    return True, repo_id if _is_repo_id(repo_id) else None
 
 
 def _repo_id(component: dict[str, Any]) -> str | None:
-    _, repo_id = _hub_purl(component.get("purl"))
-    if repo_id:
-        return repo_id
+    """The repo id a model component names: by its purl where it has one (a purl that names no
+    Hub repo, or another ecosystem's package, maps to none: its name is not taken instead), else
+    by its name, or group and name."""
+    if component.get("purl") is not None:
+        return _hub_purl(component.get("purl"))[1]
     name, group = component.get("name"), component.get("group")
-    if isinstance(name, str) and _REPO_ID.match(name):
+    if isinstance(name, str) and _is_repo_id(name):
         return name
-    if isinstance(name, str) and isinstance(group, str) and _REPO_ID.match(f"{group}/{name}"):
+    if isinstance(name, str) and isinstance(group, str) and _is_repo_id(f"{group}/{name}"):
         return f"{group}/{name}"
     return None
 
@@ -113,22 +145,28 @@ def _xml_bom(data: str | bytes) -> dict[str, Any]:
             "the XML declares a DTD or entities, which a BOM is not read with "
             "(they could expand without bound or read local files)"
         ) from None
-    except (ParseError, ValueError) as exc:
+    except (ParseError, ValueError, LookupError) as exc:  # LookupError: an unknown encoding
         raise BomError(f"not an XML document: {str(exc)[:200]}") from None
     namespace, _, name = root.tag.removeprefix("{").partition("}")
     if name != "bom" or not namespace.startswith(XML_NAMESPACE):
         raise NotCycloneDx(f"not a CycloneDX BOM: expected a <bom> element in {XML_NAMESPACE}…")
     tag = f"{{{namespace}}}"
-    return {
+    document: dict[str, Any] = {
         "bomFormat": "CycloneDX",
         "specVersion": namespace.removeprefix(XML_NAMESPACE),
         "components": _xml_components(root.find(f"{tag}components"), tag, 0),
     }
+    subject = _xml_components(root.find(f"{tag}metadata"), tag, 0)
+    if subject:
+        document["metadata"] = {"component": subject[0]}
+    return document
 
 
 def _xml_components(parent: Element | None, tag: str, depth: int) -> list[dict[str, Any]]:
-    if parent is None or depth > MAX_DEPTH:
+    if parent is None:
         return []
+    if depth > MAX_DEPTH:
+        raise BomError(f"components nested more than {MAX_DEPTH} deep")
     components = []
     for element in parent.iterfind(f"{tag}component"):
         component: dict[str, Any] = {"type": element.get("type"), "bom-ref": element.get("bom-ref")}
@@ -145,10 +183,8 @@ def _xml_components(parent: Element | None, tag: str, depth: int) -> list[dict[s
 
 def bom_models(document: dict[str, Any]) -> BomModels:
     """The model components of a CycloneDX BOM (parsed JSON) as repo ids, and those that map to none."""
-    if not isinstance(document.get("components", []), list):
-        raise BomError('"components" must be a list')
     found = BomModels()
-    for count, component in enumerate(_components(document.get("components")), start=1):
+    for count, component in enumerate(_all_components(document), start=1):
         if count > MAX_COMPONENTS:
             raise BomError(f"more than {MAX_COMPONENTS} components")
         if not _is_model(component):
@@ -164,4 +200,9 @@ def bom_models(document: dict[str, Any]) -> BomModels:
 
 
 def _text(value: Any) -> str | None:
-    return value[:300] if isinstance(value, str) else None
+    """A value shown back to the user: a string, cut short, with what no page or report can
+    carry (control characters, lone surrogates) replaced."""
+    if not isinstance(value, str):
+        return None
+    value = value[:300].encode("utf-8", "replace").decode("utf-8")
+    return "".join(c if c.isprintable() or c == " " else "\ufffd" for c in value)

@@ -184,3 +184,45 @@ def test_the_openapi_document_offers_json_and_xml_bodies_for_boms(client: FlaskC
     body = spec["paths"]["/api/v1/compliance/bom"]["post"]["requestBody"]
     assert sorted(body["content"]) == sorted(["application/json", CDX, *XML_BODIES])
     assert body["content"][CDX]["schema"] == {"$ref": "#/components/schemas/CycloneDxBomBody"}
+
+
+def test_a_bom_without_model_components_does_not_pass_the_gate(client: FlaskClient) -> None:
+    for components in ([], [{"type": ["machine-learning-model"], "name": "tiiuae/falcon-40b"}]):
+        body = {"bomFormat": "CycloneDX", "specVersion": "1.6", "components": components}
+        response = client.post("/api/v1/compliance/bom", json=body)
+        assert response.status_code == 200
+        gate = response.get_json()["gate"]
+        assert gate["passed"] is False and "no model components" in gate["reason"]
+
+
+def test_a_bom_sent_as_neither_json_nor_xml_is_a_415_naming_the_types(client: FlaskClient) -> None:
+    bom = '{"bomFormat": "CycloneDX", "components": []}'
+    for content_type in ("text/plain", "application/octet-stream"):
+        response = client.post("/api/v1/compliance/bom", data=bom, content_type=content_type)
+        assert response.status_code == 415
+        assert "application/vnd.cyclonedx+json" in response.get_json()["detail"]
+
+
+def test_models_nested_too_deep_or_in_the_subject_are_not_passed_over(client: FlaskClient) -> None:
+    forbidden = {"type": "machine-learning-model", "name": "mosaicml/mpt-30b-chat"}
+    opening = '<component type="library"><name>w</name><components>'
+    model = (
+        '<component type="machine-learning-model"><name>mosaicml/mpt-30b-chat</name></component>'
+    )
+    nested = opening * 34 + model + "</components></component>" * 34
+    xml = '<bom xmlns="http://cyclonedx.org/schema/bom/1.6"><components>' + nested
+    xml += "</components></bom>"
+    response = client.post("/api/v1/compliance/bom", data=xml, content_type="application/xml")
+    assert response.status_code == 400 and "nested more than 32" in response.get_json()["detail"]
+    subject = {"bomFormat": "CycloneDX", "metadata": {"component": forbidden}, "components": []}
+    answer = client.post("/api/v1/compliance/bom", json=subject).get_json()
+    assert [r["model"] for r in answer["results"]] == ["mosaicml/mpt-30b-chat"]
+    assert answer["gate"]["passed"] is False
+
+
+def test_an_xml_bom_in_an_unknown_encoding_is_a_400(client: FlaskClient) -> None:
+    document = (
+        '<?xml version="1.0" encoding="x-bogus"?><bom xmlns="http://cyclonedx.org/schema/bom/1.6"/>'
+    )
+    response = client.post("/api/v1/compliance/bom", data=document, content_type="application/xml")
+    assert response.status_code == 400

@@ -191,6 +191,55 @@ def test_check_without_ids_or_bom_is_a_usage_error(cli) -> None:
     assert cli("check").exit_code == 2
 
 
+def test_check_bom_reports_unmapped_components_in_junit_and_json_too(cli, tmp_path: Path) -> None:
+    bom_file = tmp_path / "other.json"
+    components = [
+        {"type": "machine-learning-model", "name": "tiiuae/falcon-40b"},
+        {"type": "machine-learning-model", "name": "our ranker"},
+    ]
+    bom_file.write_text(json.dumps({"bomFormat": "CycloneDX", "components": components}))
+    junit = cli("check", "--format", "junit", "--bom", str(bom_file))
+    assert junit.exit_code == 1
+    suite = ElementTree.fromstring(junit.stdout).find("testsuite")
+    assert suite is not None and (suite.get("tests"), suite.get("failures")) == ("2", "1")
+    [failed] = [c for c in suite.iter("testcase") if c.find("failure") is not None]
+    assert failed.get("name") == "our ranker"
+    lines = [
+        json.loads(line)
+        for line in cli("check", "--json", "--bom", str(bom_file)).stdout.splitlines()
+    ]
+    assert {"unmapped": {"name": "our ranker", "purl": None, "bom-ref": None}} in lines
+
+
+@pytest.mark.parametrize(
+    "repo_id", ["", "owner/", "/", "o/n\nx", "a\tb/c", "../../etc/passwd", "a/b/c"]
+)
+@pytest.mark.parametrize("command", ["check", "bom"])
+def test_an_id_that_cannot_be_a_repo_id_is_a_usage_error(cli, command: str, repo_id: str) -> None:
+    result = cli(command, repo_id)
+    assert result.exit_code == 2
+    assert "not a Hub repo id" in result.output and "Traceback" not in result.output
+
+
+def test_a_legacy_id_without_an_owner_is_still_checked(cli) -> None:
+    result = cli("check", "gpt2")  # not in the test catalog: judged unknown, not refused
+    assert (result.exit_code, result.stdout.split()[:2]) == (1, ["gpt2", "unknown"])
+
+
+def test_bom_notes_a_notebook_finding_by_cell_and_line(cli, tmp_path: Path) -> None:
+    root = tmp_path / "project"
+    root.mkdir()
+    cells = [
+        {"cell_type": "code", "source": ["x = 1\n"]},
+        {"cell_type": "code", "source": ["\n", 'AutoModel.from_pretrained("tiiuae/falcon-40b")\n']},
+    ]
+    (root / "nb.ipynb").write_text(json.dumps({"cells": cells}))
+    bom = assert_valid_bom(cli("bom", "--from-scan", str(root)).stdout)
+    [component] = [c for c in bom["components"] if c["type"] == "machine-learning-model"]
+    found_in = [p["value"] for p in component["properties"] if p["name"] == "modelcatalog:found-in"]
+    assert found_in == [f"{root.as_posix()}/nb.ipynb (cell 2, line 2)"]
+
+
 def test_scan_check_fetches_models_the_catalog_lacks_from_the_hub(cli, tmp_path: Path) -> None:
     hub = FakeHub().start()
     try:
@@ -380,9 +429,14 @@ def test_check_reads_an_xml_bom_as_its_json_twin(cli, tmp_path: Path, name: str)
 
     def verdicts(output: str) -> dict[str, tuple]:
         answers = [json.loads(line) for line in output.splitlines()]
-        return {v["model"]: (v["verdict"], v["reasons"]) for v in answers}
+        return {v["model"]: (v["verdict"], v["reasons"]) for v in answers if "model" in v}
+
+    def unmapped(output: str) -> list[str | None]:
+        answers = [json.loads(line) for line in output.splitlines()]
+        return [v["unmapped"]["name"] for v in answers if "unmapped" in v]
 
     assert verdicts(from_xml.stdout) == verdicts(from_json.stdout)
+    assert unmapped(from_xml.stdout) == unmapped(from_json.stdout) == ["our ranker"]
     assert {m: v for m, (v, _) in verdicts(from_xml.stdout).items()} == {
         "mosaicml/mpt-30b-chat": "forbidden",
         "tiiuae/falcon-40b": "allowed",

@@ -86,3 +86,47 @@ def test_the_model_page_links_its_bom(client: FlaskClient) -> None:
     html = client.get("/models/mosaicml/mpt-30b-chat").get_data(as_text=True)
     assert 'href="/api/v1/models/mosaicml/mpt-30b-chat/bom"' in html
     assert 'download="mosaicml_mpt-30b-chat.cdx.json"' in html
+
+
+def test_a_list_longer_than_the_page_reads_is_refused_not_cut(client: FlaskClient) -> None:
+    # Cut at the limit, "mosaicml/mpt-30b-chat" would have been judged as "mosaicml/mpt-30b".
+    text = "#" * 99 + "\n"
+    text = text * (99_984 // len(text)) + "#" * (99_984 % len(text)) + "mosaicml/mpt-30b-chat\n"
+    response = client.post("/scan", data={"models": text})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert "longer than 100,000 characters" in html
+    assert 'href="/models/mosaicml/mpt-30b"' not in html
+
+
+def test_every_uploaded_bom_is_judged(client: FlaskClient) -> None:
+    def bom(name: str) -> tuple[io.BytesIO, str]:
+        body = {
+            "bomFormat": "CycloneDX",
+            "components": [{"type": "machine-learning-model", "name": name}],
+        }
+        return io.BytesIO(json.dumps(body).encode()), f"{name.replace('/', '-')}.json"
+
+    response = client.post(
+        "/scan",
+        data={"bom": [bom("tiiuae/falcon-40b"), bom("mosaicml/mpt-30b-chat")]},
+        content_type="multipart/form-data",
+    )
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert (
+        'href="/models/tiiuae/falcon-40b"' in html
+        and 'href="/models/mosaicml/mpt-30b-chat"' in html
+    )
+
+
+def test_an_uploaded_bom_with_a_lone_surrogate_is_shown_not_a_500(client: FlaskClient) -> None:
+    upload = (
+        io.BytesIO(
+            b'{"bomFormat":"CycloneDX","components":[{"type":"machine-learning-model","name":"\\ud800/x"}]}'
+        ),
+        "odd.json",
+    )
+    response = client.post("/scan", data={"bom": upload}, content_type="multipart/form-data")
+    assert response.status_code == 200
+    assert "maps to no Hub repo id" in response.get_data(as_text=True)

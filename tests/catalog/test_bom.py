@@ -33,6 +33,14 @@ EXTRA = [
             "license_link": "https://acme.example/license",
         },
     },
+    {
+        "id": "acme/bad-link",
+        "cardData": {
+            "license": "other",
+            "license_name": "Acme Model License",
+            "license_link": "https://example.com/a b\n<x>",
+        },
+    },
 ]
 
 
@@ -98,8 +106,14 @@ def test_the_verdict_obligations_and_conflicts_are_namespaced_properties(catalog
 def test_a_custom_license_is_named_with_its_link(catalog: Session) -> None:
     component = _component(_bom(catalog, "acme/custom"), "acme/custom")
     [entry] = component["licenses"]
-    assert entry["license"]["url"] == "https://acme.example/license"
-    assert entry["license"]["name"]
+    assert entry["license"] == {"name": "acme-model-license", "url": "https://acme.example/license"}
+
+
+def test_a_license_link_that_is_no_web_address_is_left_out_and_the_bom_stays_valid(
+    catalog: Session,
+) -> None:
+    component = _component(_bom(catalog, "acme/bad-link"), "acme/bad-link")  # _bom validates
+    assert component["licenses"] == [{"license": {"name": "Acme Model License"}}]
 
 
 def test_a_model_the_catalog_lacks_is_in_the_bom_as_unknown(catalog: Session) -> None:
@@ -146,3 +160,97 @@ def test_another_tools_bom_is_read_by_purl_then_by_name() -> None:
 def test_what_is_not_a_cyclonedx_json_bom_is_refused(text: str) -> None:
     with pytest.raises(BomError):
         bom_models(parse_bom(text))
+
+
+def _nested(component: dict, depth: int) -> dict:
+    for _ in range(depth):
+        component = {"type": "library", "name": "wrapper", "components": [component]}
+    return component
+
+
+FORBIDDEN = {"type": "machine-learning-model", "name": "mosaicml/mpt-30b-chat"}
+
+
+def test_components_nested_too_deep_are_refused_not_dropped() -> None:
+    # A model under 33 wrappers would go unjudged: the BOM is refused instead, JSON and XML alike.
+    bom = {"bomFormat": "CycloneDX", "components": [_nested(FORBIDDEN, 33)]}
+    with pytest.raises(BomError, match="nested more than 32 deep"):
+        bom_models(parse_bom(json.dumps(bom)))
+    xml = '<c:component type="machine-learning-model"><c:name>mosaicml/mpt-30b-chat</c:name></c:component>'
+    for _ in range(34):
+        xml = f'<c:component type="library"><c:name>w</c:name><c:components>{xml}</c:components></c:component>'
+    document = f'<c:bom xmlns:c="http://cyclonedx.org/schema/bom/1.6"><c:components>{xml}</c:components></c:bom>'
+    with pytest.raises(BomError, match="nested more than 32 deep"):
+        bom_models(parse_bom(document))
+    shallow = {"bomFormat": "CycloneDX", "components": [_nested(FORBIDDEN, 31)]}
+    assert bom_models(parse_bom(json.dumps(shallow))).repo_ids == ["mosaicml/mpt-30b-chat"]
+
+
+@pytest.mark.parametrize("nested", [{"a": FORBIDDEN}, [1, FORBIDDEN], "x"])
+def test_nested_components_that_are_not_a_list_of_objects_are_refused(nested: object) -> None:
+    bom = {
+        "bomFormat": "CycloneDX",
+        "components": [{"type": "library", "name": "app", "components": nested}],
+    }
+    with pytest.raises(BomError, match="list of objects"):
+        bom_models(parse_bom(json.dumps(bom)))
+
+
+def test_the_boms_own_subject_is_judged_too() -> None:
+    subject = {"type": "machine-learning-model", "purl": "pkg:huggingface/mosaicml/mpt-30b-chat"}
+    bom = {
+        "bomFormat": "CycloneDX",
+        "metadata": {"component": subject},
+        "components": [{"type": "machine-learning-model", "name": "tiiuae/falcon-40b"}],
+    }
+    assert bom_models(parse_bom(json.dumps(bom))).repo_ids == [
+        "mosaicml/mpt-30b-chat",
+        "tiiuae/falcon-40b",
+    ]
+    xml = (
+        '<bom xmlns="http://cyclonedx.org/schema/bom/1.5"><metadata><component type="machine-learning-model">'
+        "<name>m</name><purl>pkg:huggingface/mosaicml/mpt-30b-chat</purl></component></metadata></bom>"
+    )
+    assert bom_models(parse_bom(xml)).repo_ids == ["mosaicml/mpt-30b-chat"]
+
+
+@pytest.mark.parametrize(
+    "purl",
+    [
+        "pkg:huggingface/mosaicml/mpt-30b-chat/extra",
+        "pkg:pypi/evil-model@1.0",
+        "pkg:huggingface/evil/..",
+        "",
+        5,
+    ],
+)
+def test_a_purl_that_names_no_hub_repo_is_unmapped_not_read_by_its_name(purl: object) -> None:
+    component = {"type": "machine-learning-model", "name": "tiiuae/falcon-7b", "purl": purl}
+    found = bom_models(parse_bom(json.dumps({"bomFormat": "CycloneDX", "components": [component]})))
+    assert found.repo_ids == []
+    assert [u["name"] for u in found.unmapped] == ["tiiuae/falcon-7b"]
+
+
+@pytest.mark.parametrize(
+    "name", ["mosaicml/mpt-30b-chat\n", "owner/..", "a--b/c", "o/" + "n" * 100]
+)
+def test_a_name_that_is_not_exactly_a_repo_id_is_unmapped(name: str) -> None:
+    component = {"type": "machine-learning-model", "name": name}
+    found = bom_models(parse_bom(json.dumps({"bomFormat": "CycloneDX", "components": [component]})))
+    assert found.repo_ids == [] and len(found.unmapped) == 1
+
+
+def test_what_is_shown_of_an_unmapped_component_is_printable() -> None:
+    component = {"type": "machine-learning-model", "name": "\ud800/x\x01y\nz"}
+    text = json.dumps({"bomFormat": "CycloneDX", "components": [component]})
+    [unmapped] = bom_models(parse_bom(text)).unmapped
+    assert unmapped["name"] is not None and unmapped["name"].isprintable()
+    unmapped["name"].encode("utf-8")  # no lone surrogate left to fail a page or a report
+
+
+def test_an_xml_bom_in_an_unknown_encoding_is_a_bom_error() -> None:
+    document = (
+        '<?xml version="1.0" encoding="x-bogus"?><bom xmlns="http://cyclonedx.org/schema/bom/1.6"/>'
+    )
+    with pytest.raises(BomError, match="not an XML document"):
+        parse_bom(document.encode())
