@@ -297,15 +297,16 @@ _STRING_OR_COMMENT = (
     r'|"[^"\\\r\n]*(?:\\[\s\S][^"\\\r\n]*)*"?'
     r"|'[^'\\\r\n]*(?:\\[\s\S][^'\\\r\n]*)*'?"
 )
-# Where a top-level statement may start: column 0 of a line that does not continue the one above
-# with a backslash, at a character a statement can begin with. A start is matched with the line
-# feed before it, and so before a string that opens the line, and every alternative opens with a
-# character, which lets the regex engine skip from one such character to the next. A start it
-# misses leaves that statement joined to the one above it, which is kept whenever either could
-# matter.
-_STARTS_WITH = r"(?=[^\W\d]|[@\"'(\[{])"
+# Where a top-level statement may start: column 0 of a line, at a character a statement can begin
+# with (a form feed or any non-ASCII character counts: Python allows them there). A start is
+# matched with the line feed before it, and so before a string that opens the line, and every
+# alternative opens with a character, which lets the regex engine skip from one such character to
+# the next. A line feed after a backslash continues the line, unless the backslash ends a comment
+# (_statement_starts). A start it misses leaves that statement joined to the one above it; a false
+# one, inside brackets, is caught after parsing (_spans_a_cut).
+_STARTS_WITH = r"(?=[^\W\d]|[@\"'(\[{\x0c]|[^\x00-\x7f])"
 _FIRST_STATEMENT = re.compile(_STARTS_WITH)
-_TOP_LEVEL = re.compile(r"\n(?<!\\\n)(?<!\\\r\n)" + _STARTS_WITH + "|" + _STRING_OR_COMMENT)
+_TOP_LEVEL = re.compile(r"\n" + _STARTS_WITH + "|;|" + _STRING_OR_COMMENT)
 # Top-level statements that neither load anything nor bind a module constant unless a loader's
 # name is written in them: definitions, decorators, imports, compound statements (what their
 # blocks bind is not at module level for _module_constants), statements that bind nothing, and
@@ -318,24 +319,32 @@ _DEFINITION = re.compile(
 _CLAUSE = re.compile(r"(?:elif|else|except|finally)\b")
 
 
-def _statement_starts(source: str) -> list[int]:
+def _statement_starts(source: str) -> tuple[list[int], list[int]]:
+    """Where top-level statements may start, and where semicolons outside strings and comments
+    stand (each may end one statement and start another)."""
     starts: list[int] = []
+    semicolons: list[int] = []
     joined = False  # a decorator and the definition under it are one statement
     if _FIRST_STATEMENT.match(source):
         starts.append(0)
         joined = source.startswith("@")
+    comment_end = -1  # where the last comment or string ended
     for match in _TOP_LEVEL.finditer(source):
-        if source[match.start()] != "\n":
-            continue  # a string or a comment
+        at = match.start()
+        if source[at] == ";":
+            semicolons.append(at)
+            continue
+        if source[at] != "\n":
+            comment_end = match.end()
+            continue
+        before = at - 1 if source.startswith("\r", at - 1) else at
+        if source.startswith("\\", before - 1) and comment_end != before:
+            continue  # a backslash continues the line (one that ends a comment does not)
         start = match.end()
         if not (joined or _CLAUSE.match(source, start)):
             starts.append(start)
         joined = source.startswith("@", start)
-    return starts
-
-
-def _line_breaks(text: str) -> int:
-    return text.count("\n") + text.count("\r") - text.count("\r\n")
+    return starts, semicolons
 
 
 def loading_part(source: str, naming: list[int] | None = None) -> str | None:
@@ -345,32 +354,52 @@ def loading_part(source: str, naming: list[int] | None = None) -> str | None:
     The reader looks only at calls on lines that name a loader (_CallReader.read) and at
     module-level assignments (_module_constants); the statements left out hold neither. Most of
     a module is its functions and classes, so the parser builds a small part of its tree. Cut
-    at a wrong place (a line at column 0 inside brackets, say), what is left does not parse,
-    and the caller parses the whole source instead.
+    at a wrong place (a line at column 0 inside brackets, say), what is left does not parse, or
+    parses to a statement that runs into a left-out line (_spans_a_cut), and the caller parses
+    the whole source instead.
     """
-    starts = _statement_starts(source)
+    cut = _cut(source, naming)
+    return None if cut is None else cut[0]
+
+
+def _cut(source: str, naming: list[int] | None = None) -> tuple[str, list[int]] | None:
+    """loading_part, and the (1-based) first line of each run of lines it left out."""
+    if "\r" in source and source.count("\r") != source.count("\r\n"):
+        return None  # a lone carriage return ends a line for Python, not for _statement_starts
+    starts, semicolons = _statement_starts(source)
     if not starts:
         return None
     if naming is None:
         naming = _trigger_positions(source)
     starts.append(len(source))
     pieces = [source[: starts[0]]]
-    left_out = False
-    line_feeds_only = "\r" not in source
+    left_out: list[int] = []
+    line = 1 + source.count("\n", 0, starts[0])
     for start, end in itertools.pairwise(starts):
         index = bisect_left(naming, start)
         names_a_loader = index < len(naming) and naming[index] < end
-        if names_a_loader or not _DEFINITION.match(source, start):
+        index = bisect_left(semicolons, start)
+        # A semicolon may end the statement and start another, which could bind a constant.
+        separated = index < len(semicolons) and semicolons[index] < end
+        breaks = source.count("\n", start, end)
+        if names_a_loader or separated or not _DEFINITION.match(source, start):
             pieces.append(source[start:end])
         else:
-            breaks = (
-                source.count("\n", start, end)
-                if line_feeds_only
-                else _line_breaks(source[start:end])
-            )
             pieces.append("\n" * breaks)
-            left_out = True
-    return "".join(pieces) if left_out else None
+            if not left_out or left_out[-1] != line:
+                left_out.append(line)
+        line += breaks
+    return ("".join(pieces), left_out) if left_out else None
+
+
+def _spans_a_cut(tree: ast.Module, left_out: list[int]) -> bool:
+    """Whether a statement of the cut source runs into a line that was left out: then a cut was
+    made inside it (a column-0 line inside brackets), and the tree is not the source's."""
+    for statement in tree.body:
+        index = bisect_right(left_out, statement.lineno)
+        if index < len(left_out) and left_out[index] <= (statement.end_lineno or statement.lineno):
+            return True
+    return False
 
 
 def scan_python(data: bytes, path: str, result: ScanResult) -> None:
@@ -402,13 +431,16 @@ def read_python(source: str, path: str, result: ScanResult, *, whole: bool = Fal
 def _read_loading_part(source: str, recorder: Recorder) -> bool:
     """Whether the loads could be read from loading_part alone (and were)."""
     naming = _trigger_positions(source)
-    part = loading_part(source, naming)
-    if part is None:
+    cut = _cut(source, naming)
+    if cut is None:
         return False
+    part, left_out = cut
     try:
         tree = ast.parse(part)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return False  # cut at a wrong place, or a part the whole parse will report
+    if _spans_a_cut(tree, left_out):
+        return False
     reader = _CallReader(_module_constants(tree), recorder)
     return _read(tree, source, reader, whole=False, naming=naming)
 

@@ -435,23 +435,29 @@ def test_reading_only_the_statements_that_can_matter_finds_what_the_whole_tree_s
 def _cut_statements_agree(path: Path) -> bool | None:
     """Whether the statements loading_part keeps parse to the very nodes a whole parse gives
     them (None: not Python, or nothing to leave out). With no loader named anywhere, every
-    definition and import is left out."""
+    statement of the left-out kinds is left out, unless a semicolon joins it to another."""
     import ast
+    import io
+    import tokenize
 
     from ingest import scan_python
 
     try:
         source = path.read_text(encoding="utf-8")
         tree = ast.parse(source)
-    except (UnicodeDecodeError, SyntaxError, ValueError):
+        tokens = list(tokenize.generate_tokens(io.StringIO(source).readline))
+    except (UnicodeDecodeError, SyntaxError, ValueError, tokenize.TokenError):
         return None
-    part = scan_python.loading_part(source)
-    if part is None:
+    cut = scan_python._cut(source)
+    if cut is None:
         return None
+    part, left_out_lines = cut
     try:
-        kept = ast.parse(part).body
+        cut_tree = ast.parse(part)
     except SyntaxError:
         return True  # cut inside brackets: the scanner parses the whole source instead
+    if scan_python._spans_a_cut(cut_tree, left_out_lines):
+        return True  # the same, seen after parsing
     left_out = (
         *(ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Import, ast.ImportFrom),
         *(ast.If, ast.For, ast.AsyncFor, ast.While, ast.With, ast.AsyncWith, ast.Try),
@@ -459,15 +465,21 @@ def _cut_statements_agree(path: Path) -> bool | None:
         *((ast.TryStar,) if hasattr(ast, "TryStar") else ()),
     )
     lines = re.split(r"\r\n|\r|\n", source)  # as the parser counts lines
+    semicolons = {t.start[0] for t in tokens if t.type == tokenize.OP and t.string == ";"}
 
     def opens_with_a_string(node: ast.stmt) -> bool:
         return isinstance(node, ast.Expr) and lines[node.lineno - 1][node.col_offset] in "\"'"
 
+    def separated(node: ast.stmt) -> bool:
+        return any(node.lineno <= line <= (node.end_lineno or node.lineno) for line in semicolons)
+
     expected = [
-        node for node in tree.body if not (isinstance(node, left_out) or opens_with_a_string(node))
+        node
+        for node in tree.body
+        if separated(node) or not (isinstance(node, left_out) or opens_with_a_string(node))
     ]
     dump = functools.partial(ast.dump, include_attributes=True)
-    return [dump(n) for n in kept] == [dump(n) for n in expected]
+    return [dump(n) for n in cut_tree.body] == [dump(n) for n in expected]
 
 
 def _standard_library_sources(every: int) -> list[Path]:
@@ -499,3 +511,34 @@ def test_statements_are_cut_where_the_parser_ends_them_in_the_whole_standard_lib
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     _check_cut_statements(_standard_library_sources(every=1), monkeypatch)
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        'import os; M = "org/name"\nAutoModel.from_pretrained(M)\n',  # a second statement after ;
+        'import os  # C:\\\nM = "org/name"\nAutoModel.from_pretrained(M)\n',  # a comment's backslash
+        'import os\n\x0cM = "org/name"\nAutoModel.from_pretrained(M)\n',  # a form feed at column 0
+        'import os\rM = "org/name"\nAutoModel.from_pretrained(M)\n',  # a lone carriage return
+        'import os\n\u2118M = "org/name"\nAutoModel.from_pretrained(\u2118M)\n',  # ℘: an identifier
+        'M = (\n"unused"\n"org/pipeline")\nAutoModel.from_pretrained(M)\n',  # column 0 in brackets
+        'M = (\n"junk"\n("org/x"))\nAutoModel.from_pretrained(M)\n',
+        'M = ("org/x"\nif ready else\n"org/y")\nAutoModel.from_pretrained(M)\n',
+        'x = [i\nfor i in y]\nM = "org/m"\nAutoModel.from_pretrained(M)\n',
+        'x = (a\n@ b\n)\nM = "org/m"\nAutoModel.from_pretrained(M)\n',
+    ],
+)
+def test_cutting_at_statement_starts_the_regex_can_misjudge_changes_nothing(source: str) -> None:
+    import warnings
+
+    from ingest.scan import ScanResult
+    from ingest.scan_python import read_python
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SyntaxWarning)  # "str is not callable": valid, if odd
+        compile(source, "m.py", "exec")
+        whole, part = ScanResult(), ScanResult()
+        read_python(source, "m.py", whole, whole=True)
+        read_python(source, "m.py", part)
+    assert (part.findings, part.skipped) == (whole.findings, whole.skipped)
+    assert whole.findings or whole.skipped
