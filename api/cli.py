@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gc
 import json
+import os
 import re
 import sys
 from datetime import datetime
@@ -673,6 +674,8 @@ def scan(
 
     if output_format in ("sarif", "junit") and not judge:
         raise click.UsageError(f"--format {output_format} needs --check")
+    if cache_file and os.path.lexists(cache_file) and not os.path.isfile(cache_file):
+        raise click.UsageError(f"--cache {cache_file}: not a regular file")
     cache = ScanCache(cache_file) if cache_file else None
     result = scan_paths(paths, jobs=jobs or default_jobs(), cache=cache)
     if cache is not None:

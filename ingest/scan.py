@@ -9,11 +9,14 @@ gate never passes silently over something it could not read.
 
 from __future__ import annotations
 
+import errno
 import functools
 import gc
 import itertools
 import os
 import re
+import stat
+import sys
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -183,20 +186,38 @@ class Recorder:
             self.result.skipped.append(Skipped(reason, self.path, line, how, value, self.cell))
 
 
-def _ignore_spec(gitignore: str) -> pathspec.PathSpec | None:
+# More than this of a .gitignore is not read (what is cut off can only make the scan read more).
+_GITIGNORE_BYTES = 1024 * 1024
+
+
+def _ignore_spec(gitignore: str) -> pathspec.GitIgnoreSpec | None:
     try:
         with open(gitignore, encoding="utf-8", errors="replace") as handle:
-            lines = handle.read().splitlines()
+            lines = handle.read(_GITIGNORE_BYTES).splitlines()
     except OSError:
         return None
-    return pathspec.GitIgnoreSpec.from_lines(lines)
+    try:
+        return pathspec.GitIgnoreSpec.from_lines(lines)
+    except (ValueError, re.error):  # a line git would skip (a lone "!", a bad range): drop it
+        return pathspec.GitIgnoreSpec.from_lines([line for line in lines if _valid_pattern(line)])
 
 
-def _ignored(path: str, is_dir: bool, specs: list[tuple[str, pathspec.PathSpec]]) -> bool:
-    for base, spec in specs:
+def _valid_pattern(line: str) -> bool:
+    try:
+        pathspec.GitIgnoreSpec.from_lines([line])
+    except (ValueError, re.error):
+        return False
+    return True
+
+
+def _ignored(path: str, is_dir: bool, specs: list[tuple[str, pathspec.GitIgnoreSpec]]) -> bool:
+    """As git decides: the deepest .gitignore with a pattern for the path has the last word
+    (a nested `!name` brings back what a parent folder's file ignores)."""
+    for base, spec in reversed(specs):
         relative = os.path.relpath(path, base).replace(os.sep, "/") + ("/" if is_dir else "")
-        if spec.match_file(relative):
-            return True
+        decision = spec.check_file(relative).include
+        if decision is not None:
+            return decision
     return False
 
 
@@ -213,15 +234,16 @@ def _suffix(name: str) -> str:
 def walk(root: str) -> Iterator[str]:
     """The files under `root` worth scanning: skips vendored and build folders and what .gitignore excludes."""
     wanted = PYTHON_SUFFIXES | NOTEBOOK_SUFFIXES | CONFIG_SUFFIXES
-    stack: list[tuple[str, list[tuple[str, pathspec.PathSpec]]]] = [(root, [])]
+    stack: list[tuple[str, list[tuple[str, pathspec.GitIgnoreSpec]]]] = [(root, [])]
     while stack:
         directory, specs = stack.pop()
         try:
             entries = sorted(os.scandir(directory), key=lambda e: e.name)
         except OSError:
             continue
-        # A folder's own .gitignore is read only where the listing shows one.
-        gitignore = next((e.path for e in entries if e.name == ".gitignore"), None)
+        # A folder's own .gitignore is read only where the listing shows one (a regular file:
+        # a FIFO there would block the walk).
+        gitignore = next((e.path for e in entries if e.name == ".gitignore" and e.is_file()), None)
         spec = _ignore_spec(gitignore) if gitignore else None
         if spec is not None:
             specs = [*specs, (directory, spec)]
@@ -244,10 +266,13 @@ def walk(root: str) -> Iterator[str]:
 
 def _read_bytes(path: str) -> bytes:
     """At most MAX_FILE_BYTES + 1 bytes of the file, read without a buffered file object."""
-    # O_NONBLOCK: a FIFO named on the command line reads as empty instead of waiting for a writer.
+    # O_NONBLOCK: opening a FIFO named on the command line does not wait for a writer; it is
+    # then refused, as is a device (/dev/zero would never end) or a folder.
     flags = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NONBLOCK", 0)
     descriptor = os.open(path, flags)
     try:
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file")
         chunks = []
         size = 0
         while size <= MAX_FILE_BYTES:
@@ -350,14 +375,17 @@ def cycle_collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _scan_each(files: list[tuple[str, str]], grep: bool = False) -> list[ScanResult | None]:
+def _scan_each(
+    files: list[tuple[str, str]], grep: bool = False, named: frozenset[str] = frozenset()
+) -> list[ScanResult | None]:
     """One result per file, in order; None for a file read in which nothing was found, which a
     worker sends back for nothing. With `grep`, the Python files grep vouches name no loader
-    (ingest/scan_grep.py) are not read here."""
+    (ingest/scan_grep.py) are not read here; files `named` on the command line always are (one
+    may be a FIFO or a device, which grep skips and Python reports)."""
     readers = _readers()
-    vouched = _vouched_by_grep(files) if grep else ()
+    vouched = _vouched_by_grep(files, named) if grep else ()
     parts: list[ScanResult | None] = []
-    with cycle_collector_paused():
+    with cycle_collector_paused(), _same_recursion_allowance():
         for path, shown in files:
             if path in vouched:
                 parts.append(None)
@@ -368,9 +396,10 @@ def _scan_each(files: list[tuple[str, str]], grep: bool = False) -> list[ScanRes
     return parts
 
 
-def _vouched_by_grep(files: list[tuple[str, str]]) -> set[str]:
-    """The Python files among `files` that grep read and found no loader's name in."""
-    python = [path for path, _ in files if _suffix(path) in PYTHON_SUFFIXES]
+def _vouched_by_grep(files: list[tuple[str, str]], named: frozenset[str]) -> set[str]:
+    """The Python files among `files` (the walk's, not those `named`) that grep read and found
+    no loader's name in."""
+    python = [p for p, _ in files if _suffix(p) in PYTHON_SUFFIXES and p not in named]
     if len(python) < GREP_FROM:
         return set()
     from ingest.scan_python import TRIGGERS
@@ -400,14 +429,44 @@ def default_jobs() -> int:
 
 
 def _files(paths: Iterable[Path | str], skip: str | None) -> Iterator[tuple[str, str]]:
-    """(path, shown) for each file to scan, as the walk finds them."""
+    """(path, shown) for each file to scan, as the walk finds them; `skip` (the scan's own
+    cache file) is left out, however the paths reach it."""
+    skip_name = os.path.basename(skip) if skip else None
     for given in paths:
         root = os.fspath(given)
         for path in walk(root) if os.path.isdir(root) else [root]:
-            if skip and os.path.abspath(path) == skip:
-                continue  # the scan's own cache file
+            if skip and os.path.basename(path) == skip_name and _same_file(path, skip):
+                continue
             shown = path[2:] if path.startswith("./") else path
             yield path, shown.replace(os.sep, "/")
+
+
+def _same_file(path: str, other: str) -> bool:
+    try:
+        return os.path.samefile(path, other)
+    except OSError:
+        return os.path.abspath(path) == other
+
+
+# How deep the readers may recurse (ast.parse and ast.unparse, json, YAML), above the depth they
+# are called from: the default recursion limit's worth, so the answer for a deeply nested file
+# does not depend on whether it was read in a worker, by the command or by a test.
+_READER_RECURSION = 1000
+
+
+@contextmanager
+def _same_recursion_allowance() -> Iterator[None]:
+    depth = 0
+    frame = sys._getframe()
+    while frame is not None:
+        depth += 1
+        frame = frame.f_back  # type: ignore[assignment]
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(depth + _READER_RECURSION)
+    try:
+        yield
+    finally:
+        sys.setrecursionlimit(limit)
 
 
 def _worker_context() -> Any:
@@ -423,17 +482,21 @@ def _worker_context() -> Any:
 
 
 def _scan_all(
-    files: Iterable[tuple[str, str]], jobs: int, *, grep: bool = True
+    files: Iterable[tuple[str, str]],
+    jobs: int,
+    *,
+    grep: bool = True,
+    named: frozenset[str] = frozenset(),
 ) -> list[ScanResult | None]:
     """One result per file, in order. A large tree is read by `jobs` worker processes, a chunk
     at a time, each handed over as soon as the walk has found it."""
     files = iter(files)
     first = list(itertools.islice(files, _CHUNK))
     if jobs <= 1 or len(first) < _CHUNK:
-        return _scan_each([*first, *files], grep)
+        return _scan_each([*first, *files], grep, named)
     from concurrent.futures import ProcessPoolExecutor
 
-    scan = functools.partial(_scan_each, grep=grep)
+    scan = functools.partial(_scan_each, grep=grep, named=named)
     with ProcessPoolExecutor(jobs, mp_context=_worker_context()) as pool:
         chunks = [pool.submit(scan, first)]
         while chunk := list(itertools.islice(files, _CHUNK)):
@@ -457,19 +520,26 @@ def scan_paths(
     With `grep` (the default), a tree of many Python files is filtered by GNU grep where there is
     one (ingest/scan_grep.py); the findings are the same either way.
     """
+    given = [os.fspath(p) for p in paths]
+    named = frozenset(p for p in given if not os.path.isdir(p))
     with cycle_collector_paused():
-        files = _files(paths, cache.path if cache else None)
+        files = _files(given, cache.path if cache else None)
         if cache is None:
-            return _merge(_scan_all(files, jobs, grep=grep))
-        return _scan_cached(list(files), jobs, cache, grep)
+            return _merge(_scan_all(files, jobs, grep=grep, named=named))
+        return _scan_cached(list(files), jobs, cache, grep, named)
 
 
 def _scan_cached(
-    files: list[tuple[str, str]], jobs: int, cache: ScanCache, grep: bool
+    files: list[tuple[str, str]],
+    jobs: int,
+    cache: ScanCache,
+    grep: bool,
+    named: frozenset[str],
 ) -> ScanResult:
     parts: list[ScanResult | None] = [cache.get(path, shown) for path, shown in files]
     todo = [index for index, part in enumerate(parts) if part is None]
-    for index, part in zip(todo, _scan_all([files[i] for i in todo], jobs, grep=grep), strict=True):
+    read = _scan_all([files[i] for i in todo], jobs, grep=grep, named=named)
+    for index, part in zip(todo, read, strict=True):
         parts[index] = part = part or ScanResult(files=1)
         cache.put(*files[index], part)
     return _merge(parts)

@@ -63,6 +63,8 @@ class ScanCache:
         self._stamps: dict[str, list[int] | None] = {}
         self.changed = False
         try:
+            if not os.path.isfile(self.path):  # none yet (or a FIFO, which would block)
+                return
             with open(self.path, encoding="utf-8") as handle, cycle_collector_paused():
                 stored = json.load(handle)
             if stored.get("scanner") == scanner_digest() and isinstance(stored["files"], dict):

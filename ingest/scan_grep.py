@@ -58,16 +58,19 @@ def _batches(paths: Sequence[bytes], count: int) -> list[list[bytes]]:
 
 
 def files_naming(paths: Sequence[str], names: Sequence[bytes], jobs: int = 1) -> set[str] | None:
-    """The paths that grep did not vouch hold none of `names` (it found one, or could not tell);
-    None when there is no GNU grep to ask, and the caller reads every file.
+    """The paths that grep did not vouch hold none of `names` and no byte over 0x7f (it found
+    one, or could not tell); None when there is no GNU grep to ask, and the caller reads every
+    file.
     """
     grep = _grep()
     if grep is None:
         return None
-    command = [grep, "-l", "-F", "-a", "-Z", "-s", "-D", "skip", "-d", "skip"]
-    for name in names:
-        command += ["-e", os.fsdecode(name)]
-    command.append("--")
+    # -d read: a folder (a file replaced by one after the walk) is an error, so its batch is read
+    # by Python. Any byte over 0x7f lists the file too: Python reads identifiers NFKC-normalised,
+    # so from_pretrained with a fullwidth f (U+FF46) is a loader's name no byte search finds.
+    pattern = b"|".join([*names, b"[\x80-\xff]"])  # the names are plain words: nothing to escape
+    command = [os.fsencode(grep), b"-l", b"-E", b"-a", b"-Z", b"-s", b"-D", b"skip", b"-d", b"read"]
+    command += [b"-e", pattern, b"--"]
     # grep reads its standard input for a file named "-": Python reads that one.
     unsure = {p for p in paths if p == "-"}
     encoded = [os.fsencode(p) for p in paths if p != "-"]

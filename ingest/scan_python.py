@@ -6,6 +6,7 @@ import ast
 import itertools
 import json
 import re
+import unicodedata
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -48,9 +49,28 @@ def may_load(data: bytes) -> bool:
     source is the bytes decoded as UTF-8 or Latin-1, and in both an ASCII name occurs in the
     text exactly when its bytes occur in the file: UTF-8 never uses bytes below 0x80 inside a
     multi-byte character, and Latin-1 maps each byte to one character. So a file without
-    these bytes has no line the reader would look at.
+    these bytes has no line the reader would look at, unless Python reads other characters as
+    them: it NFKC-normalises identifiers, so a file with bytes over 0x7f is asked that too.
     """
-    return any(trigger in data for trigger in TRIGGERS)
+    if any(trigger in data for trigger in TRIGGERS):
+        return True
+    return not data.isascii() and renamed_by_nfkc(_decoded(data))
+
+
+def renamed_by_nfkc(source: str) -> bool:
+    """Whether NFKC, which Python applies to identifiers, turns text of the source into a trigger
+    name it does not hold as written (pipeline with a fullwidth p, U+FF50, is pipeline)."""
+    normalized = unicodedata.normalize("NFKC", source)
+    return normalized != source and any(
+        normalized.count(name) > source.count(name) for name in TRIGGER_NAMES
+    )
+
+
+def _decoded(data: bytes) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return data.decode("latin-1")  # PEP 263 declarations other than UTF-8 are rare
 
 
 def _module_constants(tree: ast.Module) -> dict[str, str | None]:
@@ -182,12 +202,24 @@ class _CallReader:
         self.aliases: dict[str, str] = {}
 
     def read(
-        self, tree: ast.Module, source: str, *, whole: bool = True, naming: list[int] | None = None
+        self,
+        tree: ast.Module,
+        source: str,
+        *,
+        whole: bool = True,
+        naming: list[int] | None = None,
+        every_line: bool = False,
     ) -> bool:
         """Record the loading calls in `tree`, parsed from `source` (`naming`: the offsets of
         its trigger names, where known). A tree that is not `whole` lacks the statements that
         name no loader, where the calls of a loader renamed on import may lie: then nothing is
-        recorded, and the answer is False."""
+        recorded, and the answer is False. With `every_line`, calls on any line are read (the
+        names may be written in characters that NFKC turns into them)."""
+        if every_line:
+            nodes = _nodes_on(tree, list(range(1, source.count("\n") + source.count("\r") + 2)))
+            self.aliases = _aliases(nodes)
+            self._record_all(nodes)
+            return True
         if naming is None:
             naming = _trigger_positions(source)
         nodes = _nodes_on(tree, _lines_at(source, naming))
@@ -197,10 +229,13 @@ class _CallReader:
         if self.aliases:
             extra = _name_pattern(self.aliases)
             nodes += _nodes_on(tree, _lines_naming(source, extra))
+        self._record_all(nodes)
+        return True
+
+    def _record_all(self, nodes: list[ast.AST]) -> None:
         calls = {id(n): n for n in nodes if isinstance(n, ast.Call)}.values()
         for call in sorted(calls, key=lambda c: (c.lineno, c.col_offset)):
             self._record(call)
-        return True
 
     def _loader(self, func: ast.expr) -> tuple[str, Loader] | None:
         if isinstance(func, ast.Attribute):
@@ -278,9 +313,10 @@ def _read(
     *,
     whole: bool = True,
     naming: list[int] | None = None,
+    every_line: bool = False,
 ) -> bool:
     try:
-        return reader.read(tree, source, whole=whole, naming=naming)
+        return reader.read(tree, source, whole=whole, naming=naming, every_line=every_line)
     except RecursionError:
         reader.recorder.result.unreadable.append(
             (reader.recorder.path, "nested too deeply to read")
@@ -406,11 +442,7 @@ def scan_python(data: bytes, path: str, result: ScanResult) -> None:
     """Record the loads in one Python file."""
     if not may_load(data):
         return
-    try:
-        source = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        source = data.decode("latin-1")  # PEP 263 declarations other than UTF-8 are rare
-    read_python(source, path, result)
+    read_python(_decoded(data), path, result)
 
 
 def read_python(source: str, path: str, result: ScanResult, *, whole: bool = False) -> None:
@@ -421,11 +453,13 @@ def read_python(source: str, path: str, result: ScanResult, *, whole: bool = Fal
     error inside a function that names no loader goes unreported, as in a file that names none.
     """
     recorder = Recorder(result, path)
-    if not whole and _read_loading_part(source, recorder):
+    every_line = not source.isascii() and renamed_by_nfkc(source)
+    if not (whole or every_line) and _read_loading_part(source, recorder):
         return
     tree = _parse(source, recorder)
     if tree is not None:
-        _read(tree, source, _CallReader(_module_constants(tree), recorder))
+        reader = _CallReader(_module_constants(tree), recorder)
+        _read(tree, source, reader, every_line=every_line)
 
 
 def _read_loading_part(source: str, recorder: Recorder) -> bool:
@@ -450,9 +484,10 @@ def _cell_source(cell: dict[str, object]) -> str:
     text = "".join(s for s in source if isinstance(s, str)) if isinstance(source, list) else source
     if not isinstance(text, str):
         return ""
-    # IPython magics and shell escapes are not Python; blank them and keep the line numbers.
+    # IPython magics and shell escapes are not Python; blank them and keep the line numbers
+    # (lines as Python ends them: not at the form feeds or U+2028 that str.splitlines cuts at).
     return "\n".join(
-        "" if line.lstrip().startswith(("%", "!")) else line for line in text.splitlines()
+        "" if line.lstrip().startswith(("%", "!")) else line for line in _NEWLINE.split(text)
     )
 
 
@@ -463,6 +498,9 @@ def scan_notebook(data: bytes, path: str, result: ScanResult) -> None:
         cells = notebook.get("cells", []) if isinstance(notebook, dict) else []
     except (ValueError, UnicodeDecodeError) as exc:
         result.unreadable.append((path, f"not a notebook: {exc}"))
+        return
+    if not isinstance(cells, list):
+        result.unreadable.append((path, 'not a notebook: "cells" is not a list'))
         return
     code_cells = [c for c in cells if isinstance(c, dict) and c.get("cell_type") == "code"]
     parsed = []

@@ -542,3 +542,74 @@ def test_cutting_at_statement_starts_the_regex_can_misjudge_changes_nothing(sour
         read_python(source, "m.py", part)
     assert (part.findings, part.skipped) == (whole.findings, whole.skipped)
     assert whole.findings or whole.skipped
+
+
+def test_gitignore_is_read_as_git_reads_it(tmp_path: Path) -> None:
+    (tmp_path / ".gitignore").write_text("*.py\n!\n[z-a]\n\\\n")  # lines git would skip
+    (tmp_path / "top.py").write_text('pipeline(model="org/ignored")\n')
+    nested = tmp_path / "a"
+    (nested / "b").mkdir(parents=True)
+    (nested / ".gitignore").write_text("!a.py\n")  # the deepest file has the last word
+    for folder in (nested, nested / "b"):
+        (folder / "a.py").write_text('pipeline(model="org/kept")\n')
+    result = scan_paths([tmp_path])
+    assert sorted(f.path.removeprefix(tmp_path.as_posix()) for f in result.findings) == [
+        "/a/a.py",
+        "/a/b/a.py",
+    ]
+
+
+def test_a_gitignore_or_cache_that_is_a_fifo_does_not_block(tmp_path: Path) -> None:
+    import os
+
+    from ingest.scan_cache import ScanCache
+
+    os.mkfifo(tmp_path / ".gitignore")
+    (tmp_path / "app.py").write_text('pipeline(model="org/m")\n')
+    os.mkfifo(tmp_path / "cache.json")
+    assert scan_paths([tmp_path], cache=ScanCache(tmp_path / "cache.json")).repo_ids() == ["org/m"]
+
+
+def test_the_cache_file_is_not_scanned_however_the_path_reaches_it(tmp_path: Path) -> None:
+    from ingest.scan_cache import ScanCache
+
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "app.py").write_text('pipeline(model="org/m")\n')
+    (tmp_path / "link").symlink_to(project)
+    for _ in range(2):  # the second run finds the cache file the first wrote
+        cache = ScanCache(project / "scan.json")
+        result = scan_paths([tmp_path / "link"], cache=cache)
+        cache.save()
+        assert result.files == 1
+
+
+@pytest.mark.parametrize("cells", ["null", "5", '"x"', "{}"])
+def test_a_notebook_whose_cells_are_not_a_list_is_unreadable(tmp_path: Path, cells: str) -> None:
+    (tmp_path / "nb.ipynb").write_text(f'{{"cells": {cells}}}')
+    assert [why for _, why in scan_paths([tmp_path]).unreadable] == [
+        'not a notebook: "cells" is not a list'
+    ]
+
+
+def test_a_notebook_cell_is_cut_into_lines_where_python_cuts_them(tmp_path: Path) -> None:
+    source = 'SEP = "a\u2028b\x0cc"\nAutoModel.from_pretrained("org/x")\n'
+    (tmp_path / "nb.ipynb").write_text(
+        json.dumps({"cells": [{"cell_type": "code", "source": source}]})
+    )
+    [finding] = scan_paths([tmp_path]).findings
+    assert (finding.repo_id, finding.cell, finding.line) == ("org/x", 1, 2)
+
+
+def test_deeply_nested_files_get_the_same_answer_at_any_call_depth(tmp_path: Path) -> None:
+    (tmp_path / "sum.py").write_text("AutoModel.from_pretrained(" + "+".join(["a"] * 250) + ")\n")
+    (tmp_path / "neg.py").write_text("x = " + "-" * 2950 + "1\npipeline(model='org/m')\n")
+    (tmp_path / "deep.json").write_text('{"a": ' * 970 + '{"base_model": "org/j"}' + "}" * 970)
+
+    def at_depth(depth: int) -> tuple:
+        if depth:
+            return at_depth(depth - 1)
+        result = scan_paths([tmp_path])
+        return (result.findings, result.skipped, result.unreadable)
+
+    assert at_depth(0) == at_depth(150) == at_depth(400)

@@ -92,7 +92,11 @@ def test_grep_and_may_load_agree_on_any_bytes(
         (folder / f"f{n}.py").write_bytes(data)
         paths.append(str(folder / f"f{n}.py"))
     listed = scan_grep.files_naming(paths, TRIGGERS, jobs=2)
-    assert listed == {p for p, data in zip(paths, files, strict=True) if may_load(data)}
+    # A name, or any byte over 0x7f (may_load asks NFKC of those): never fewer than may_load.
+    named = {p for p, data in zip(paths, files, strict=True) if any(t in data for t in TRIGGERS)}
+    other = {p for p, data in zip(paths, files, strict=True) if not data.isascii()}
+    assert listed == named | other
+    assert listed >= {p for p, data in zip(paths, files, strict=True) if may_load(data)}
 
 
 def _mixed_tree(root: Path, count: int) -> None:
@@ -174,8 +178,32 @@ def test_grep_is_asked_only_for_a_large_tree_and_reads_what_it_lists(
     assert result.files == scan_grep.GREP_FROM + 2
 
 
-def test_a_fifo_named_on_the_command_line_does_not_hang_the_scan(tmp_path: Path) -> None:
+@pytest.mark.parametrize("grep", [False, True])
+def test_what_is_not_a_regular_file_is_reported_the_same_on_every_path(
+    tmp_path: Path, grep: bool
+) -> None:
+    (tmp_path / "tree").mkdir()
+    _mixed_tree(tmp_path / "tree", scan_grep.GREP_FROM + 100)  # enough for grep to be asked
     fifo = tmp_path / "pipe.py"
     os.mkfifo(fifo)
-    result = scan_paths([fifo])
-    assert (result.findings, result.files) == ([], 1)
+    (tmp_path / "zero.py").symlink_to("/dev/zero")
+    named = [tmp_path / "tree", fifo, tmp_path / "zero.py"]
+    result = scan_paths(named, grep=grep)  # neither hangs
+    alone = scan_paths(named, jobs=2, grep=not grep)
+    assert _answer(result) == _answer(alone)
+    assert [(Path(p).name, why) for p, why in result.unreadable if "regular" in why] == [
+        ("pipe.py", "not a regular file"),
+        ("zero.py", "not a regular file"),
+    ]
+
+
+def test_a_name_written_in_characters_python_reads_as_it_is_found(tmp_path: Path) -> None:
+    # Python NFKC-normalises identifiers: a fullwidth first letter still calls from_pretrained.
+    (tmp_path / "evade.py").write_text(
+        'AutoModel.\uff46rom_pretrained("org/evade")\n\uff50ipeline(model="org/evade2")\n'
+    )
+    for n in range(scan_grep.GREP_FROM):
+        (tmp_path / f"m{n}.py").write_text("x = 1\n")
+    for grep in (False, True):
+        found = scan_paths([tmp_path], grep=grep).repo_ids()
+        assert found == ["org/evade", "org/evade2"], grep
