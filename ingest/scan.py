@@ -303,8 +303,8 @@ def _read(path: str, shown: str, result: ScanResult) -> bytes | None:
 
 
 def _names_a_loader(path: str) -> bool:
-    """Whether a Python file's bytes hold a trigger name (scan_python.may_load), read a block at
-    a time; True when it cannot be read to the end."""
+    """Whether a Python file's bytes may hold a trigger name (scan_python.may_load), read a block
+    at a time; True when it cannot be read to the end."""
     from ingest.scan_python import TRIGGERS
 
     overlap = max(map(len, TRIGGERS)) - 1
@@ -313,7 +313,8 @@ def _names_a_loader(path: str) -> bool:
             tail = b""
             while block := handle.read(1024 * 1024):
                 window = tail + block
-                if any(name in window for name in TRIGGERS):
+                # Bytes over 0x7f could spell a name NFKC turns into a trigger: not vouched for.
+                if not window.isascii() or any(name in window for name in TRIGGERS):
                     return True
                 tail = window[-overlap:]
     except OSError:
