@@ -410,21 +410,21 @@ def _cut(source: str, naming: list[int] | None = None) -> tuple[str, list[int]] 
     starts.append(len(source))
     pieces = [source[: starts[0]]]
     left_out: list[int] = []
-    line = 1 + source.count("\n", 0, starts[0])
+    line, counted = 1, 0  # the line `counted` is on
     for start, end in itertools.pairwise(starts):
         index = bisect_left(naming, start)
         names_a_loader = index < len(naming) and naming[index] < end
         index = bisect_left(semicolons, start)
         # A semicolon may end the statement and start another, which could bind a constant.
         separated = index < len(semicolons) and semicolons[index] < end
-        breaks = source.count("\n", start, end)
         if names_a_loader or separated or not _DEFINITION.match(source, start):
             pieces.append(source[start:end])
-        else:
-            pieces.append("\n" * breaks)
-            if not left_out or left_out[-1] != line:
-                left_out.append(line)
-        line += breaks
+            continue
+        line += source.count("\n", counted, start)
+        counted = start
+        pieces.append("\n" * source.count("\n", start, end))
+        if not left_out or left_out[-1] != line:
+            left_out.append(line)
     return ("".join(pieces), left_out) if left_out else None
 
 
