@@ -165,13 +165,19 @@ def test_bom_without_models_is_a_usage_error(cli, tmp_path: Path) -> None:
     assert cli("bom").exit_code == 2
 
 
-def test_check_bom_reports_components_it_cannot_map_and_fails(cli, tmp_path: Path) -> None:
+def _bom_with_an_unmapped_model(tmp_path: Path) -> Path:
+    """Another tool's BOM: falcon-40b, and an in-house model that maps to no Hub repo."""
     bom_file = tmp_path / "other.json"
     components = [
         {"type": "machine-learning-model", "name": "tiiuae/falcon-40b"},
         {"type": "machine-learning-model", "name": "our ranker"},
     ]
     bom_file.write_text(json.dumps({"bomFormat": "CycloneDX", "components": components}))
+    return bom_file
+
+
+def test_check_bom_reports_components_it_cannot_map_and_fails(cli, tmp_path: Path) -> None:
+    bom_file = _bom_with_an_unmapped_model(tmp_path)
     result = cli("check", "--bom", str(bom_file))
     assert result.exit_code == 1
     assert "our ranker maps to no Hub repo id" in result.stderr
@@ -192,12 +198,7 @@ def test_check_without_ids_or_bom_is_a_usage_error(cli) -> None:
 
 
 def test_check_bom_reports_unmapped_components_in_junit_and_json_too(cli, tmp_path: Path) -> None:
-    bom_file = tmp_path / "other.json"
-    components = [
-        {"type": "machine-learning-model", "name": "tiiuae/falcon-40b"},
-        {"type": "machine-learning-model", "name": "our ranker"},
-    ]
-    bom_file.write_text(json.dumps({"bomFormat": "CycloneDX", "components": components}))
+    bom_file = _bom_with_an_unmapped_model(tmp_path)
     junit = cli("check", "--format", "junit", "--bom", str(bom_file))
     assert junit.exit_code == 1
     suite = ElementTree.fromstring(junit.stdout).find("testsuite")
