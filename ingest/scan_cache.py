@@ -99,13 +99,14 @@ class ScanCache:
 
     def put(self, path: str, shown: str, part: ScanResult) -> None:
         key = self._key(path, shown)
-        stamp = self._stamps.pop(key) if key in self._stamps else self._stamp(path)
+        stamp = self._stamps[key] if key in self._stamps else self._stamp(path)
         if stamp is not None:
             self.entries[key] = [stamp, _encode(part)]
             self.changed = True
 
     def save(self) -> None:
         """Write the entries back, unless this scan found every file as the cache knew it."""
+        self._stamps.clear()  # a later scan with this cache takes its own stamps
         if not self.changed:
             return
         folder = os.path.dirname(self.path)

@@ -263,6 +263,24 @@ def test_a_file_changed_while_it_was_read_is_read_again_by_the_next_scan(tmp_pat
     assert cache.get(str(source), "app.py") == ScanResult(files=1)
 
 
+def test_a_file_named_twice_in_one_scan_keeps_the_stamp_from_before_it_was_read(
+    tmp_path: Path,
+) -> None:
+    from ingest.scan_cache import ScanCache
+
+    source = tmp_path / "app.py"
+    source.write_text('pipeline(model="org/old")\n')
+    cache = ScanCache(tmp_path / "cache.json")
+    assert cache.get(str(source), "app.py") is None
+    assert cache.get(str(source), "app.py") is None  # `scan . app.py`: listed twice
+    read = scan_paths([source])
+    source.write_text('pipeline(model="org/new-and-longer")\n')
+    cache.put(str(source), "app.py", read)
+    cache.put(str(source), "app.py", read)
+    cache.save()
+    assert ScanCache(tmp_path / "cache.json").get(str(source), "app.py") is None
+
+
 def test_a_cache_from_another_scanner_or_not_json_is_ignored(project: Path) -> None:
     from ingest.scan_cache import ScanCache
 
