@@ -54,16 +54,17 @@ def may_load(data: bytes) -> bool:
     """
     if any(trigger in data for trigger in TRIGGERS):
         return True
-    return not data.isascii() and renamed_by_nfkc(_decoded(data))
+    if data.isascii():
+        return False
+    normalized = unicodedata.normalize("NFKC", _decoded(data))
+    return any(name in normalized for name in TRIGGER_NAMES)
 
 
-def renamed_by_nfkc(source: str) -> bool:
-    """Whether NFKC, which Python applies to identifiers, turns text of the source into a trigger
-    name it does not hold as written (pipeline with a fullwidth p, U+FF50, is pipeline)."""
-    normalized = unicodedata.normalize("NFKC", source)
-    return normalized != source and any(
-        normalized.count(name) > source.count(name) for name in TRIGGER_NAMES
-    )
+def changed_by_nfkc(source: str) -> bool:
+    """Whether NFKC, which Python applies to identifiers, changes any of the source: then a
+    loader's name, or an alias of one, may be written in other characters (pipeline with a
+    fullwidth p, U+FF50, is pipeline), and the reader cannot go by the names as written."""
+    return not source.isascii() and unicodedata.normalize("NFKC", source) != source
 
 
 def _decoded(data: bytes) -> str:
@@ -340,7 +341,7 @@ _STRING_OR_COMMENT = (
 # the next. A line feed after a backslash continues the line, unless the backslash ends a comment
 # (_statement_starts). A start it misses leaves that statement joined to the one above it; a false
 # one, inside brackets, is caught after parsing (_spans_a_cut).
-_STARTS_WITH = r"(?=[^\W\d]|[@\"'(\[{\x0c]|[^\x00-\x7f])"
+_STARTS_WITH = r"(?=[^\W\d]|[@\"'(\[{\x0c\\]|[^\x00-\x7f])"
 _FIRST_STATEMENT = re.compile(_STARTS_WITH)
 _TOP_LEVEL = re.compile(r"\n" + _STARTS_WITH + "|;|" + _STRING_OR_COMMENT)
 # Top-level statements that neither load anything nor bind a module constant unless a loader's
@@ -348,11 +349,21 @@ _TOP_LEVEL = re.compile(r"\n" + _STARTS_WITH + "|;|" + _STRING_OR_COMMENT)
 # blocks bind is not at module level for _module_constants), statements that bind nothing, and
 # expressions that open with a string (docstrings).
 _DEFINITION = re.compile(
-    r"(?:def|class|async|import|from|if|for|while|with|try|assert|raise|del|pass|global|nonlocal)"
-    r"\b|[@\"']"
+    r"(def|class|async|import|from|if|for|while|with|try|assert|raise|del|pass|global|nonlocal)"
+    r"|[@\"']"
 )
 # The clauses that go on a compound statement at column 0: part of the statement above.
-_CLAUSE = re.compile(r"(?:elif|else|except|finally)\b")
+_CLAUSE = re.compile(r"(elif|else|except|finally)")
+
+
+def _opens_with(pattern: re.Pattern[str], source: str, start: int) -> bool:
+    """Whether the pattern matches at `start`, a keyword it matches being a whole word as Python
+    reads words (re's \\b is not: def followed by a combining accent is a name)."""
+    match = pattern.match(source, start)
+    if match is None:
+        return False
+    end = match.end()
+    return not (match.group(1) and end < len(source) and ("a" + source[end]).isidentifier())
 
 
 def _statement_starts(source: str) -> tuple[list[int], list[int]]:
@@ -377,7 +388,7 @@ def _statement_starts(source: str) -> tuple[list[int], list[int]]:
         if source.startswith("\\", before - 1) and comment_end != before:
             continue  # a backslash continues the line (one that ends a comment does not)
         start = match.end()
-        if not (joined or _CLAUSE.match(source, start)):
+        if not (joined or _opens_with(_CLAUSE, source, start)):
             starts.append(start)
         joined = source.startswith("@", start)
     return starts, semicolons
@@ -417,7 +428,7 @@ def _cut(source: str, naming: list[int] | None = None) -> tuple[str, list[int]] 
         index = bisect_left(semicolons, start)
         # A semicolon may end the statement and start another, which could bind a constant.
         separated = index < len(semicolons) and semicolons[index] < end
-        if names_a_loader or separated or not _DEFINITION.match(source, start):
+        if names_a_loader or separated or not _opens_with(_DEFINITION, source, start):
             pieces.append(source[start:end])
             continue
         line += source.count("\n", counted, start)
@@ -453,7 +464,7 @@ def read_python(source: str, path: str, result: ScanResult, *, whole: bool = Fal
     error inside a function that names no loader goes unreported, as in a file that names none.
     """
     recorder = Recorder(result, path)
-    every_line = not source.isascii() and renamed_by_nfkc(source)
+    every_line = changed_by_nfkc(source)
     if not (whole or every_line) and _read_loading_part(source, recorder):
         return
     tree = _parse(source, recorder)
@@ -495,12 +506,13 @@ def scan_notebook(data: bytes, path: str, result: ScanResult) -> None:
     """Record the loads in a Jupyter notebook's code cells (a cell is numbered from 1)."""
     try:
         notebook = json.loads(data)
-        cells = notebook.get("cells", []) if isinstance(notebook, dict) else []
+        cells = notebook.get("cells", []) if isinstance(notebook, dict) else None
     except (ValueError, UnicodeDecodeError) as exc:
         result.unreadable.append((path, f"not a notebook: {exc}"))
         return
     if not isinstance(cells, list):
-        result.unreadable.append((path, 'not a notebook: "cells" is not a list'))
+        why = '"cells" is not a list' if isinstance(notebook, dict) else "not a JSON object"
+        result.unreadable.append((path, f"not a notebook: {why}"))
         return
     code_cells = [c for c in cells if isinstance(c, dict) and c.get("cell_type") == "code"]
     parsed = []
@@ -514,4 +526,4 @@ def scan_notebook(data: bytes, path: str, result: ScanResult) -> None:
     whole = ast.Module(body=[node for _, tree, _ in parsed for node in tree.body], type_ignores=[])
     constants = _module_constants(whole)
     for source, tree, recorder in parsed:
-        _read(tree, source, _CallReader(constants, recorder))
+        _read(tree, source, _CallReader(constants, recorder), every_line=changed_by_nfkc(source))

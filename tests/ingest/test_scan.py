@@ -544,6 +544,12 @@ def test_statements_are_cut_where_the_parser_ends_them_in_the_whole_standard_lib
         'M = ("org/x"\nif ready else\n"org/y")\nAutoModel.from_pretrained(M)\n',
         'x = [i\nfor i in y]\nM = "org/m"\nAutoModel.from_pretrained(M)\n',
         'x = (a\n@ b\n)\nM = "org/m"\nAutoModel.from_pretrained(M)\n',
+        'def f(): pass\n\\\nM = "org/m"\nAutoModel.from_pretrained(M)\n',  # a lone backslash line
+        'def f(): pass\r\n\\\r\nM = "org/m"\r\nAutoModel.from_pretrained(M)\r\n',
+        'M = "org/m"\ndef\u0301 = M = "org/n"\nAutoModel.from_pretrained(M)\n',  # def + accent: a name
+        'def f(): pass\nelse\u0301 = "org/m"\nAutoModel.from_pretrained(else\u0301)\n',
+        'from t import pipeline as make\nM = "org/m"\n\uff4dake("t", M)\n',  # fullwidth m: make
+        'x = "pipeline\u0301"\nM = "org/m"\n\uff50ipeline("t", M)\n',  # NFKC takes one, gives one
     ],
 )
 def test_cutting_at_statement_starts_the_regex_can_misjudge_changes_nothing(source: str) -> None:
@@ -605,9 +611,19 @@ def test_the_cache_file_is_not_scanned_however_the_path_reaches_it(tmp_path: Pat
 @pytest.mark.parametrize("cells", ["null", "5", '"x"', "{}"])
 def test_a_notebook_whose_cells_are_not_a_list_is_unreadable(tmp_path: Path, cells: str) -> None:
     (tmp_path / "nb.ipynb").write_text(f'{{"cells": {cells}}}')
-    assert [why for _, why in scan_paths([tmp_path]).unreadable] == [
-        'not a notebook: "cells" is not a list'
+    (tmp_path / "array.ipynb").write_text(f"[{cells}]")
+    assert sorted(why for _, why in scan_paths([tmp_path]).unreadable) == [
+        'not a notebook: "cells" is not a list',
+        "not a notebook: not a JSON object",
     ]
+
+
+def test_a_notebook_loader_written_in_other_characters_is_found(tmp_path: Path) -> None:
+    source = 'M = "org/m"\n\uff50ipeline("t", M)'  # a fullwidth p: Python reads pipeline
+    (tmp_path / "nb.ipynb").write_text(
+        json.dumps({"cells": [{"cell_type": "code", "source": source}]})
+    )
+    assert scan_paths([tmp_path]).repo_ids() == ["org/m"]
 
 
 def test_a_notebook_cell_is_cut_into_lines_where_python_cuts_them(tmp_path: Path) -> None:
