@@ -197,9 +197,15 @@ def _aliases(imports: Iterable[ast.AST]) -> dict[str, str]:
 class _CallReader:
     """Reads the loading calls of one module (or notebook cell) and records what they load."""
 
-    def __init__(self, constants: dict[str, str | None], recorder: Recorder) -> None:
+    def __init__(
+        self,
+        constants: dict[str, str | None],
+        recorder: Recorder,
+        shared_aliases: dict[str, str] | None = None,
+    ) -> None:
         self.constants = constants
         self.recorder = recorder
+        self.shared_aliases = shared_aliases or {}  # a notebook's: imported in another cell
         self.aliases: dict[str, str] = {}
 
     def read(
@@ -218,13 +224,13 @@ class _CallReader:
         names may be written in characters that NFKC turns into them)."""
         if every_line:
             nodes = _nodes_on(tree, list(range(1, source.count("\n") + source.count("\r") + 2)))
-            self.aliases = _aliases(nodes)
+            self.aliases = {**self.shared_aliases, **_aliases(nodes)}
             self._record_all(nodes)
             return True
         if naming is None:
             naming = _trigger_positions(source)
         nodes = _nodes_on(tree, _lines_at(source, naming))
-        self.aliases = _aliases(nodes)
+        self.aliases = {**self.shared_aliases, **_aliases(nodes)}
         if self.aliases and not whole:
             return False
         if self.aliases:
@@ -522,8 +528,11 @@ def scan_notebook(data: bytes, path: str, result: ScanResult) -> None:
         tree = _parse(source, recorder)
         if tree is not None:
             parsed.append((source, tree, recorder))
-    # The cells share one namespace: a constant set in one cell is what a later cell loads.
+    # The cells share one namespace: a constant set, or a loader imported under another name, in
+    # one cell is what a later cell loads with.
     whole = ast.Module(body=[node for _, tree, _ in parsed for node in tree.body], type_ignores=[])
     constants = _module_constants(whole)
+    aliases = _aliases(node for node in ast.walk(whole) if isinstance(node, ast.ImportFrom))
     for source, tree, recorder in parsed:
-        _read(tree, source, _CallReader(constants, recorder), every_line=changed_by_nfkc(source))
+        reader = _CallReader(constants, recorder, aliases)
+        _read(tree, source, reader, every_line=changed_by_nfkc(source))

@@ -647,3 +647,16 @@ def test_deeply_nested_files_get_the_same_answer_at_any_call_depth(tmp_path: Pat
         return (result.findings, result.skipped, result.unreadable)
 
     assert at_depth(0) == at_depth(150) == at_depth(400)
+
+
+def test_a_loader_imported_under_another_name_in_one_cell_loads_in_a_later_one(
+    tmp_path: Path,
+) -> None:
+    cells = [
+        {"cell_type": "code", "source": "from transformers import pipeline as make\n"},
+        {"cell_type": "markdown", "source": "Then:"},
+        {"cell_type": "code", "source": 'chat = make(model="org/m")\n'},
+    ]
+    (tmp_path / "nb.ipynb").write_text(json.dumps({"cells": cells}))
+    [finding] = scan_paths([tmp_path]).findings
+    assert (finding.repo_id, finding.cell, finding.line) == ("org/m", 2, 1)
