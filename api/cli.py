@@ -539,20 +539,18 @@ def check(
         sys.exit(1)
 
 
+# As catalog.repo_ids, but a command line names the repo's own name strictly: it starts with a
+# letter or digit.
 _HUB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*(?:/[A-Za-z0-9][A-Za-z0-9_.-]*)?")
 
 
 def _hub_ids(repo_ids: tuple[str, ...]) -> list[str]:
     """The ids given on the command line, once each; a usage error for one that cannot be a
     Hub repo id (owner/name, or a legacy name without an owner such as gpt2)."""
+    from catalog.repo_ids import within_hub_limits
+
     for repo_id in repo_ids:
-        if (
-            not _HUB_ID.fullmatch(repo_id)
-            or len(repo_id) > 96
-            or "--" in repo_id
-            or ".." in repo_id
-            or repo_id.endswith((".", "-"))
-        ):
+        if not (_HUB_ID.fullmatch(repo_id) and within_hub_limits(repo_id)):
             raise click.UsageError(f"not a Hub repo id: {repo_id!r}")
     return list(dict.fromkeys(repo_ids))
 

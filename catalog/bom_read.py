@@ -12,7 +12,6 @@ Nothing in a CycloneDX BOM needs one.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,23 +22,12 @@ from defusedxml.ElementTree import fromstring as parse_xml
 from packageurl import PackageURL
 
 from catalog.errors import BomError, NotCycloneDx
+from catalog.repo_ids import is_repo_id
 
 MAX_COMPONENTS = 10_000
 MAX_DEPTH = 32  # nested components (assemblies) followed at most this deep
 BOM_FORMATS = ("json", "xml")
 XML_NAMESPACE = "http://cyclonedx.org/schema/bom/"  # then the version: .../bom/1.6
-_REPO_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9_.-]+")
-
-
-def _is_repo_id(value: str) -> bool:
-    """Hub repo ids: owner/name, 96 characters at most, no "--" or ".." (huggingface_hub's rules)."""
-    return (
-        _REPO_ID.fullmatch(value) is not None
-        and len(value) <= 96
-        and "--" not in value
-        and ".." not in value
-        and not value.endswith((".", "-"))
-    )
 
 
 @dataclass
@@ -88,7 +76,7 @@ def _hub_purl(purl: Any) -> tuple[bool, str | None]:
     if parsed.type != "huggingface":
         return False, None
     repo_id = f"{parsed.namespace}/{parsed.name}" if parsed.namespace else parsed.name
-    return True, repo_id if _is_repo_id(repo_id) else None
+    return True, repo_id if is_repo_id(repo_id) else None
 
 
 def _repo_id(component: dict[str, Any]) -> str | None:
@@ -98,9 +86,9 @@ def _repo_id(component: dict[str, Any]) -> str | None:
     if component.get("purl") is not None:
         return _hub_purl(component.get("purl"))[1]
     name, group = component.get("name"), component.get("group")
-    if isinstance(name, str) and _is_repo_id(name):
+    if isinstance(name, str) and is_repo_id(name):
         return name
-    if isinstance(name, str) and isinstance(group, str) and _is_repo_id(f"{group}/{name}"):
+    if isinstance(name, str) and isinstance(group, str) and is_repo_id(f"{group}/{name}"):
         return f"{group}/{name}"
     return None
 

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import pathspec
 
+from catalog.repo_ids import BARE_NAME, OWNER_AND_NAME, within_hub_limits
 from ingest.scan_grep import GREP_FROM, files_naming
 
 if TYPE_CHECKING:
@@ -63,9 +64,6 @@ MAX_FILE_BYTES = 5 * 1024 * 1024
 # Most source files fit in one read; larger ones take a few.
 _READ_BYTES = 64 * 1024
 
-# Hub repo ids: owner/name, 96 characters at most, no "--" or ".." (huggingface_hub's own rules).
-_REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9_.-]+$")
-_BARE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _WEIGHT_FILE = re.compile(
     r"\.(bin|pt|pth|ckpt|safetensors|gguf|onnx|h5|pkl|jsonl?|ya?ml|csv|tsv|parquet|arrow|txt)$",
     re.I,
@@ -156,11 +154,9 @@ def classify(value: str) -> str | None:
         or _WEIGHT_FILE.search(value)
     ):
         return "local-path"
-    if _REPO_ID.match(value):
-        if len(value) > 96 or "--" in value or ".." in value or value.endswith((".", "-")):
-            return "not-a-repo-id"
-        return None
-    return "no-owner" if _BARE_NAME.match(value) else "not-a-repo-id"
+    if OWNER_AND_NAME.fullmatch(value):
+        return None if within_hub_limits(value) else "not-a-repo-id"
+    return "no-owner" if BARE_NAME.fullmatch(value) else "not-a-repo-id"
 
 
 class Recorder:

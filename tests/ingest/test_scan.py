@@ -152,6 +152,8 @@ def test_repo_ids_are_listed_once_in_the_order_first_found(project: Path) -> Non
         ("a" * 60 + "/" + "b" * 60, "not-a-repo-id"),
         ("", "not-a-repo-id"),
         ("owner/na me", "not-a-repo-id"),
+        ("owner/name\n", "not-a-repo-id"),  # the whole value, not the line before its break
+        ("gpt2\n", "not-a-repo-id"),
     ],
 )
 def test_only_owner_slash_name_values_are_hub_repo_ids(value: str, reason: str | None) -> None:
