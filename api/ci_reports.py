@@ -149,13 +149,14 @@ def junit_report(
         errors="0",
         skipped="0",
     )
+    if unmapped:  # the BOM reader (defusedxml, packageurl) only for a report that needs it
+        from catalog.bom_read import component_name
     for component in unmapped:
-        shown = component.get("purl") or component.get("name") or component.get("bom-ref")
         case = ElementTree.SubElement(
             suite,
             "testcase",
             classname="modelcatalog.unmapped",
-            name=_NOT_XML.sub("", shown or "(no name)"),
+            name=_NOT_XML.sub("", component_name(component)),
         )
         failure = ElementTree.SubElement(case, "failure", message="unmapped", type="unmapped")
         failure.text = "a model component of the BOM that maps to no Hub repo id"

@@ -437,7 +437,7 @@ def _echo_verdicts(
 def _bom_repo_ids(path: str) -> tuple[list[str], list[dict[str, str | None]]]:
     """The models a BOM file names, and its model components that map to none (reported on
     stderr too)."""
-    from catalog.bom_read import bom_models, parse_bom
+    from catalog.bom_read import bom_models, component_name, parse_bom
     from catalog.errors import CatalogError
 
     suffix = Path(path).suffix.lower()
@@ -451,7 +451,7 @@ def _bom_repo_ids(path: str) -> tuple[list[str], list[dict[str, str | None]]]:
     except CatalogError as exc:
         raise click.UsageError(f"{path}: {exc}") from None
     for component in found.unmapped:
-        shown = component["purl"] or component["name"] or component["bom-ref"] or "(no name)"
+        shown = component_name(component)
         click.echo(f"{path}: model component {shown} maps to no Hub repo id", err=True)
     return found.repo_ids, found.unmapped
 

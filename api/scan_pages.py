@@ -8,7 +8,7 @@ from typing import Any
 from flask import Blueprint, Flask, current_app, render_template, request
 
 from api.database import db
-from catalog.bom_read import bom_models, parse_bom
+from catalog.bom_read import bom_models, component_name, parse_bom
 from catalog.compliance_checks import verdict_documents
 from catalog.errors import CatalogError
 from catalog.policies import BUILTIN_POLICIES, USES, load_policy
@@ -68,6 +68,9 @@ def _read_form() -> tuple[ScanForm, list[str]]:
             ids += [i for i in found.repo_ids if i not in ids]
             form.unmapped += found.unmapped
     return form, ids
+
+
+blp.add_app_template_filter(component_name, "bom_component_name")
 
 
 @blp.get("/scan")

@@ -187,6 +187,11 @@ def bom_models(document: dict[str, Any]) -> BomModels:
     return found
 
 
+def component_name(component: dict[str, str | None]) -> str:
+    """How an unmapped component is named to a person: its purl, else its name, else its bom-ref."""
+    return component["purl"] or component["name"] or component["bom-ref"] or "(no name)"
+
+
 def _text(value: Any) -> str | None:
     """A value shown back to the user: a string, cut short, with what no page or report can
     carry (control characters, lone surrogates) replaced."""
