@@ -599,10 +599,7 @@ def _echo_scan(scan: ScanResult, output_format: str) -> None:
         click.echo(report_json(scan.to_dict()))
         return
     for finding in scan.findings:
-        where = f"{finding.path}:{finding.line}" + (
-            f" (cell {finding.cell})" if finding.cell else ""
-        )
-        click.echo(f"{where:<50} {finding.kind:<8} {finding.repo_id:<45} {finding.how}")
+        click.echo(f"{finding.where:<50} {finding.kind:<8} {finding.repo_id:<45} {finding.how}")
     skipped = ", ".join(f"{reason} {count}" for reason, count in scan.skipped_counts().items())
     click.echo(
         f"{scan.files} files: {len(scan.repo_ids('model'))} models, "
@@ -754,10 +751,7 @@ def bom(
     if scan_paths_:
         for finding in scan_paths(scan_paths_).findings:
             if finding.kind == "model":
-                where = f"{finding.path}:{finding.line}"
-                if finding.cell is not None:  # a notebook: the line counts within the cell
-                    where = f"{finding.path} (cell {finding.cell}, line {finding.line})"
-                found_in.setdefault(finding.repo_id, []).append(where)
+                found_in.setdefault(finding.repo_id, []).append(finding.where)
         ids += [i for i in found_in if i not in ids]
     if not ids:
         raise click.UsageError("no models: give REPO_IDs or a --from-scan path that loads some")

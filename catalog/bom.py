@@ -44,8 +44,8 @@ PROPERTY_NAMES = {
     "modelcatalog:conflict": "a license conflict in the lineage, in words (repeated)",
     "modelcatalog:relation": "on an ancestor: finetune | adapter | quantized | merge",
     "modelcatalog:in-catalog": "false when the catalog has no record of the repo",
-    "modelcatalog:found-in": "path:line where a scan found the model, path (cell N, line L) in a "
-    "notebook (repeated)",
+    "modelcatalog:found-in": "path:line where a scan found the model, path:line (cell N) in a "
+    "notebook, the line counting within the cell (repeated)",
 }
 
 

@@ -81,6 +81,11 @@ class Finding:
     how: str  # e.g. "from_pretrained()", "pipeline(model=)", "config key base_model"
     cell: int | None = None  # notebooks: the code cell's number, counting from 1
 
+    @property
+    def where(self) -> str:
+        """path:line, and in a notebook the cell the line counts in: path:line (cell N)."""
+        return f"{self.path}:{self.line}" + (f" (cell {self.cell})" if self.cell else "")
+
     def to_dict(self) -> dict[str, object]:
         return {
             "repo_id": self.repo_id,

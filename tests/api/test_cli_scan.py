@@ -238,7 +238,7 @@ def test_bom_notes_a_notebook_finding_by_cell_and_line(cli, tmp_path: Path) -> N
     bom = assert_valid_bom(cli("bom", "--from-scan", str(root)).stdout)
     [component] = [c for c in bom["components"] if c["type"] == "machine-learning-model"]
     found_in = [p["value"] for p in component["properties"] if p["name"] == "modelcatalog:found-in"]
-    assert found_in == [f"{root.as_posix()}/nb.ipynb (cell 2, line 2)"]
+    assert found_in == [f"{root.as_posix()}/nb.ipynb:2 (cell 2)"]  # as the scan's table shows it
 
 
 def test_scan_check_fetches_models_the_catalog_lacks_from_the_hub(cli, tmp_path: Path) -> None:
