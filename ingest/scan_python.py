@@ -223,26 +223,19 @@ class _CallReader:
         recorded, and the answer is False. With `every_line`, calls on any line are read (the
         names may be written in characters that NFKC turns into them)."""
         if every_line:
-            nodes = _nodes_on(tree, list(range(1, source.count("\n") + source.count("\r") + 2)))
-            self.aliases = {**self.shared_aliases, **_aliases(nodes)}
-            self._record_all(nodes)
-            return True
-        if naming is None:
-            naming = _trigger_positions(source)
-        nodes = _nodes_on(tree, _lines_at(source, naming))
+            lines = list(range(1, source.count("\n") + source.count("\r") + 2))
+        else:
+            lines = _lines_at(source, _trigger_positions(source) if naming is None else naming)
+        nodes = _nodes_on(tree, lines)
         self.aliases = {**self.shared_aliases, **_aliases(nodes)}
         if self.aliases and not whole:
             return False
-        if self.aliases:
-            extra = _name_pattern(self.aliases)
-            nodes += _nodes_on(tree, _lines_naming(source, extra))
-        self._record_all(nodes)
-        return True
-
-    def _record_all(self, nodes: list[ast.AST]) -> None:
+        if self.aliases and not every_line:  # the lines that name an alias are walked too
+            nodes += _nodes_on(tree, _lines_naming(source, _name_pattern(self.aliases)))
         calls = {id(n): n for n in nodes if isinstance(n, ast.Call)}.values()
         for call in sorted(calls, key=lambda c: (c.lineno, c.col_offset)):
             self._record(call)
+        return True
 
     def _loader(self, func: ast.expr) -> tuple[str, Loader] | None:
         if isinstance(func, ast.Attribute):
