@@ -3,14 +3,15 @@
 A scan reads every Python file but parses only those whose bytes hold a trigger name
 (scan_python.may_load): on a large tree most of its time is opening and reading files that
 hold none. GNU grep reads files several times faster than a loop of os.open/os.read/os.close
-in Python (on the bench tree that loop alone takes as long as grep's whole run), so a large
-tree's Python files are handed to grep in batches, one grep a CPU, and Python reads only the
-files it lists. The question is the one may_load asks: `grep -F` in the C locale matches bytes,
-and an ASCII name without a line break is in a file exactly when it is on one of its lines.
+in Python (on the bench tree that loop alone takes as long as grep's whole run), so each chunk
+of a large tree's Python files is handed to grep (in the worker that reads the chunk), and
+Python reads only the files it lists: those that hold a trigger name (`grep -E` in the C locale
+matches bytes, and an ASCII name without a line break is in a file exactly when it is on one of
+its lines) or any byte over 0x7f (for NFKC, which may_load asks of those files).
 
 grep vouches only for what it could read: a batch in which it met any error (a file that went
-away, one it may not read) is read by Python again, which reports what failed. Without GNU grep
-(Windows, macOS's grep) the caller reads every file itself.
+away, a folder, one it may not read) is read by Python again, which reports what failed. Without
+GNU grep (Windows, macOS's grep) the caller reads every file itself.
 """
 
 from __future__ import annotations
@@ -49,15 +50,20 @@ def _environment() -> dict[str, str]:
     return {**keep, "LC_ALL": "C"}
 
 
-def _batches(paths: Sequence[bytes], count: int) -> list[list[bytes]]:
-    """At least `count` batches of about equal size, none over _BATCH_BYTES of names."""
-    total = sum(len(p) + 1 for p in paths)
-    count = max(count, -(-total // _BATCH_BYTES))
-    size = -(-len(paths) // count)
-    return [list(paths[i : i + size]) for i in range(0, len(paths), size)]
+def _batches(paths: Sequence[bytes]) -> list[list[bytes]]:
+    """The paths in batches of at most _BATCH_BYTES of names (one, for a worker's chunk)."""
+    batches: list[list[bytes]] = []
+    size = _BATCH_BYTES
+    for path in paths:
+        if size + len(path) + 1 > _BATCH_BYTES:
+            batches.append([])
+            size = 0
+        batches[-1].append(path)
+        size += len(path) + 1
+    return batches
 
 
-def files_naming(paths: Sequence[str], names: Sequence[bytes], jobs: int = 1) -> set[str] | None:
+def files_naming(paths: Sequence[str], names: Sequence[bytes]) -> set[str] | None:
     """The paths that grep did not vouch hold none of `names` and no byte over 0x7f (it found
     one, or could not tell); None when there is no GNU grep to ask, and the caller reads every
     file.
@@ -73,28 +79,20 @@ def files_naming(paths: Sequence[str], names: Sequence[bytes], jobs: int = 1) ->
     command += [b"-e", pattern, b"--"]
     # grep reads its standard input for a file named "-": Python reads that one.
     unsure = {p for p in paths if p == "-"}
-    encoded = [os.fsencode(p) for p in paths if p != "-"]
-    batches = _batches(encoded, max(1, jobs)) if encoded else []
-    for wave in range(0, len(batches), max(1, jobs)):
-        running = []
-        for batch in batches[wave : wave + max(1, jobs)]:
-            try:
-                process = subprocess.Popen(
-                    [*command, *batch],
-                    stdout=subprocess.PIPE,
-                    stderr=subprocess.DEVNULL,
-                    stdin=subprocess.DEVNULL,
-                    env=_environment(),
-                )
-            except OSError:
-                unsure.update(os.fsdecode(p) for p in batch)
-                continue
-            running.append((process, batch))
-        for process, batch in running:
-            listed, _ = process.communicate()
-            # 0: some file matched, 1: none did; 2 (or a signal): an error, so nothing is vouched for.
-            if process.returncode in (0, 1):
-                unsure.update(os.fsdecode(p) for p in listed.split(b"\0") if p)
-            else:
-                unsure.update(os.fsdecode(p) for p in batch)
+    for batch in _batches([os.fsencode(p) for p in paths if p != "-"]):
+        try:
+            done = subprocess.run(
+                [*command, *batch],
+                capture_output=True,
+                stdin=subprocess.DEVNULL,
+                env=_environment(),
+            )
+        except OSError:
+            unsure.update(os.fsdecode(p) for p in batch)
+            continue
+        # 0: some file matched, 1: none did; 2 (or a signal): an error, so nothing is vouched for.
+        if done.returncode in (0, 1):
+            unsure.update(os.fsdecode(p) for p in done.stdout.split(b"\0") if p)
+        else:
+            unsure.update(os.fsdecode(p) for p in batch)
     return unsure

@@ -39,7 +39,7 @@ def test_grep_lists_the_files_whose_bytes_name_a_loader(tmp_path: Path) -> None:
     for name, data in contents.items():
         (tmp_path / name).write_bytes(data)
         paths.append(str(tmp_path / name))
-    listed = scan_grep.files_naming(paths, TRIGGERS, jobs=2)
+    listed = scan_grep.files_naming(paths, TRIGGERS)
     expected = {str(tmp_path / n) for n, data in contents.items() if may_load(data)}
     assert listed == expected
     assert {Path(p).name for p in expected} >= {"comment.py", "nul.py", "new\nline.py"}
@@ -56,10 +56,10 @@ def test_a_batch_in_which_grep_met_an_error_vouches_for_none_of_its_files(
         paths.append(str(tmp_path / f"m{n:02}.py"))
     gone = str(tmp_path / "gone.py")  # listed, then removed before grep reads it
     paths.insert(25, gone)
-    listed = scan_grep.files_naming(paths, TRIGGERS, jobs=2)
+    listed = scan_grep.files_naming(paths, TRIGGERS)
     assert listed is not None
     batch = next(
-        b for b in scan_grep._batches([os.fsencode(p) for p in paths], 2) if gone.encode() in b
+        b for b in scan_grep._batches([os.fsencode(p) for p in paths]) if gone.encode() in b
     )
     assert len(batch) > 1
     assert listed == {p for p in paths if p.endswith(("0.py",))} | {os.fsdecode(p) for p in batch}
@@ -91,7 +91,7 @@ def test_grep_and_may_load_agree_on_any_bytes(
     for n, data in enumerate(files):
         (folder / f"f{n}.py").write_bytes(data)
         paths.append(str(folder / f"f{n}.py"))
-    listed = scan_grep.files_naming(paths, TRIGGERS, jobs=2)
+    listed = scan_grep.files_naming(paths, TRIGGERS)
     # A name, or any byte over 0x7f (may_load asks NFKC of those): never fewer than may_load.
     named = {p for p, data in zip(paths, files, strict=True) if any(t in data for t in TRIGGERS)}
     other = {p for p, data in zip(paths, files, strict=True) if not data.isascii()}
