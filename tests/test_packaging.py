@@ -115,6 +115,18 @@ def test_an_installed_wheel_serves_its_pages(wheel: Path, tmp_path: Path) -> Non
         assert status == 200 and 'href="/licenses/apache-2.0"' in page
         status, page = fetch(f"http://127.0.0.1:{port}/models/no/such-model")
         assert status == 404 and "<h1>404" in page
+        for path in (
+            "/licenses",
+            "/datasets",
+            "/tasks",
+            "/about",
+            "/scan",
+            "/?q=falcon&license=apache-2.0",
+        ):
+            status, page = fetch(f"http://127.0.0.1:{port}{path}")
+            assert status == 200 and '<a class="brand" href="/">modelcatalog</a>' in page, path
+        status, page = fetch(f"http://127.0.0.1:{port}/scan")
+        assert 'type="file" name="bom" multiple' in page
     finally:
         server.kill()
         server.wait()
