@@ -306,16 +306,17 @@ def _read(path: str, shown: str, result: ScanResult) -> bytes | None:
 def _names_a_loader(path: str) -> bool:
     """Whether a Python file's bytes may hold a trigger name (scan_python.may_load), read a block
     at a time; True when it cannot be read to the end."""
+    from ingest.scan_nfkc import may_spell_a_name
     from ingest.scan_python import TRIGGERS
 
-    overlap = max(map(len, TRIGGERS)) - 1
+    overlap = max(map(len, TRIGGERS)) - 1  # a name or a character's bytes, cut between blocks
     try:
         with open(path, "rb") as handle:
             tail = b""
             while block := handle.read(1024 * 1024):
                 window = tail + block
-                # Bytes over 0x7f could spell a name NFKC turns into a trigger: not vouched for.
-                if not window.isascii() or any(name in window for name in TRIGGERS):
+                # A character NFKC turns into a letter could spell a trigger: not vouched for.
+                if may_spell_a_name(window) or any(name in window for name in TRIGGERS):
                     return True
                 tail = window[-overlap:]
     except OSError:

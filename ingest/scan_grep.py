@@ -7,7 +7,8 @@ in Python (on the bench tree that loop alone takes as long as grep's whole run),
 of a large tree's Python files is handed to grep (in the worker that reads the chunk), and
 Python reads only the files it lists: those that hold a trigger name (`grep -E` in the C locale
 matches bytes, and an ASCII name without a line break is in a file exactly when it is on one of
-its lines) or any byte over 0x7f (for NFKC, which may_load asks of those files).
+its lines) or the bytes of a character NFKC turns into an ASCII letter (ingest/scan_nfkc.py;
+may_load asks NFKC of those files).
 
 grep vouches only for what it could read: a batch in which it met any error (a file that went
 away, a folder, one it may not read) is read by Python again, which reports what failed. Without
@@ -21,6 +22,8 @@ import os
 import shutil
 import subprocess
 from collections.abc import Sequence
+
+from ingest import scan_nfkc
 
 # Trees with fewer Python files than this are read in Python: starting grep costs a few
 # milliseconds, about what reading this many files does.
@@ -64,17 +67,18 @@ def _batches(paths: Sequence[bytes]) -> list[list[bytes]]:
 
 
 def files_naming(paths: Sequence[str], names: Sequence[bytes]) -> set[str] | None:
-    """The paths that grep did not vouch hold none of `names` and no byte over 0x7f (it found
-    one, or could not tell); None when there is no GNU grep to ask, and the caller reads every
-    file.
+    """The paths that grep did not vouch hold none of `names` and no character NFKC turns into
+    an ASCII letter (it found one, or could not tell); None when there is no GNU grep to ask,
+    and the caller reads every file.
     """
     grep = _grep()
     if grep is None:
         return None
     # -d read: a folder (a file replaced by one after the walk) is an error, so its batch is read
-    # by Python. Any byte over 0x7f lists the file too: Python reads identifiers NFKC-normalised,
-    # so from_pretrained with a fullwidth f (U+FF46) is a loader's name no byte search finds.
-    pattern = b"|".join([*names, b"[\x80-\xff]"])  # the names are plain words: nothing to escape
+    # by Python. A character NFKC turns into an ASCII letter lists the file too: Python reads
+    # identifiers NFKC-normalised, so from_pretrained with a fullwidth f (U+FF46) is a loader's
+    # name no search for its bytes finds.
+    pattern = b"|".join([*names, scan_nfkc.pattern()])  # the names are plain words: no escapes
     command = [os.fsencode(grep), b"-l", b"-E", b"-a", b"-Z", b"-s", b"-D", b"skip", b"-d", b"read"]
     command += [b"-e", pattern, b"--"]
     # grep reads its standard input for a file named "-": Python reads that one.

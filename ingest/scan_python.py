@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from ingest.scan import Recorder, ScanResult
+from ingest.scan_nfkc import may_spell_a_name
 
 
 @dataclass(frozen=True)
@@ -50,11 +51,12 @@ def may_load(data: bytes) -> bool:
     text exactly when its bytes occur in the file: UTF-8 never uses bytes below 0x80 inside a
     multi-byte character, and Latin-1 maps each byte to one character. So a file without
     these bytes has no line the reader would look at, unless Python reads other characters as
-    them: it NFKC-normalises identifiers, so a file with bytes over 0x7f is asked that too.
+    them: it NFKC-normalises identifiers, so a file holding a character NFKC turns into an ASCII
+    letter (ingest/scan_nfkc.py) is asked that too.
     """
     if any(trigger in data for trigger in TRIGGERS):
         return True
-    if data.isascii():
+    if not may_spell_a_name(data):
         return False
     normalized = unicodedata.normalize("NFKC", _decoded(data))
     return any(name in normalized for name in TRIGGER_NAMES)

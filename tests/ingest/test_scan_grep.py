@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from ingest import scan_grep
 from ingest.scan import scan_paths
+from ingest.scan_nfkc import may_spell_a_name
 from ingest.scan_python import TRIGGERS, may_load
 
 needs_grep = pytest.mark.skipif(scan_grep._grep() is None, reason="no GNU grep on this machine")
@@ -34,6 +35,9 @@ def test_grep_lists_the_files_whose_bytes_name_a_loader(tmp_path: Path) -> None:
         "new\nline.py": b"pipeline(model='o/m')",
         os.fsdecode(b"\xff\xfe.py"): b"from_pretrained",
         "empty.py": b"",
+        "accents.py": "# Café, “quotes”, — and 中文: NFKC keeps them as they are\n".encode(),
+        "fullwidth.py": "\uff50ipeline(model='o/m')\n".encode(),  # pipeline, as Python reads it
+        "ligature.py": "x = 1  # \ufb01le\n".encode(),  # fi: a letter NFKC makes, loads nothing
     }
     paths = []
     for name, data in contents.items():
@@ -41,8 +45,11 @@ def test_grep_lists_the_files_whose_bytes_name_a_loader(tmp_path: Path) -> None:
         paths.append(str(tmp_path / name))
     listed = scan_grep.files_naming(paths, TRIGGERS)
     expected = {str(tmp_path / n) for n, data in contents.items() if may_load(data)}
-    assert listed == expected
+    # What may_load parses, and a file whose "fi" only NFKC can tell loads nothing.
+    assert listed == expected | {str(tmp_path / "ligature.py")}
     assert {Path(p).name for p in expected} >= {"comment.py", "nul.py", "new\nline.py"}
+    assert {"fullwidth.py", "latin1.py"} <= {Path(p).name for p in expected}
+    assert "accents.py" not in {Path(p).name for p in listed}
 
 
 @needs_grep
@@ -74,6 +81,9 @@ def test_a_batch_in_which_grep_met_an_error_vouches_for_none_of_its_files(
             st.one_of(
                 st.sampled_from(
                     [*TRIGGERS, b"from_pretrain", b"pipe", b"line", b"\n", b"\r", b"\x00"]
+                    # characters NFKC turns into letters (UTF-8, Latin-1), and others
+                    + [c.encode() for c in "\uff50\ufb01\u212a\U0001d429\u2170\u00e9\u201c\u4e2d"]
+                    + [b"\xaa", b"\xba", b"\xe9"]
                 ),
                 st.binary(max_size=12),
             ),
@@ -92,9 +102,10 @@ def test_grep_and_may_load_agree_on_any_bytes(
         (folder / f"f{n}.py").write_bytes(data)
         paths.append(str(folder / f"f{n}.py"))
     listed = scan_grep.files_naming(paths, TRIGGERS)
-    # A name, or any byte over 0x7f (may_load asks NFKC of those): never fewer than may_load.
+    # A name, or a character NFKC turns into a letter (may_load asks NFKC of those files), as
+    # Python's re finds them: never fewer than may_load.
     named = {p for p, data in zip(paths, files, strict=True) if any(t in data for t in TRIGGERS)}
-    other = {p for p, data in zip(paths, files, strict=True) if not data.isascii()}
+    other = {p for p, data in zip(paths, files, strict=True) if may_spell_a_name(data)}
     assert listed == named | other
     assert listed >= {p for p, data in zip(paths, files, strict=True) if may_load(data)}
 
