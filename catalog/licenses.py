@@ -16,7 +16,6 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from catalog.errors import KnowledgeBaseError, LicenseNotFound
-from catalog.yaml_safe import safe_load
 
 # The category vocabulary the policies are written in; how restrictive each is lives in the data.
 CATEGORIES = (
@@ -331,4 +330,6 @@ def knowledge_text() -> str:
 @cache
 def knowledge_base() -> KnowledgeBase:
     """The bundled knowledge base, loaded once per process."""
+    from catalog.yaml_safe import safe_load  # not at import: `scan` and --help need no YAML
+
     return parse_knowledge_base(safe_load(knowledge_text()))

@@ -8,11 +8,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from catalog.errors import PolicyError
 from catalog.licenses import knowledge_base
-from catalog.yaml_safe import safe_load
 
 USES = ("commercial", "research", "redistribute", "train-on-outputs")
 OUTCOMES = ("allowed", "conditional", "unknown", "forbidden")
@@ -179,6 +176,8 @@ def _undeclared(value: Any) -> str:
 
 @cache
 def _builtin_policy(name: str) -> Policy:
+    from catalog.yaml_safe import safe_load
+
     text = resources.files("catalog.data.policies").joinpath(f"{name}.yaml").read_text("utf-8")
     return parse_policy(safe_load(text))
 
@@ -197,6 +196,10 @@ def load_policy(name_or_path: str) -> Policy:
             text = path.read_text("utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise PolicyError(f"cannot read policy {name_or_path!r}: {exc}") from None
+    import yaml  # not at import: the command line's options need the names above, not YAML
+
+    from catalog.yaml_safe import safe_load
+
     try:
         document = safe_load(text)
     except yaml.YAMLError as exc:

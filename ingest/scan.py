@@ -25,12 +25,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import pathspec
-
 from catalog.repo_ids import BARE_NAME, OWNER_AND_NAME, within_hub_limits
 from ingest.scan_grep import GREP_FROM, files_naming
 
 if TYPE_CHECKING:
+    import pathspec
+
     from ingest.scan_cache import ScanCache
 
 # Folders that hold other people's code or build output, never the project's own model loads.
@@ -192,6 +192,8 @@ _GITIGNORE_BYTES = 1024 * 1024
 
 
 def _ignore_spec(gitignore: str) -> pathspec.GitIgnoreSpec | None:
+    import pathspec  # at the first .gitignore: a tree without one does not load it
+
     try:
         with open(gitignore, encoding="utf-8", errors="replace") as handle:
             lines = handle.read(_GITIGNORE_BYTES).splitlines()
@@ -204,6 +206,8 @@ def _ignore_spec(gitignore: str) -> pathspec.GitIgnoreSpec | None:
 
 
 def _valid_pattern(line: str) -> bool:
+    import pathspec
+
     try:
         pathspec.GitIgnoreSpec.from_lines([line])
     except (ValueError, re.error):
@@ -325,7 +329,6 @@ def _names_a_loader(path: str) -> bool:
 
 
 def _readers() -> dict[str, Callable[[bytes, str, ScanResult], None]]:
-    from ingest.scan_config import scan_config
     from ingest.scan_python import scan_notebook, scan_python
 
     readers: dict[str, Callable[[bytes, str, ScanResult], None]] = {}
@@ -334,11 +337,15 @@ def _readers() -> dict[str, Callable[[bytes, str, ScanResult], None]]:
     for suffix in NOTEBOOK_SUFFIXES:
         readers[suffix] = scan_notebook
     for suffix in CONFIG_SUFFIXES:
-        readers[suffix] = functools.partial(_config, suffix=suffix, scan_config=scan_config)
+        readers[suffix] = functools.partial(_config, suffix=suffix)
     return readers
 
 
-def _config(data: bytes, shown: str, result: ScanResult, *, suffix: str, scan_config: Any) -> None:
+def _config(data: bytes, shown: str, result: ScanResult, *, suffix: str) -> None:
+    # Imported at the first config file: a tree of Python files alone does not load a YAML parser
+    # (in each worker process, where the scan's imports happen).
+    from ingest.scan_config import scan_config
+
     scan_config(data, suffix, shown, result)
 
 

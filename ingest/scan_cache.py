@@ -9,6 +9,7 @@ A cache file that cannot be read is ignored and rewritten.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import os
 import tempfile
@@ -21,10 +22,11 @@ from ingest.scan import Finding, ScanResult, Skipped, cycle_collector_paused
 
 @cache
 def scanner_digest() -> str:
-    from ingest import scan, scan_config, scan_grep, scan_python
-
-    modules = (scan, scan_python, scan_config, scan_grep)
-    sources = (Path(m.__file__).read_bytes() for m in modules if m.__file__)
+    """A digest of the scanner's modules, found without importing them (the config reader loads
+    a YAML parser a tree may not need)."""
+    modules = ("scan", "scan_python", "scan_config", "scan_grep", "scan_nfkc")
+    specs = (importlib.util.find_spec(f"ingest.{name}") for name in modules)
+    sources = (Path(spec.origin).read_bytes() for spec in specs if spec and spec.origin)
     return hashlib.sha256(b"\0".join(sources)).hexdigest()
 
 
