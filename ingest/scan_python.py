@@ -6,6 +6,7 @@ import ast
 import itertools
 import json
 import re
+import string
 import unicodedata
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
@@ -102,14 +103,27 @@ def _name_pattern(names: Iterable[str]) -> re.Pattern[str]:
     return re.compile("|".join(re.escape(name) for name in names))
 
 
+# Characters that cannot stand next to a name in Python code without being part of it.
+_NAME_ASCII = frozenset(string.ascii_letters + string.digits + "_")
+
+
 def _trigger_positions(source: str) -> list[int]:
-    """Where each trigger name occurs in the source, in order (str.find: faster than a regex)."""
+    """Where each trigger name occurs in the source as a name of its own, in order (str.find:
+    faster than a regex). `make_pipeline` or `pipelines` is another name, which the reader
+    would not take for a loader's: no statement is kept for it. An occurrence next to a
+    non-ASCII character counts (Python may read the two as one name, or not)."""
     found = []
+    end_of_source = len(source)
     for name in TRIGGER_NAMES:
         at = source.find(name)
         while at >= 0:
-            found.append(at)
-            at = source.find(name, at + len(name))
+            end = at + len(name)
+            if not (
+                (at and source[at - 1] in _NAME_ASCII)
+                or (end < end_of_source and source[end] in _NAME_ASCII)
+            ):
+                found.append(at)
+            at = source.find(name, end)
     found.sort()
     return found
 

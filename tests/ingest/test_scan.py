@@ -406,6 +406,11 @@ _TOP_LEVEL_PIECES = [
     "while False:\n    snapshot_download('org/while')",
     "del REPO",
     "assert REPO",
+    # Longer names holding a loader's: not loaders, and no reason to keep a statement.
+    "def make_pipeline():\n    return pipelines(REPO)",
+    "from sklearn.pipeline import make_pipeline\nstep = make_pipeline('org/not-a-load')",
+    "class Loader2:\n    def from_pretrained_local(self):\n        return self.pipeline_(REPO)",
+    "x = AutoModel.from_pretrained_(REPO) + pipeline2('org/other-name')",
 ]
 _STRING_LINES = [
     'REPO = "org/in-a-docstring"',
@@ -450,6 +455,21 @@ def test_reading_only_the_statements_that_can_matter_finds_what_the_whole_tree_s
     if whole.unreadable:
         return  # not Python: there is no whole tree to agree with
     assert (part.findings, part.skipped, part.unreadable) == (whole.findings, whole.skipped, [])
+
+
+def test_a_longer_name_holding_a_loaders_keeps_no_statement() -> None:
+    from ingest.scan_python import loading_part
+
+    source = (
+        "def make_pipeline(steps):\n    return steps\n"
+        "def pipelines_():\n    return 1\n"
+        "def _pipeline2():\n    return 2\n"
+        "def load():\n    return AutoModel.from_pretrained(M)\n"
+        "def build():\n    return pipeline(model=M)\n"
+    )
+    part = loading_part(source)
+    assert part is not None
+    assert part.split("\n") == ["", "", "", "", "", ""] + source.split("\n")[6:]
 
 
 def _cut_statements_agree(path: Path) -> bool | None:
