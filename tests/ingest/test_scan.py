@@ -469,7 +469,7 @@ def test_a_longer_name_holding_a_loaders_keeps_no_statement() -> None:
     )
     part = loading_part(source)
     assert part is not None
-    assert part.split("\n") == ["", "", "", "", "", ""] + source.split("\n")[6:]
+    assert part.split("\n") == [""] * 6 + source.split("\n")[6:]
 
 
 def _cut_statements_agree(path: Path) -> bool | None:
