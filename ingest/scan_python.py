@@ -419,6 +419,9 @@ def loading_part(source: str, naming: list[int] | None = None) -> str | None:
     at a wrong place (a line at column 0 inside brackets, say), what is left does not parse, or
     parses to a statement that runs into a left-out line (_spans_a_cut), and the caller parses
     the whole source instead.
+
+    A kept statement of those kinds (a class with one loading method, say) is cut inside too
+    (_cut_inside): each definition in its body that names no loader becomes `pass`.
     """
     cut = _cut(source, naming)
     return None if cut is None else cut[0]
@@ -436,6 +439,7 @@ def _cut(source: str, naming: list[int] | None = None) -> tuple[str, list[int]] 
     starts.append(len(source))
     pieces = [source[: starts[0]]]
     left_out: list[int] = []
+    cut_inside = False
     line, counted = 1, 0  # the line `counted` is on
     for start, end in itertools.pairwise(starts):
         index = bisect_left(naming, start)
@@ -444,14 +448,76 @@ def _cut(source: str, naming: list[int] | None = None) -> tuple[str, list[int]] 
         # A semicolon may end the statement and start another, which could bind a constant.
         separated = index < len(semicolons) and semicolons[index] < end
         if names_a_loader or separated or not _opens_with(_DEFINITION, source, start):
-            pieces.append(source[start:end])
+            inner = _cut_inside(source, start, end, naming) if names_a_loader else None
+            pieces.append(source[start:end] if inner is None else inner)
+            cut_inside = cut_inside or inner is not None
             continue
         line += source.count("\n", counted, start)
         counted = start
         pieces.append("\n" * source.count("\n", start, end))
         if not left_out or left_out[-1] != line:
             left_out.append(line)
-    return ("".join(pieces), left_out) if left_out else None
+    return ("".join(pieces), left_out) if left_out or cut_inside else None
+
+
+# Inside a kept statement: the lines that open a definition or a decorator, with their indent
+# (strings and comments matched whole, as for _TOP_LEVEL).
+_INNER_DEFINITION = re.compile(
+    r"\n([ \t]++)(?=async[ \t]|def[ \t]|class[ \t]|@)|" + _STRING_OR_COMMENT
+)
+# A kept statement shorter than this is kept whole: looking inside it costs what it saves.
+_INNER_FROM = 1000
+
+
+def _cut_inside(source: str, start: int, end: int, naming: list[int]) -> str | None:
+    """The kept statement source[start:end] with each definition in its body that names no
+    loader replaced by `pass` and its line breaks; None when nothing is left out.
+
+    The body is cut at the lines that open a definition (or a decorator) at the indent of the
+    first such line: each range runs from one to the next, or to the statement's end, and a
+    range that names no loader holds no call the reader looks at, nor a module constant (it is
+    not at module level). A range may take in lines of a shallower indent (an `else:` of the
+    block the first definition is in): still nothing the reader looks at, and the rest parses
+    without them. What is left is the source's own text around `pass` statements, and `pass` is
+    a statement or nothing: a range that opens or closes inside brackets (a line that opens
+    with the matrix operator @) leaves a source that does not parse, and the caller parses the
+    whole source instead.
+    """
+    if end - start < _INNER_FROM:
+        return None
+    opens: list[tuple[int, str]] = []  # (where a line starts, its indent)
+    comment_end = -1  # as in _statement_starts: a backslash ending a comment continues nothing
+    for match in _INNER_DEFINITION.finditer(source, start, end):
+        at = match.start()
+        if source[at] != "\n":
+            comment_end = match.end()
+            continue
+        before = at - 1 if source.startswith("\r", at - 1) else at
+        if source.startswith("\\", before - 1) and comment_end != before:
+            continue
+        opens.append((at + 1, match.group(1)))
+    if not opens:
+        return None
+    indent = opens[0][1]
+    range_starts = []
+    decorated = False  # a decorator and what it decorates are one range
+    for line_start, line_indent in opens:
+        if line_indent != indent:
+            continue
+        if not decorated:
+            range_starts.append(line_start)
+        decorated = source.startswith("@", line_start + len(indent))
+    range_starts.append(end)
+    pieces = [source[start : range_starts[0]]]
+    cut = False
+    for begin, finish in itertools.pairwise(range_starts):
+        index = bisect_left(naming, begin)
+        if index < len(naming) and naming[index] < finish:
+            pieces.append(source[begin:finish])
+            continue
+        pieces.append(indent + "pass" + "\n" * source.count("\n", begin, finish))
+        cut = True
+    return "".join(pieces) if cut else None
 
 
 def _spans_a_cut(tree: ast.Module, left_out: list[int]) -> bool:

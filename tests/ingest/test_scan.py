@@ -411,6 +411,19 @@ _TOP_LEVEL_PIECES = [
     "from sklearn.pipeline import make_pipeline\nstep = make_pipeline('org/not-a-load')",
     "class Loader2:\n    def from_pretrained_local(self):\n        return self.pipeline_(REPO)",
     "x = AutoModel.from_pretrained_(REPO) + pipeline2('org/other-name')",
+    # Bodies cut inside (_cut_inside): definitions beside a loading one, decorators, nested
+    # blocks, clauses, a line opening with the matrix operator inside brackets.
+    "class Model:\n    @property\n    def name(self):\n        return 1\n\n"
+    "    def load(self):\n        return AutoModel.from_pretrained(REPO)\n\n"
+    "    class Inner:\n        pass",
+    "class Mixed:\n    if ready:\n        def a(self):\n            pass\n    else:\n"
+    "        def b(self):\n            pass\n    def c(self):\n        return pipeline(model=REPO)",
+    "def outer():\n    def helper():\n        return (left\n    @ right)\n"
+    "    return snapshot_download('org/outer')",
+    "def spaced():\n    async def fetch():\n        return 1\n    total = 1 + \\\n"
+    "    2\n    @decorate\n    def inner():\n        return load_dataset('org/inner')",
+    "try:\n    def first():\n        return 1\nexcept ImportError:\n    def first():\n"
+    "        return AutoModel.from_pretrained('org/fallback')",
 ]
 _STRING_LINES = [
     'REPO = "org/in-a-docstring"',
@@ -446,15 +459,21 @@ def _tricky_modules(draw: st.DrawFn) -> str:
 def test_reading_only_the_statements_that_can_matter_finds_what_the_whole_tree_shows(
     source: str,
 ) -> None:
+    from unittest import mock
+
+    from ingest import scan_python
     from ingest.scan import ScanResult
     from ingest.scan_python import read_python
 
-    whole, part = ScanResult(), ScanResult()
+    whole, part, inside = ScanResult(), ScanResult(), ScanResult()
     read_python(source, "m.py", whole, whole=True)
     read_python(source, "m.py", part)
+    with mock.patch.object(scan_python, "_INNER_FROM", 0):  # bodies cut at any length
+        read_python(source, "m.py", inside)
     if whole.unreadable:
         return  # not Python: there is no whole tree to agree with
     assert (part.findings, part.skipped, part.unreadable) == (whole.findings, whole.skipped, [])
+    assert (inside.findings, inside.skipped, inside.unreadable) == (part.findings, part.skipped, [])
 
 
 def test_a_longer_name_holding_a_loaders_keeps_no_statement() -> None:
@@ -470,6 +489,80 @@ def test_a_longer_name_holding_a_loaders_keeps_no_statement() -> None:
     part = loading_part(source)
     assert part is not None
     assert part.split("\n") == [""] * 6 + source.split("\n")[6:]
+
+
+def test_a_kept_class_is_cut_inside_to_its_loading_methods(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ingest import scan_python
+
+    monkeypatch.setattr(scan_python, "_INNER_FROM", 0)
+    source = (
+        "class Model:\n"
+        '    """A docstring."""\n'
+        "    size = 1\n"
+        "    @property\n"
+        "    def name(self):\n"
+        "        return 'x'\n"
+        "    def load(self):\n"
+        "        return AutoModel.from_pretrained(REPO)\n"
+        "    def save(self):\n"
+        "        return None\n"
+    )
+    assert scan_python.loading_part(source) == (
+        "class Model:\n"
+        '    """A docstring."""\n'
+        "    size = 1\n"
+        "    pass\n\n\n"
+        "    def load(self):\n"
+        "        return AutoModel.from_pretrained(REPO)\n"
+        "    pass\n\n"
+    )
+
+
+def test_bodies_cut_inside_find_what_the_whole_tree_shows_in_real_code(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """One standard library file in ten, with loads written into a seventh of its functions
+    (by constant, by literal, by keyword), read whole and cut inside at any length."""
+    import ast
+    import random
+    import warnings
+
+    from ingest import scan_python
+    from ingest.scan import ScanResult
+
+    monkeypatch.setattr(scan_python, "_INNER_FROM", 0)
+    rng = random.Random(7)
+    loads = ["AutoModel.from_pretrained(REPO)", "pipeline(model='org/p')", "load_dataset('o/d')"]
+    compared = 0
+    for path in _standard_library_sources(every=10):
+        try:
+            source = path.read_text(encoding="utf-8")
+            tree = ast.parse(source)
+        except (UnicodeDecodeError, SyntaxError, ValueError):
+            continue
+        lines = source.split("\n")
+        spots = {
+            (node.end_lineno, node.body[0].col_offset)
+            for node in ast.walk(tree)
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+            and node.body[0].lineno > node.lineno
+            and rng.random() < 1 / 7
+        }
+        if "\r" in source or "\t" in source or not spots:
+            continue
+        for end, column in sorted(spots, reverse=True):
+            lines.insert(end or 0, " " * column + "loaded_ = " + rng.choice(loads))
+        mutated = "\n".join(lines) + "\nREPO = 'org/constant'\n"
+        whole, part = ScanResult(), ScanResult()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SyntaxWarning)
+            scan_python.read_python(mutated, "m.py", whole, whole=True)
+            scan_python.read_python(mutated, "m.py", part)
+        if whole.unreadable:
+            continue
+        compared += 1
+        assert (part.findings, part.skipped, part.unreadable) == (whole.findings, whole.skipped, [])
+    assert compared > 50
 
 
 def _cut_statements_agree(path: Path) -> bool | None:
