@@ -342,12 +342,13 @@ def _read(
 
 # Strings and comments, matched whole so that nothing inside one is taken for a statement's
 # start. An unterminated string runs to the end of its line (one quote) or of the file (three).
+# A backslash escapes the character after it, or a CR LF line break whole.
 _STRING_OR_COMMENT = (
     r"#[^\r\n]*"
-    r'|"""[^"\\]*(?:(?:\\[\s\S]|"(?!""))[^"\\]*)*(?:"""|\Z)'
-    r"|'''[^'\\]*(?:(?:\\[\s\S]|'(?!''))[^'\\]*)*(?:'''|\Z)"
-    r'|"[^"\\\r\n]*(?:\\[\s\S][^"\\\r\n]*)*"?'
-    r"|'[^'\\\r\n]*(?:\\[\s\S][^'\\\r\n]*)*'?"
+    r'|"""[^"\\]*(?:(?:\\(?:\r\n|[\s\S])|"(?!""))[^"\\]*)*(?:"""|\Z)'
+    r"|'''[^'\\]*(?:(?:\\(?:\r\n|[\s\S])|'(?!''))[^'\\]*)*(?:'''|\Z)"
+    r'|"[^"\\\r\n]*(?:\\(?:\r\n|[\s\S])[^"\\\r\n]*)*"?'
+    r"|'[^'\\\r\n]*(?:\\(?:\r\n|[\s\S])[^'\\\r\n]*)*'?"
 )
 # Where a top-level statement may start: column 0 of a line, at a character a statement can begin
 # with (a form feed or any non-ASCII character counts: Python allows them there). A start is
@@ -369,6 +370,8 @@ _DEFINITION = re.compile(
 )
 # The clauses that go on a compound statement at column 0: part of the statement above.
 _CLAUSE = re.compile(r"(elif|else|except|finally)")
+# What goes on after a decorator: another decorator, or the definition it decorates.
+_DECORATED = re.compile(r"(def|class|async)|@")
 
 
 def _opens_with(pattern: re.Pattern[str], source: str, start: int) -> bool:
@@ -403,7 +406,12 @@ def _statement_starts(source: str) -> tuple[list[int], list[int]]:
         if source.startswith("\\", before - 1) and comment_end != before:
             continue  # a backslash continues the line (one that ends a comment does not)
         start = match.end()
-        if not (joined or _opens_with(_CLAUSE, source, start)):
+        # What follows a decorator is part of its statement only if it carries the definition
+        # on (a line that opens with @ at column 0 may be the matrix operator inside brackets).
+        if joined and _opens_with(_DECORATED, source, start):
+            joined = source.startswith("@", start)
+            continue
+        if not _opens_with(_CLAUSE, source, start):
             starts.append(start)
         joined = source.startswith("@", start)
     return starts, semicolons
@@ -448,7 +456,9 @@ def _cut(source: str, naming: list[int] | None = None) -> tuple[str, list[int]] 
         # A semicolon may end the statement and start another, which could bind a constant.
         separated = index < len(semicolons) and semicolons[index] < end
         if names_a_loader or separated or not _opens_with(_DEFINITION, source, start):
-            inner = _cut_inside(source, start, end, naming) if names_a_loader else None
+            # A semicolon may join a module-level statement to its last line: not cut inside.
+            inside = names_a_loader and not separated
+            inner = _cut_inside(source, start, end, naming) if inside else None
             pieces.append(source[start:end] if inner is None else inner)
             cut_inside = cut_inside or inner is not None
             continue

@@ -665,6 +665,8 @@ def test_statements_are_cut_where_the_parser_ends_them_in_the_whole_standard_lib
         'def f(): pass\nelse\u0301 = "org/m"\nAutoModel.from_pretrained(else\u0301)\n',
         'from t import pipeline as make\nM = "org/m"\n\uff4dake("t", M)\n',  # fullwidth m: make
         'x = "pipeline\u0301"\nM = "org/m"\n\uff50ipeline("t", M)\n',  # NFKC takes one, gives one
+        'C = "o/c"\ndef f(m=(a\n@ b)): pass\nC = "o/b"\nsnapshot_download(C)\n',  # @: an operator
+        'C = "o/c"\nif (a\n@ b): pass\nC = "o/b"\nsnapshot_download(C)\n',
     ],
 )
 def test_cutting_at_statement_starts_the_regex_can_misjudge_changes_nothing(source: str) -> None:
@@ -681,6 +683,37 @@ def test_cutting_at_statement_starts_the_regex_can_misjudge_changes_nothing(sour
         read_python(source, "m.py", part)
     assert (part.findings, part.skipped) == (whole.findings, whole.skipped)
     assert whole.findings or whole.skipped
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        # A backslash before CR LF continues a one-quote string: its lines are not code.
+        "def outer():\n    pipeline(\"task\", \"org/real\", x='\\\r\n' '''\n"
+        "    def a(): ''', model=None, y='''\n    def pipeline(): ''')\n",
+        "def f():\n    pipeline(model='a\\\r\n' '''\n    def g():\n    def pipeline''')\n",
+        # A module-level statement after a semicolon on a definition's last line.
+        'C = "o/c"\ndef f():\n    snapshot_download(C)\n    def g(): pass\n...; C = "o/b"\n',
+        'C = "o/c"\ndef f():\n    snapshot_download(C)\n    def g(): pass\n0; C = "o/b"\n',
+        'C = "o/c"\ndef f():\n    snapshot_download(C)\n    def g(): pass\n*a, = (); C = "o/b"\n',
+        # A line that opens with the matrix operator, taken for a decorator.
+        'C = "o/c"\ndef f(m=(pipeline\n@ b)):\n    snapshot_download(C)\n    def g(): pass\n'
+        'C = "o/b"\n',
+        "def f():\n    x = (a\n    @ b)\n    def g(): pass\n    return pipeline(model='org/m')\n",
+    ],
+)
+def test_cutting_inside_where_the_regex_can_misjudge_changes_nothing(
+    source: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ingest import scan_python
+    from ingest.scan import ScanResult
+
+    monkeypatch.setattr(scan_python, "_INNER_FROM", 0)
+    compile(source, "m.py", "exec")
+    whole, part = ScanResult(), ScanResult()
+    scan_python.read_python(source, "m.py", whole, whole=True)
+    scan_python.read_python(source, "m.py", part)
+    assert (part.findings, part.skipped, part.unreadable) == (whole.findings, whole.skipped, [])
 
 
 def test_gitignore_is_read_as_git_reads_it(tmp_path: Path) -> None:
