@@ -10,10 +10,10 @@ character, alone, into text holding one (the Kelvin sign into `K`, the ligature 
 makes an ASCII character (it can only absorb one, `e` and a combining accent into `é`), nor
 do its decompositions vanish (no character normalises to nothing).
 
-SPELLING lists those characters for the Unicode version this module was generated against,
-`python -m ingest.scan_nfkc` prints it anew, and a test holds it to the running Python's
-unicodedata. Under another Unicode version any byte over 0x7f counts, as it safely always
-could.
+SPELLING lists those characters for the Unicode versions it was generated under (the same
+table for Python 3.11, 3.12 and 3.13), `python -m ingest.scan_nfkc` prints it anew, and a test
+holds it to the running Python's unicodedata. Under another Unicode version any byte over 0x7f
+counts, as it safely always could.
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ import sys
 import unicodedata
 from collections.abc import Iterator
 
-UNICODE_VERSION = "14.0.0"
+# The versions SPELLING was generated under, each giving the same table.
+UNICODE_VERSIONS = ("14.0.0", "15.0.0", "15.1.0")
 # The code points whose NFKC form holds an ASCII letter or an underscore, as ranges.
 SPELLING = (
     (0xAA, 0xAA), (0xBA, 0xBA), (0x132, 0x133), (0x13F, 0x140), (0x149, 0x149), (0x17F, 0x17F),
@@ -78,7 +79,7 @@ def pattern() -> bytes:
     whose source, decoded as the scanner decodes it (UTF-8, else Latin-1), holds one of the
     SPELLING characters: their UTF-8 sequences, and the bytes that are such a character in
     Latin-1. Any byte over 0x7f, where this Python's Unicode is not SPELLING's."""
-    if unicodedata.unidata_version != UNICODE_VERSION:
+    if unicodedata.unidata_version not in UNICODE_VERSIONS:
         return _ANY_NON_ASCII
     last_bytes: dict[bytes, set[int]] = {}
     latin_1 = set()
@@ -109,7 +110,7 @@ def may_spell_a_name(data: bytes) -> bool:
 
 def _print_spelling() -> None:
     items = [f"(0x{first:X}, 0x{last:X})" for first, last in computed_spelling()]
-    print(f'UNICODE_VERSION = "{unicodedata.unidata_version}"')
+    print(f"# Unicode {unicodedata.unidata_version}")
     print("SPELLING = (")
     line = "   "
     for item in items:
