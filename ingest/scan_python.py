@@ -384,6 +384,14 @@ def _opens_with(pattern: re.Pattern[str], source: str, start: int) -> bool:
     return not (match.group(1) and end < len(source) and ("a" + source[end]).isidentifier())
 
 
+def _continued(source: str, line_feed: int, comment_end: int) -> bool:
+    """Whether the line feed at `line_feed` (or the CR LF it ends) follows a backslash that
+    continues the line: one that ends a comment (`comment_end`: where the last comment or string
+    ended) continues nothing."""
+    before = line_feed - 1 if source.startswith("\r", line_feed - 1) else line_feed
+    return source.startswith("\\", before - 1) and comment_end != before
+
+
 def _statement_starts(source: str) -> tuple[list[int], list[int]]:
     """Where top-level statements may start, and where semicolons outside strings and comments
     stand (each may end one statement and start another)."""
@@ -402,9 +410,8 @@ def _statement_starts(source: str) -> tuple[list[int], list[int]]:
         if source[at] != "\n":
             comment_end = match.end()
             continue
-        before = at - 1 if source.startswith("\r", at - 1) else at
-        if source.startswith("\\", before - 1) and comment_end != before:
-            continue  # a backslash continues the line (one that ends a comment does not)
+        if _continued(source, at, comment_end):
+            continue
         start = match.end()
         # What follows a decorator is part of its statement only if it carries the definition
         # on (a line that opens with @ at column 0 may be the matrix operator inside brackets).
@@ -496,14 +503,13 @@ def _cut_inside(source: str, start: int, end: int, naming: list[int]) -> str | N
     if end - start < _INNER_FROM:
         return None
     opens: list[tuple[int, str]] = []  # (where a line starts, its indent)
-    comment_end = -1  # as in _statement_starts: a backslash ending a comment continues nothing
+    comment_end = -1  # where the last comment or string ended
     for match in _INNER_DEFINITION.finditer(source, start, end):
         at = match.start()
         if source[at] != "\n":
             comment_end = match.end()
             continue
-        before = at - 1 if source.startswith("\r", at - 1) else at
-        if source.startswith("\\", before - 1) and comment_end != before:
+        if _continued(source, at, comment_end):
             continue
         opens.append((at + 1, match.group(1)))
     if not opens:
