@@ -9,8 +9,9 @@ import re
 import string
 import unicodedata
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from ingest.scan import Recorder, ScanResult
 from ingest.scan_nfkc import may_spell_a_name
@@ -81,19 +82,21 @@ def _module_constants(tree: ast.Module) -> dict[str, str | None]:
     """Module-level NAME = "text" bindings; a name bound more than once to different things is None."""
     constants: dict[str, str | None] = {}
     for node in tree.body:
-        targets: list[ast.expr] = []
-        value: ast.expr | None = None
-        if isinstance(node, ast.Assign):
-            targets, value = node.targets, node.value
-        elif isinstance(node, ast.AnnAssign):
-            targets, value = [node.target], node.value
-        for target in targets:
-            if isinstance(target, ast.Name):
-                text = value.value if isinstance(value, ast.Constant) else None
-                text = text if isinstance(text, str) else None
-                seen = target.id in constants and constants[target.id] != text
-                constants[target.id] = None if seen else text
+        for name, value in _names_bound(node):
+            text = value.value if isinstance(value, ast.Constant) else None
+            text = text if isinstance(text, str) else None
+            seen = name in constants and constants[name] != text
+            constants[name] = None if seen else text
     return constants
+
+
+def _names_bound(statement: ast.stmt) -> list[tuple[str, ast.expr | None]]:
+    """The names a module-level statement binds as _module_constants reads them, with values."""
+    if isinstance(statement, ast.Assign):
+        return [(t.id, statement.value) for t in statement.targets if isinstance(t, ast.Name)]
+    if isinstance(statement, ast.AnnAssign) and isinstance(statement.target, ast.Name):
+        return [(statement.target.id, statement.value)]
+    return []
 
 
 _NEWLINE = re.compile(r"\r\n|\r|\n")
@@ -113,19 +116,29 @@ def _trigger_positions(source: str) -> list[int]:
     would not take for a loader's: no statement is kept for it. An occurrence next to a
     non-ASCII character counts (Python may read the two as one name, or not)."""
     found = []
-    end_of_source = len(source)
     for name in TRIGGER_NAMES:
         at = source.find(name)
         while at >= 0:
             end = at + len(name)
-            if not (
-                (at and source[at - 1] in _NAME_ASCII)
-                or (end < end_of_source and source[end] in _NAME_ASCII)
-            ):
+            if _a_name_of_its_own(source, at, end):
                 found.append(at)
             at = source.find(name, end)
     found.sort()
     return found
+
+
+def _a_name_of_its_own(source: str, at: int, end: int) -> bool:
+    return not ((at and source[at - 1] in _NAME_ASCII) or source[end : end + 1] in _NAME_ASCII)
+
+
+def _names(source: str, name: str) -> bool:
+    """Whether `name` occurs in the source as a name of its own (as _trigger_positions asks)."""
+    at = source.find(name)
+    while at >= 0:
+        if _a_name_of_its_own(source, at, at + len(name)):
+            return True
+        at = source.find(name, at + len(name))
+    return False
 
 
 def _lines_naming(source: str, pattern: re.Pattern[str]) -> list[int]:
@@ -218,11 +231,15 @@ class _CallReader:
         constants: dict[str, str | None],
         recorder: Recorder,
         shared_aliases: dict[str, str] | None = None,
+        constant_holds: Callable[[str], bool] | None = None,
     ) -> None:
         self.constants = constants
         self.recorder = recorder
         self.shared_aliases = shared_aliases or {}  # a notebook's: imported in another cell
         self.aliases: dict[str, str] = {}
+        # A tree of loading_part: whether it binds a constant's name as the whole tree does.
+        self.constant_holds = constant_holds
+        self.held: dict[str, bool] = {}
 
     def read(
         self,
@@ -234,9 +251,13 @@ class _CallReader:
         every_line: bool = False,
     ) -> bool:
         """Record the loading calls in `tree`, parsed from `source` (`naming`: the offsets of
-        its trigger names, where known). A tree that is not `whole` lacks the statements that
-        name no loader, where the calls of a loader renamed on import may lie: then nothing is
-        recorded, and the answer is False. With `every_line`, calls on any line are read (the
+        its trigger names, where known); False when only the whole tree can tell, and what was
+        recorded is not the answer.
+
+        A tree that is not `whole` lacks statements (loading_part): the calls of a loader
+        renamed on import may lie in them, and a module constant may be bound there too (the
+        reader was then given `constant_holds`, and a load that takes a constant it doubts
+        cannot be read from this tree). With `every_line`, calls on any line are read (the
         names may be written in characters that NFKC turns into them)."""
         if every_line:
             lines = list(range(1, source.count("\n") + source.count("\r") + 2))
@@ -251,7 +272,7 @@ class _CallReader:
         calls = {id(n): n for n in nodes if isinstance(n, ast.Call)}.values()
         for call in sorted(calls, key=lambda c: (c.lineno, c.col_offset)):
             self._record(call)
-        return True
+        return all(self.held.values())
 
     def _loader(self, func: ast.expr) -> tuple[str, Loader] | None:
         if isinstance(func, ast.Attribute):
@@ -268,6 +289,8 @@ class _CallReader:
         if isinstance(node, ast.Constant) and isinstance(node.value, str):
             return node.value
         if isinstance(node, ast.Name):
+            if self.constant_holds is not None and node.id not in self.held:
+                self.held[node.id] = self.constant_holds(node.id)
             return self.constants.get(node.id)
         return None  # f-strings, calls, attributes, parameters: not knowable without running it
 
@@ -375,13 +398,25 @@ _DECORATED = re.compile(r"(def|class|async)|@")
 
 
 def _opens_with(pattern: re.Pattern[str], source: str, start: int) -> bool:
-    """Whether the pattern matches at `start`, a keyword it matches being a whole word as Python
-    reads words (re's \\b is not: def followed by a combining accent is a name)."""
+    """Whether the pattern matches at `start`, as _opening asks (written out: it is asked of
+    every statement start)."""
     match = pattern.match(source, start)
     if match is None:
         return False
     end = match.end()
     return not (match.group(1) and end < len(source) and ("a" + source[end]).isidentifier())
+
+
+def _opening(pattern: re.Pattern[str], source: str, start: int) -> str | None:
+    """What the pattern matches at `start`, a keyword it matches being a whole word as Python
+    reads words (re's \\b is not: def followed by a combining accent is a name)."""
+    match = pattern.match(source, start)
+    if match is None:
+        return None
+    end = match.end()
+    if match.group(1) and end < len(source) and ("a" + source[end]).isidentifier():
+        return None
+    return match.group()
 
 
 def _continued(source: str, line_feed: int, comment_end: int) -> bool:
@@ -425,25 +460,61 @@ def _statement_starts(source: str) -> tuple[list[int], list[int]]:
 
 
 def loading_part(source: str, naming: list[int] | None = None) -> str | None:
-    """The source with each top-level statement of _DEFINITION's kinds that names no loader
-    replaced by its line breaks, so that line numbers stay; None when nothing is left out.
+    """The source with each top-level statement that cannot matter replaced by its line breaks,
+    so that line numbers stay; None when nothing is left out.
 
-    The reader looks only at calls on lines that name a loader (_CallReader.read) and at
-    module-level assignments (_module_constants); the statements left out hold neither. Most of
-    a module is its functions and classes, so the parser builds a small part of its tree. Cut
-    at a wrong place (a line at column 0 inside brackets, say), what is left does not parse, or
-    parses to a statement that runs into a left-out line (_spans_a_cut), and the caller parses
-    the whole source instead.
+    The reader looks only at calls on lines that name a loader (_CallReader.read), at `from`
+    imports that rename a loader, and at module constants: names bound by module-level
+    assignments to a string (_module_constants). A statement that names no loader can matter
+    only as such an assignment, and so it is left out when it is of one of _DEFINITION's kinds
+    (they bind nothing at module level that _module_constants reads), or when it holds no quote
+    (it binds no string). One of the latter may still bind a constant's name to something else,
+    which makes it unknowable: a load that takes a constant whose name they hold is read from
+    the whole tree (_PartBindings). An import that names a loader is left out too unless it
+    renames one (`as`).
 
-    A kept statement of those kinds (a class with one loading method, say) is cut inside too
-    (_cut_inside): each definition in its body that names no loader becomes `pass`.
+    Most of a module is its functions and classes, so the parser builds a small part of its
+    tree. Cut at a wrong place (a line at column 0 inside brackets, say), what is left does not
+    parse, or parses to a statement that runs into a left-out line (_spans_a_cut), or keeps a
+    line inside brackets that parses alone: a load that takes a constant such a line binds is
+    read from the whole tree too (_PartBindings). In all these cases the caller parses the whole
+    source instead. A kept statement of _DEFINITION's kinds (a class with one loading method,
+    say) is cut inside too (_cut_inside): each definition in its body that names no loader
+    becomes `pass`.
     """
     cut = _cut(source, naming)
-    return None if cut is None else cut[0]
+    return None if cut is None else cut.part
 
 
-def _cut(source: str, naming: list[int] | None = None) -> tuple[str, list[int]] | None:
-    """loading_part, and the (1-based) first line of each run of lines it left out."""
+class _Kept(NamedTuple):
+    """A statement loading_part keeps."""
+
+    line: int  # its (1-based) first line
+    start: int  # where it starts in the source
+    outside: int  # where the last statement before it that cannot stand inside brackets starts
+
+
+class _Cut(NamedTuple):
+    part: str  # loading_part
+    left_out: list[int]  # the (1-based) first line of each run of lines left out
+    bindings: str  # the left-out statements that may bind a module-level name, one a line
+    kept: list[_Kept]
+
+
+# Imports, and the keyword an import renames with.
+_IMPORT = re.compile(r"(import|from)")
+_AS = re.compile(r"\bas\b")
+_COMMENT = re.compile(r"#[^\r\n]*")
+# Statements that cannot go on inside brackets: a column-0 line that opens with one of these
+# starts a statement outside any brackets (in a source that parses).
+_NEVER_IN_BRACKETS = frozenset(
+    {"def", "class", "import", "while", "with", "try", "assert", "raise", "del", "pass"}
+    | {"global", "nonlocal"}
+)
+
+
+def _cut(source: str, naming: list[int] | None = None) -> _Cut | None:
+    """loading_part, with what the reader needs to know of what it left out."""
     if "\r" in source and source.count("\r") != source.count("\r\n"):
         return None  # a lone carriage return ends a line for Python, not for _statement_starts
     starts, semicolons = _statement_starts(source)
@@ -454,27 +525,104 @@ def _cut(source: str, naming: list[int] | None = None) -> tuple[str, list[int]] 
     starts.append(len(source))
     pieces = [source[: starts[0]]]
     left_out: list[int] = []
+    bindings: list[str] = []
+    kept: list[_Kept] = []
     cut_inside = False
     line, counted = 1, 0  # the line `counted` is on
+    outside = 0
     for start, end in itertools.pairwise(starts):
+        line += source.count("\n", counted, start)
+        counted = start
         index = bisect_left(naming, start)
         names_a_loader = index < len(naming) and naming[index] < end
         index = bisect_left(semicolons, start)
         # A semicolon may end the statement and start another, which could bind a constant.
         separated = index < len(semicolons) and semicolons[index] < end
-        if names_a_loader or separated or not _opens_with(_DEFINITION, source, start):
+        if names_a_loader:
+            # An import binds a loader's name only where it renames one (_aliases).
+            keep = separated or not _an_import(source, start) or _renames(source, start, end)
+        else:
+            opening = None if separated else _opening(_DEFINITION, source, start)
+            if opening in _NEVER_IN_BRACKETS:
+                outside = start
+            # No statement without a quote binds a string.
+            keep = opening is None and (
+                source.find('"', start, end) >= 0 or source.find("'", start, end) >= 0
+            )
+            if opening is None and not keep:
+                bindings.append(source[start:end])
+        if keep:
             # A semicolon may join a module-level statement to its last line: not cut inside.
             inside = names_a_loader and not separated
             inner = _cut_inside(source, start, end, naming) if inside else None
             pieces.append(source[start:end] if inner is None else inner)
             cut_inside = cut_inside or inner is not None
+            kept.append(_Kept(line, start, outside))
             continue
-        line += source.count("\n", counted, start)
-        counted = start
         pieces.append("\n" * source.count("\n", start, end))
         if not left_out or left_out[-1] != line:
             left_out.append(line)
-    return ("".join(pieces), left_out) if left_out or cut_inside else None
+    if not (left_out or cut_inside):
+        return None
+    return _Cut("".join(pieces), left_out, "\n".join(bindings), kept)
+
+
+class _PartBindings:
+    """Whether the tree of loading_part binds a module constant's name as the whole source's
+    tree does: no statement left out binds it, and each statement of the part that binds it is
+    one of the source's own, not a column-0 line inside brackets that the cut took for a
+    statement's start (such a line parses alone when the lines around it, which open and close
+    the brackets, were left out: `f(`, `M = "org/m"` and `if ready else N)`)."""
+
+    def __init__(self, source: str, tree: ast.Module, cut: _Cut) -> None:
+        self.source = source
+        self.tree = tree
+        self.cut = cut
+        self.lines: dict[str, list[int]] | None = None  # where the part binds each name
+
+    def hold(self, name: str) -> bool:
+        if _names(self.cut.bindings, name):
+            return False
+        if self.lines is None:
+            self.lines = {}
+            for statement in self.tree.body:
+                for bound, _ in _names_bound(statement):
+                    self.lines.setdefault(bound, []).append(statement.lineno)
+        kept = self.cut.kept
+        for line in self.lines.get(name, ()):
+            # The kept statement the binding is in: the last that starts on or above its line.
+            holder = kept[bisect_right(kept, (line, len(self.source))) - 1]
+            if _brackets_open(self.source, holder.outside, holder.start):
+                return False
+        return True
+
+
+_STRINGS_AND_COMMENTS = re.compile(_STRING_OR_COMMENT)
+
+
+def _brackets_open(source: str, begin: int, end: int) -> bool:
+    """Whether more brackets open than close in source[begin:end] (from a statement's start,
+    outside any string)."""
+    code = source[begin:end]
+    if "#" in code or '"' in code or "'" in code:
+        code = _STRINGS_AND_COMMENTS.sub("", code)
+    return sum(map(code.count, "([{")) != sum(map(code.count, ")]}"))
+
+
+def _an_import(source: str, start: int) -> bool:
+    return source.startswith(("import", "from"), start) and _opens_with(_IMPORT, source, start)
+
+
+def _renames(source: str, start: int, end: int) -> bool:
+    """Whether the import statement source[start:end] may rename what it imports: a `from`
+    import with `as`, or one whose brackets do not close (a column-0 line inside them ended
+    the statement early, and `as` may follow)."""
+    if not source.startswith("from", start):
+        return False  # `import x as y` binds a module, never a loader's name (_aliases)
+    code = source[start:end]
+    if "#" in code:
+        code = _COMMENT.sub("", code)  # an import holds no string
+    return _AS.search(code) is not None or code.count("(") != code.count(")")
 
 
 # Inside a kept statement: the lines that open a definition or a decorator, with their indent
@@ -576,15 +724,22 @@ def _read_loading_part(source: str, recorder: Recorder) -> bool:
     cut = _cut(source, naming)
     if cut is None:
         return False
-    part, left_out = cut
     try:
-        tree = ast.parse(part)
+        tree = ast.parse(cut.part)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return False  # cut at a wrong place, or a part the whole parse will report
-    if _spans_a_cut(tree, left_out):
+    if _spans_a_cut(tree, cut.left_out):
         return False
-    reader = _CallReader(_module_constants(tree), recorder)
-    return _read(tree, source, reader, whole=False, naming=naming)
+    # Recorded aside: what the part shows is the answer only if the part can tell.
+    found = ScanResult()
+    holds = _PartBindings(source, tree, cut).hold
+    reader = _CallReader(_module_constants(tree), Recorder(found, recorder.path), None, holds)
+    if not _read(tree, source, reader, whole=False, naming=naming):
+        return False
+    recorder.result.findings += found.findings
+    recorder.result.skipped += found.skipped
+    recorder.result.unreadable += found.unreadable
+    return True
 
 
 def _cell_source(cell: dict[str, object]) -> str:

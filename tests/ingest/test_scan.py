@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import bisect
 import functools
+import itertools
 import json
 import re
 import shutil
@@ -196,7 +198,7 @@ def test_a_key_in_any_document_of_a_yaml_stream_is_found(tmp_path: Path, before:
 
 def test_hostile_files_are_reported_not_crashed_on(tmp_path: Path) -> None:
     (tmp_path / "deep.py").write_text(
-        "x = " + "(" * 5000 + "1" + ")" * 5000 + "\nfrom_pretrained\n"
+        "x = " + "(" * 5000 + "'1'" + ")" * 5000 + "\nfrom_pretrained\n"  # a string: read
     )
     (tmp_path / "bad.json").write_text("{" * 100000)
     (tmp_path / "bad.ipynb").write_bytes(b"\xff\xfe not json")
@@ -406,6 +408,16 @@ _TOP_LEVEL_PIECES = [
     "while False:\n    snapshot_download('org/while')",
     "del REPO",
     "assert REPO",
+    # No quote: left out, and what they bind is known to be bound where lines were left out.
+    "REPO = make_repo()",
+    "REPO: str",
+    "count = 1",
+    "import transformers.pipeline",
+    "from transformers import (pipeline\nas make)",
+    # Column-0 lines inside brackets that parse alone when the lines around them are left out.
+    "f(\nREPO='org/keyword'\nif ready else None)",
+    "d = {\nREPO: 'annotation'\nfor REPO in names}",
+    "@decorate(\nREPO='org/decorator-keyword'\nif ready else None)\ndef decorated():\n    pass",
     # Longer names holding a loader's: not loaders, and no reason to keep a statement.
     "def make_pipeline():\n    return pipelines(REPO)",
     "from sklearn.pipeline import make_pipeline\nstep = make_pipeline('org/not-a-load')",
@@ -568,7 +580,8 @@ def test_bodies_cut_inside_find_what_the_whole_tree_shows_in_real_code(
 def _cut_statements_agree(path: Path) -> bool | None:
     """Whether the statements loading_part keeps parse to the very nodes a whole parse gives
     them (None: not Python, or nothing to leave out). With no loader named anywhere, every
-    statement of the left-out kinds is left out, unless a semicolon joins it to another."""
+    statement of the left-out kinds is left out, unless a semicolon joins it to another, and
+    so is every statement whose lines, up to the next statement's, hold no quote."""
     import ast
     import io
     import tokenize
@@ -584,7 +597,7 @@ def _cut_statements_agree(path: Path) -> bool | None:
     cut = scan_python._cut(source)
     if cut is None:
         return None
-    part, left_out_lines = cut
+    part, left_out_lines = cut.part, cut.left_out
     try:
         cut_tree = ast.parse(part)
     except SyntaxError:
@@ -606,13 +619,44 @@ def _cut_statements_agree(path: Path) -> bool | None:
     def separated(node: ast.stmt) -> bool:
         return any(node.lineno <= line <= (node.end_lineno or node.lineno) for line in semicolons)
 
+    # Each statement's lines, decorators included, up to the next statement that opens a line.
+    firsts = [
+        min([n.lineno, *(d.lineno for d in getattr(n, "decorator_list", []))]) for n in tree.body
+    ]
+    opening = [
+        i for i, n in enumerate(tree.body) if i == 0 or firsts[i] > tree.body[i - 1].end_lineno
+    ]
+    spans = itertools.pairwise([*(firsts[i] for i in opening), len(lines) + 1])
+    texts = {i: "\n".join(lines[a - 1 : b - 1]) for i, (a, b) in zip(opening, spans, strict=True)}
+    quoted = [
+        bool(re.search("[\"']", texts[max(i for i in opening if i <= j)]))
+        for j in range(len(tree.body))
+    ]
     expected = [
         node
-        for node in tree.body
-        if separated(node) or not (isinstance(node, left_out) or opens_with_a_string(node))
+        for number, node in enumerate(tree.body)
+        if quoted[number]
+        and (separated(node) or not (isinstance(node, left_out) or opens_with_a_string(node)))
     ]
     dump = functools.partial(ast.dump, include_attributes=True)
-    return [dump(n) for n in cut_tree.body] == [dump(n) for n in expected]
+    kept = {dump(n): n for n in cut_tree.body}
+    wanted = {dump(n): n for n in expected}
+    # A column-0 line inside a statement's brackets is taken for a statement's start. The cut
+    # may then leave out a statement that binds a name: it must be known as bound where the
+    # cut left lines out. It may keep a line inside brackets that parses alone: it must be
+    # known to open inside brackets.
+    missed = [n for d, n in wanted.items() if d not in kept]
+    extra = [n for d, n in kept.items() if d not in wanted]
+
+    def inside_brackets(node: ast.stmt) -> bool:
+        holder = cut.kept[bisect.bisect_right(cut.kept, (node.lineno, len(source))) - 1]
+        return scan_python._brackets_open(source, holder.outside, holder.start)
+
+    return all(
+        (n.end_lineno or n.lineno) > n.lineno
+        and all(scan_python._names(cut.bindings, name) for name, _ in scan_python._names_bound(n))
+        for n in missed
+    ) and all(inside_brackets(n) for n in extra)
 
 
 def _standard_library_sources(every: int) -> list[Path]:
@@ -667,6 +711,21 @@ def test_statements_are_cut_where_the_parser_ends_them_in_the_whole_standard_lib
         'x = "pipeline\u0301"\nM = "org/m"\n\uff50ipeline("t", M)\n',  # NFKC takes one, gives one
         'C = "o/c"\ndef f(m=(a\n@ b)): pass\nC = "o/b"\nsnapshot_download(C)\n',  # @: an operator
         'C = "o/c"\nif (a\n@ b): pass\nC = "o/b"\nsnapshot_download(C)\n',
+        # Column-0 lines inside brackets, taken for statements: a keyword argument, a dict
+        # entry (an annotation, alone), in brackets the cut leaves out.
+        '@decorator(\nM="org/m"\nif c else "n")\ndef g(): pass\nAutoModel.from_pretrained(M)\n',
+        'f(\nM="org/m"\nif c else "n")\nAutoModel.from_pretrained(M)\n',
+        'M = "org/a"\nd = {\nM: "T"\nfor M in y}\nAutoModel.from_pretrained(M)\n',
+        'M = "org/a"\nif (lambda\nM: "T"\nif c else "U"): pass\nAutoModel.from_pretrained(M)\n',
+        # Bound again, without a quote (left out): the constant is not known.
+        'M = "org/m"\nM = make()\nAutoModel.from_pretrained(M)\n',
+        'M: str\nM = "org/m"\nAutoModel.from_pretrained(M)\n',
+        'M = "org/m"\nx = 1; M = 2\nAutoModel.from_pretrained(M)\n',
+        'M = "org/m"\nM = (\n2)\nAutoModel.from_pretrained(M)\n',
+        # An import that names a loader: left out, unless it may rename one.
+        'from transformers import pipeline\nM = "org/m"\npipeline("t", M)\n',
+        'from transformers import (pipeline\nas make)\nmake("t", "org/m")\n',
+        'from transformers import pipeline \\\n as make\nmake("t", "org/m")\n',
     ],
 )
 def test_cutting_at_statement_starts_the_regex_can_misjudge_changes_nothing(source: str) -> None:
