@@ -13,6 +13,7 @@ import errno
 import functools
 import gc
 import itertools
+import operator
 import os
 import re
 import stat
@@ -230,10 +231,13 @@ def _wanted_dir(name: str) -> bool:
     return name not in IGNORED_DIRS and not name.endswith(".egg-info")
 
 
-def _suffix(name: str) -> str:
-    base = name.rpartition("/")[2]
-    dot = base.rfind(".")
-    return base[dot:].lower() if dot > 0 else ""
+def _suffix(path: str) -> str:
+    """The file name's suffix, lower-cased ("" for none, or for a name that opens with its dot)."""
+    dot = path.rfind(".")
+    return path[dot:].lower() if dot > path.rfind("/") + 1 else ""
+
+
+_BY_NAME = operator.attrgetter("name")
 
 
 def walk(root: str) -> Iterator[str]:
@@ -243,7 +247,7 @@ def walk(root: str) -> Iterator[str]:
     while stack:
         directory, specs = stack.pop()
         try:
-            entries = sorted(os.scandir(directory), key=lambda e: e.name)
+            entries = sorted(os.scandir(directory), key=_BY_NAME)
         except OSError:
             continue
         # A folder's own .gitignore is read only where the listing shows one (a regular file:
@@ -254,15 +258,14 @@ def walk(root: str) -> Iterator[str]:
             specs = [*specs, (directory, spec)]
         subdirs = []
         for entry in entries:
-            # Symlinks are not followed: a link can loop or lead outside the project.
-            if entry.is_symlink():
-                continue
-            if entry.is_dir():
+            # Symlinks are not followed (neither a folder nor a file here): a link can loop or
+            # lead outside the project.
+            if entry.is_dir(follow_symlinks=False):
                 if _wanted_dir(entry.name) and not (specs and _ignored(entry.path, True, specs)):
                     subdirs.append((entry.path, specs))
             elif (
                 _suffix(entry.name) in wanted
-                and entry.is_file()  # not a FIFO or device: reading one could block
+                and entry.is_file(follow_symlinks=False)  # not a FIFO or device: it could block
                 and not (specs and _ignored(entry.path, False, specs))
             ):
                 yield entry.path
@@ -386,7 +389,7 @@ def cycle_collector_paused() -> Iterator[None]:
 
 
 def _scan_each(
-    files: list[tuple[str, str]], grep: bool = False, named: frozenset[str] = frozenset()
+    files: list[str], grep: bool = False, named: frozenset[str] = frozenset()
 ) -> list[ScanResult | None]:
     """One result per file, in order; None for a file read in which nothing was found, which a
     worker sends back for nothing. With `grep`, the Python files grep vouches name no loader
@@ -396,20 +399,20 @@ def _scan_each(
     vouched = _vouched_by_grep(files, named) if grep else ()
     parts: list[ScanResult | None] = []
     with cycle_collector_paused(), _same_recursion_allowance():
-        for path, shown in files:
+        for path in files:
             if path in vouched:
                 parts.append(None)
                 continue
             part = ScanResult()
-            _scan_one(path, shown, readers, part)
+            _scan_one(path, _shown(path), readers, part)
             parts.append(None if part.found_nothing() else part)
     return parts
 
 
-def _vouched_by_grep(files: list[tuple[str, str]], named: frozenset[str]) -> set[str]:
+def _vouched_by_grep(files: list[str], named: frozenset[str]) -> set[str]:
     """The Python files among `files` (the walk's, not those `named`) that grep read and found
     no loader's name in."""
-    python = [p for p, _ in files if _suffix(p) in PYTHON_SUFFIXES and p not in named]
+    python = [p for p in files if _suffix(p) in PYTHON_SUFFIXES and p not in named]
     if len(python) < GREP_FROM:
         return set()
     from ingest.scan_python import TRIGGERS
@@ -418,16 +421,15 @@ def _vouched_by_grep(files: list[tuple[str, str]], named: frozenset[str]) -> set
     return set() if naming is None else set(python) - naming
 
 
-def _merge(parts: Iterable[ScanResult | None]) -> ScanResult:
+def _merge(chunks: Iterable[list[ScanResult | None]]) -> ScanResult:
     merged = ScanResult()
-    for part in parts:
-        if part is None:
-            merged.files += 1
-            continue
-        merged.findings += part.findings
-        merged.skipped += part.skipped
-        merged.unreadable += part.unreadable
-        merged.files += part.files
+    for chunk in chunks:
+        merged.files += chunk.count(None)  # a file read in which nothing was found
+        for part in filter(None, chunk):
+            merged.findings += part.findings
+            merged.skipped += part.skipped
+            merged.unreadable += part.unreadable
+            merged.files += part.files
     return merged
 
 
@@ -438,17 +440,22 @@ def default_jobs() -> int:
         return os.cpu_count() or 1
 
 
-def _files(paths: Iterable[Path | str], skip: str | None) -> Iterator[tuple[str, str]]:
-    """(path, shown) for each file to scan, as the walk finds them; `skip` (the scan's own
-    cache file) is left out, however the paths reach it."""
+def _files(paths: Iterable[Path | str], skip: str | None) -> Iterator[str]:
+    """Each file to scan, as the walk finds it; `skip` (the scan's own cache file) is left
+    out, however the paths reach it."""
     skip_name = os.path.basename(skip) if skip else None
     for given in paths:
         root = os.fspath(given)
         for path in walk(root) if os.path.isdir(root) else [root]:
             if skip and os.path.basename(path) == skip_name and _same_file(path, skip):
                 continue
-            shown = path[2:] if path.startswith("./") else path
-            yield path, shown.replace(os.sep, "/")
+            yield path
+
+
+def _shown(path: str) -> str:
+    """How findings name the file: as the path given to the scan reaches it, with "/"."""
+    shown = path[2:] if path.startswith("./") else path
+    return shown.replace(os.sep, "/")
 
 
 def _same_file(path: str, other: str) -> bool:
@@ -492,18 +499,18 @@ def _worker_context() -> Any:
 
 
 def _scan_all(
-    files: Iterable[tuple[str, str]],
+    files: Iterable[str],
     jobs: int,
     *,
     grep: bool = True,
     named: frozenset[str] = frozenset(),
-) -> list[ScanResult | None]:
-    """One result per file, in order. A large tree is read by `jobs` worker processes, a chunk
-    at a time, each handed over as soon as the walk has found it."""
+) -> list[list[ScanResult | None]]:
+    """One result per file, in order, a chunk of files at a time. A large tree is read by
+    `jobs` worker processes, each chunk handed over as soon as the walk has found it."""
     files = iter(files)
     first = list(itertools.islice(files, _CHUNK))
     if jobs <= 1 or len(first) < _CHUNK:
-        return _scan_each([*first, *files], grep, named)
+        return [_scan_each([*first, *files], grep, named)]
     from concurrent.futures import ProcessPoolExecutor
 
     scan = functools.partial(_scan_each, grep=grep, named=named)
@@ -511,7 +518,7 @@ def _scan_all(
         chunks = [pool.submit(scan, first)]
         while chunk := list(itertools.islice(files, _CHUNK)):
             chunks.append(pool.submit(scan, chunk))
-        return [part for chunk in chunks for part in chunk.result()]
+        return [chunk.result() for chunk in chunks]
 
 
 def scan_paths(
@@ -540,19 +547,20 @@ def scan_paths(
 
 
 def _scan_cached(
-    files: list[tuple[str, str]],
+    files: list[str],
     jobs: int,
     cache: ScanCache,
     grep: bool,
     named: frozenset[str],
 ) -> ScanResult:
-    parts: list[ScanResult | None] = [cache.get(path, shown) for path, shown in files]
+    shown = [_shown(path) for path in files]
+    parts = [cache.get(path, name) for path, name in zip(files, shown, strict=True)]
     todo = [index for index, part in enumerate(parts) if part is None]
     read = _scan_all([files[i] for i in todo], jobs, grep=grep, named=named)
-    for index, part in zip(todo, read, strict=True):
+    for index, part in zip(todo, itertools.chain.from_iterable(read), strict=True):
         parts[index] = part = part or ScanResult(files=1)
-        cache.put(*files[index], part)
-    return _merge(parts)
+        cache.put(files[index], shown[index], part)
+    return _merge([parts])
 
 
 def parse_model_list(text: str) -> tuple[list[str], list[tuple[int, str, str]]]:

@@ -363,6 +363,26 @@ def _read(
         return True
 
 
+# Where a top-level statement may start: column 0 of a line, at a character a statement can
+# begin with (a form feed or any non-ASCII character counts: Python allows them there). A start
+# it misses leaves that statement joined to the one above it; a false one, inside brackets, is
+# caught after parsing (_spans_a_cut, _PartBindings).
+_START_CHARACTER = r"(?:[^\W\d]|[@\"'(\[{\x0c\\]|[^\x00-\x7f])"
+# The end of a keyword, as Python reads words: re's \b is not (def followed by a combining accent
+# is a name); any non-ASCII character after one is taken for part of a name.
+_WORD_END = r"(?![0-9A-Za-z_]|[^\x00-\x7f])"
+# The clauses that go on a compound statement at column 0: part of the statement above.
+_CLAUSE = r"(?:elif|else|except|finally)" + _WORD_END
+# Top-level statements that neither load anything nor bind a module constant unless a loader's
+# name is written in them: definitions, decorators, imports, compound statements (what their
+# blocks bind is not at module level for _module_constants), statements that bind nothing, and
+# expressions that open with a string (docstrings). A start's kind is the keyword or character.
+_DEFINITIONS = (
+    "def|class|async|import|from|if|for|while|with|try|assert|raise|del|pass|global|nonlocal"
+)
+_KIND = r"((?:" + _DEFINITIONS + r")" + _WORD_END + r"|[@\"'])?"
+# What goes on after a decorator: another decorator, or the definition it decorates.
+_DECORATED = frozenset({"def", "class", "async", "@"})
 # Strings and comments, matched whole so that nothing inside one is taken for a statement's
 # start. An unterminated string runs to the end of its line (one quote) or of the file (three).
 # A backslash escapes the character after it, or a CR LF line break whole.
@@ -373,90 +393,46 @@ _STRING_OR_COMMENT = (
     r'|"[^"\\\r\n]*(?:\\(?:\r\n|[\s\S])[^"\\\r\n]*)*"?'
     r"|'[^'\\\r\n]*(?:\\(?:\r\n|[\s\S])[^'\\\r\n]*)*'?"
 )
-# Where a top-level statement may start: column 0 of a line, at a character a statement can begin
-# with (a form feed or any non-ASCII character counts: Python allows them there). A start is
-# matched with the line feed before it, and so before a string that opens the line, and every
-# alternative opens with a character, which lets the regex engine skip from one such character to
-# the next. A line feed after a backslash continues the line, unless the backslash ends a comment
-# (_statement_starts). A start it misses leaves that statement joined to the one above it; a false
-# one, inside brackets, is caught after parsing (_spans_a_cut).
-_STARTS_WITH = r"(?=[^\W\d]|[@\"'(\[{\x0c\\]|[^\x00-\x7f])"
-_FIRST_STATEMENT = re.compile(_STARTS_WITH)
-_TOP_LEVEL = re.compile(r"\n" + _STARTS_WITH + "|;|" + _STRING_OR_COMMENT)
-# Top-level statements that neither load anything nor bind a module constant unless a loader's
-# name is written in them: definitions, decorators, imports, compound statements (what their
-# blocks bind is not at module level for _module_constants), statements that bind nothing, and
-# expressions that open with a string (docstrings).
-_DEFINITION = re.compile(
-    r"(def|class|async|import|from|if|for|while|with|try|assert|raise|del|pass|global|nonlocal)"
-    r"|[@\"']"
+# From one place to the next statement start or semicolon: code, strings and comments are
+# consumed inside the regex, possessively (no backtracking), so Python sees only the starts. A
+# backslash in code escapes the line break after it (one that ends a comment escapes nothing).
+_TO_NEXT_START = re.compile(
+    r"(?:[^\n\"'#;\\]++"
+    r"|\n(?!" + _START_CHARACTER + r")|\n(?=" + _CLAUSE + r")"
+    r"|\\(?:\r\n|[\s\S])"
+    r"|(?:" + _STRING_OR_COMMENT.replace("*", "*+") + r")"
+    r")*+"
+    r"(?:\n(?=" + _START_CHARACTER + r")(?=" + _KIND + r")|;)"
 )
-# The clauses that go on a compound statement at column 0: part of the statement above.
-_CLAUSE = re.compile(r"(elif|else|except|finally)")
-# What goes on after a decorator: another decorator, or the definition it decorates.
-_DECORATED = re.compile(r"(def|class|async)|@")
+_FIRST_STATEMENT = re.compile(r"(?=" + _START_CHARACTER + r")(?=" + _KIND + r")")
 
 
-def _opens_with(pattern: re.Pattern[str], source: str, start: int) -> bool:
-    """Whether the pattern matches at `start`, as _opening asks (written out: it is asked of
-    every statement start)."""
-    match = pattern.match(source, start)
-    if match is None:
-        return False
-    end = match.end()
-    return not (match.group(1) and end < len(source) and ("a" + source[end]).isidentifier())
-
-
-def _opening(pattern: re.Pattern[str], source: str, start: int) -> str | None:
-    """What the pattern matches at `start`, a keyword it matches being a whole word as Python
-    reads words (re's \\b is not: def followed by a combining accent is a name)."""
-    match = pattern.match(source, start)
-    if match is None:
-        return None
-    end = match.end()
-    if match.group(1) and end < len(source) and ("a" + source[end]).isidentifier():
-        return None
-    return match.group()
-
-
-def _continued(source: str, line_feed: int, comment_end: int) -> bool:
-    """Whether the line feed at `line_feed` (or the CR LF it ends) follows a backslash that
-    continues the line: one that ends a comment (`comment_end`: where the last comment or string
-    ended) continues nothing."""
-    before = line_feed - 1 if source.startswith("\r", line_feed - 1) else line_feed
-    return source.startswith("\\", before - 1) and comment_end != before
-
-
-def _statement_starts(source: str) -> tuple[list[int], list[int]]:
-    """Where top-level statements may start, and where semicolons outside strings and comments
-    stand (each may end one statement and start another)."""
+def _statement_starts(source: str) -> tuple[list[int], list[str | None], list[int]]:
+    """Where top-level statements may start, the kind of each (_KIND: None for one of another
+    kind), and where semicolons outside strings and comments stand (each may end one
+    statement and start another)."""
     starts: list[int] = []
+    kinds: list[str | None] = []
     semicolons: list[int] = []
-    joined = False  # a decorator and the definition under it are one statement
-    if _FIRST_STATEMENT.match(source):
+    first = _FIRST_STATEMENT.match(source)
+    if first is not None:
         starts.append(0)
-        joined = source.startswith("@")
-    comment_end = -1  # where the last comment or string ended
-    for match in _TOP_LEVEL.finditer(source):
-        at = match.start()
-        if source[at] == ";":
-            semicolons.append(at)
+        kinds.append(first.group(1))
+    joined = kinds == ["@"]  # a decorator and the definition under it are one statement
+    position = 0
+    while (match := _TO_NEXT_START.match(source, position)) is not None:
+        position = match.end()
+        if source[position - 1] == ";":
+            semicolons.append(position - 1)
             continue
-        if source[at] != "\n":
-            comment_end = match.end()
-            continue
-        if _continued(source, at, comment_end):
-            continue
-        start = match.end()
+        kind = match.group(1)
         # What follows a decorator is part of its statement only if it carries the definition
         # on (a line that opens with @ at column 0 may be the matrix operator inside brackets).
-        if joined and _opens_with(_DECORATED, source, start):
-            joined = source.startswith("@", start)
-            continue
-        if not _opens_with(_CLAUSE, source, start):
-            starts.append(start)
-        joined = source.startswith("@", start)
-    return starts, semicolons
+        if not (joined and kind in _DECORATED):
+            starts.append(position)
+            kinds.append(kind)
+        joined = kind == "@"
+    return starts, kinds, semicolons
 
 
 def loading_part(source: str, naming: list[int] | None = None) -> str | None:
@@ -466,7 +442,7 @@ def loading_part(source: str, naming: list[int] | None = None) -> str | None:
     The reader looks only at calls on lines that name a loader (_CallReader.read), at `from`
     imports that rename a loader, and at module constants: names bound by module-level
     assignments to a string (_module_constants). A statement that names no loader can matter
-    only as such an assignment, and so it is left out when it is of one of _DEFINITION's kinds
+    only as such an assignment, and so it is left out when it is of one of _DEFINITIONS' kinds
     (they bind nothing at module level that _module_constants reads), or when it holds no quote
     (it binds no string). One of the latter may still bind a constant's name to something else,
     which makes it unknowable: a load that takes a constant whose name they hold is read from
@@ -478,7 +454,7 @@ def loading_part(source: str, naming: list[int] | None = None) -> str | None:
     parse, or parses to a statement that runs into a left-out line (_spans_a_cut), or keeps a
     line inside brackets that parses alone: a load that takes a constant such a line binds is
     read from the whole tree too (_PartBindings). In all these cases the caller parses the whole
-    source instead. A kept statement of _DEFINITION's kinds (a class with one loading method,
+    source instead. A kept statement of _DEFINITIONS' kinds (a class with one loading method,
     say) is cut inside too (_cut_inside): each definition in its body that names no loader
     becomes `pass`.
     """
@@ -502,7 +478,7 @@ class _Cut(NamedTuple):
 
 
 # Imports, and the keyword an import renames with.
-_IMPORT = re.compile(r"(import|from)")
+_IMPORTS = frozenset({"import", "from"})
 _AS = re.compile(r"\bas\b")
 _COMMENT = re.compile(r"#[^\r\n]*")
 # Statements that cannot go on inside brackets: a column-0 line that opens with one of these
@@ -517,7 +493,7 @@ def _cut(source: str, naming: list[int] | None = None) -> _Cut | None:
     """loading_part, with what the reader needs to know of what it left out."""
     if "\r" in source and source.count("\r") != source.count("\r\n"):
         return None  # a lone carriage return ends a line for Python, not for _statement_starts
-    starts, semicolons = _statement_starts(source)
+    starts, kinds, semicolons = _statement_starts(source)
     if not starts:
         return None
     if naming is None:
@@ -530,27 +506,26 @@ def _cut(source: str, naming: list[int] | None = None) -> _Cut | None:
     cut_inside = False
     line, counted = 1, 0  # the line `counted` is on
     outside = 0
-    for start, end in itertools.pairwise(starts):
+    for kind, (start, end) in zip(kinds, itertools.pairwise(starts), strict=True):
         line += source.count("\n", counted, start)
         counted = start
+        if kind in _NEVER_IN_BRACKETS:
+            outside = start
         index = bisect_left(naming, start)
         names_a_loader = index < len(naming) and naming[index] < end
-        index = bisect_left(semicolons, start)
         # A semicolon may end the statement and start another, which could bind a constant.
+        index = bisect_left(semicolons, start) if semicolons else 0
         separated = index < len(semicolons) and semicolons[index] < end
         if names_a_loader:
             # An import binds a loader's name only where it renames one (_aliases).
-            keep = separated or not _an_import(source, start) or _renames(source, start, end)
-        else:
-            opening = None if separated else _opening(_DEFINITION, source, start)
-            if opening in _NEVER_IN_BRACKETS:
-                outside = start
+            keep = separated or kind not in _IMPORTS or _renames(source, start, end)
+        elif separated or kind is None:
             # No statement without a quote binds a string.
-            keep = opening is None and (
-                source.find('"', start, end) >= 0 or source.find("'", start, end) >= 0
-            )
-            if opening is None and not keep:
+            keep = source.find('"', start, end) >= 0 or source.find("'", start, end) >= 0
+            if not keep:
                 bindings.append(source[start:end])
+        else:
+            keep = False
         if keep:
             # A semicolon may join a module-level statement to its last line: not cut inside.
             inside = names_a_loader and not separated
@@ -609,10 +584,6 @@ def _brackets_open(source: str, begin: int, end: int) -> bool:
     return sum(map(code.count, "([{")) != sum(map(code.count, ")]}"))
 
 
-def _an_import(source: str, start: int) -> bool:
-    return source.startswith(("import", "from"), start) and _opens_with(_IMPORT, source, start)
-
-
 def _renames(source: str, start: int, end: int) -> bool:
     """Whether the import statement source[start:end] may rename what it imports: a `from`
     import with `as`, or one whose brackets do not close (a column-0 line inside them ended
@@ -625,8 +596,16 @@ def _renames(source: str, start: int, end: int) -> bool:
     return _AS.search(code) is not None or code.count("(") != code.count(")")
 
 
+def _continued(source: str, line_feed: int, comment_end: int) -> bool:
+    """Whether the line feed at `line_feed` (or the CR LF it ends) follows a backslash that
+    continues the line: one that ends a comment (`comment_end`: where the last comment or string
+    ended) continues nothing."""
+    before = line_feed - 1 if source.startswith("\r", line_feed - 1) else line_feed
+    return source.startswith("\\", before - 1) and comment_end != before
+
+
 # Inside a kept statement: the lines that open a definition or a decorator, with their indent
-# (strings and comments matched whole, as for _TOP_LEVEL).
+# (strings and comments matched whole, as for _TO_NEXT_START).
 _INNER_DEFINITION = re.compile(
     r"\n([ \t]++)(?=async[ \t]|def[ \t]|class[ \t]|@)|" + _STRING_OR_COMMENT
 )
