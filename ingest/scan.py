@@ -71,6 +71,9 @@ _WEIGHT_FILE = re.compile(
 )
 
 
+_DRIVE = re.compile(r"[A-Za-z]:")  # C:\models, C:/models
+
+
 @dataclass(frozen=True)
 class Finding:
     """A Hub repo a file uses: where, and how it was recognised."""
@@ -155,7 +158,7 @@ def classify(value: str) -> str | None:
     if (
         value.startswith(("/", "./", "../", "~", "\\"))
         or "\\" in value
-        or re.match(r"^[A-Za-z]:", value)
+        or _DRIVE.match(value)
         or value.count("/") > 1
         or _WEIGHT_FILE.search(value)
     ):
@@ -412,7 +415,11 @@ def _scan_each(
 def _vouched_by_grep(files: list[str], named: frozenset[str]) -> set[str]:
     """The Python files among `files` (the walk's, not those `named`) that grep read and found
     no loader's name in."""
-    python = [p for p in files if _suffix(p) in PYTHON_SUFFIXES and p not in named]
+    # A path that ends in .py has that suffix unless its name is ".py" alone: the walk yields
+    # no such file, and the files named on the command line are never vouched for.
+    python = [p for p in files if p.endswith(".py") or _suffix(p) in PYTHON_SUFFIXES]
+    if named:
+        python = [p for p in python if p not in named]
     if len(python) < GREP_FROM:
         return set()
     from ingest.scan_python import TRIGGERS

@@ -21,6 +21,7 @@ import functools
 import os
 import shutil
 import subprocess
+import sys
 from collections.abc import Sequence
 
 from ingest import scan_nfkc
@@ -53,8 +54,10 @@ def _environment() -> dict[str, str]:
     return {**keep, "LC_ALL": "C"}
 
 
-def _batches(paths: Sequence[bytes]) -> list[list[bytes]]:
+def _batches(paths: list[bytes]) -> list[list[bytes]]:
     """The paths in batches of at most _BATCH_BYTES of names (one, for a worker's chunk)."""
+    if sum(map(len, paths)) + len(paths) <= _BATCH_BYTES:
+        return [paths]
     batches: list[list[bytes]] = []
     size = _BATCH_BYTES
     for path in paths:
@@ -83,7 +86,8 @@ def files_naming(paths: Sequence[str], names: Sequence[bytes]) -> set[str] | Non
     command += [b"-e", pattern, b"--"]
     # grep reads its standard input for a file named "-": Python reads that one.
     unsure = {p for p in paths if p == "-"}
-    for batch in _batches([os.fsencode(p) for p in paths if p != "-"]):
+    encoding, errors = sys.getfilesystemencoding(), sys.getfilesystemencodeerrors()
+    for batch in _batches([p.encode(encoding, errors) for p in paths if p != "-"]):
         try:
             done = subprocess.run(
                 [*command, *batch],

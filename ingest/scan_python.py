@@ -709,16 +709,16 @@ def _read_loading_part(source: str, recorder: Recorder) -> bool:
         return False  # cut at a wrong place, or a part the whole parse will report
     if _spans_a_cut(tree, cut.left_out):
         return False
-    # Recorded aside: what the part shows is the answer only if the part can tell.
-    found = ScanResult()
     holds = _PartBindings(source, tree, cut).hold
-    reader = _CallReader(_module_constants(tree), Recorder(found, recorder.path), None, holds)
-    if not _read(tree, source, reader, whole=False, naming=naming):
-        return False
-    recorder.result.findings += found.findings
-    recorder.result.skipped += found.skipped
-    recorder.result.unreadable += found.unreadable
-    return True
+    reader = _CallReader(_module_constants(tree), recorder, None, holds)
+    result = recorder.result
+    recorded = len(result.findings), len(result.skipped), len(result.unreadable)
+    if _read(tree, source, reader, whole=False, naming=naming):
+        return True
+    # What the part showed is not the answer: the whole tree is read instead.
+    del result.findings[recorded[0] :], result.skipped[recorded[1] :]
+    del result.unreadable[recorded[2] :]
+    return False
 
 
 def _cell_source(cell: dict[str, object]) -> str:
