@@ -477,8 +477,9 @@ class _Cut(NamedTuple):
     kept: list[_Kept]
 
 
-# Imports, and the keyword an import renames with.
+# Imports, how a `from` import opens, and the keyword an import renames with.
 _IMPORTS = frozenset({"import", "from"})
+_FROM_IMPORT = re.compile(r"from[ \t\x0c]+[\w.]+[ \t\x0c]+import(?!\w)")
 _AS = re.compile(r"\bas\b")
 _COMMENT = re.compile(r"#[^\r\n]*")
 # Statements that cannot go on inside brackets: a column-0 line that opens with one of these
@@ -518,7 +519,7 @@ def _cut(source: str, naming: list[int] | None = None) -> _Cut | None:
         separated = index < len(semicolons) and semicolons[index] < end
         if names_a_loader:
             # An import binds a loader's name only where it renames one (_aliases).
-            keep = separated or kind not in _IMPORTS or _renames(source, start, end)
+            keep = separated or kind not in _IMPORTS or not _plain_import(source, start, end)
         elif separated or kind is None:
             # No statement without a quote binds a string.
             keep = source.find('"', start, end) >= 0 or source.find("'", start, end) >= 0
@@ -527,6 +528,10 @@ def _cut(source: str, naming: list[int] | None = None) -> _Cut | None:
         else:
             keep = False
         if keep:
+            # A loader's name on a column-0 line inside brackets: the cut may split its call
+            # (`pipeline` from the `(model=M)` on the line below it), so nothing is cut.
+            if names_a_loader and _brackets_open(source, outside, start):
+                return None
             # A semicolon may join a module-level statement to its last line: not cut inside.
             inside = names_a_loader and not separated
             inner = _cut_inside(source, start, end, naming) if inside else None
@@ -565,9 +570,10 @@ class _PartBindings:
                     self.lines.setdefault(bound, []).append(statement.lineno)
         kept = self.cut.kept
         for line in self.lines.get(name, ()):
-            # The kept statement the binding is in: the last that starts on or above its line.
-            holder = kept[bisect_right(kept, (line, len(self.source))) - 1]
-            if _brackets_open(self.source, holder.outside, holder.start):
+            # The kept statement the binding is in: the last that starts on or above its line
+            # (none: it is in what comes before the first start, kept as it stands).
+            index = bisect_right(kept, (line, len(self.source))) - 1
+            if index >= 0 and _brackets_open(self.source, kept[index].outside, kept[index].start):
                 return False
         return True
 
@@ -584,16 +590,18 @@ def _brackets_open(source: str, begin: int, end: int) -> bool:
     return sum(map(code.count, "([{")) != sum(map(code.count, ")]}"))
 
 
-def _renames(source: str, start: int, end: int) -> bool:
-    """Whether the import statement source[start:end] may rename what it imports: a `from`
-    import with `as`, or one whose brackets do not close (a column-0 line inside them ended
-    the statement early, and `as` may follow)."""
-    if not source.startswith("from", start):
-        return False  # `import x as y` binds a module, never a loader's name (_aliases)
+def _plain_import(source: str, start: int, end: int) -> bool:
+    """Whether source[start:end], which opens with `import` or `from`, is one import on one line
+    that renames nothing. A column-0 line after it that is no statement's start for the cut
+    (`-pipeline(...)`) would be part of it, and `from` also opens the operand of `yield from`
+    on a column-0 line inside brackets."""
     code = source[start:end]
     if "#" in code:
-        code = _COMMENT.sub("", code)  # an import holds no string
-    return _AS.search(code) is not None or code.count("(") != code.count(")")
+        code = _COMMENT.sub("", code)
+    code = code.rstrip()
+    if "\n" in code or "\r" in code or _AS.search(code) or code.count("(") != code.count(")"):
+        return False  # more lines, a renaming, or brackets a column-0 line goes on inside
+    return code.startswith("import") or _FROM_IMPORT.match(code) is not None
 
 
 def _continued(source: str, line_feed: int, comment_end: int) -> bool:

@@ -414,9 +414,15 @@ _TOP_LEVEL_PIECES = [
     "count = 1",
     "import transformers.pipeline",
     "from transformers import (pipeline\nas make)",
+    "from transformers import (\npipeline\nas make)",
+    "import os\n-pipeline(model='org/after-an-import')",
+    "from os import path\n~snapshot_download('org/after-a-from')",
     # Column-0 lines inside brackets that parse alone when the lines around them are left out.
     "f(\nREPO='org/keyword'\nif ready else None)",
     "d = {\nREPO: 'annotation'\nfor REPO in names}",
+    "def gen():\n    x = (yield\nfrom pipeline(model='org/yield-from')\nif ready else None)",
+    "x = [\npipeline\n(model=REPO)]",
+    "y = [AutoModel.\nfrom_pretrained('org/split')\nfor k in names]",
     "@decorate(\nREPO='org/decorator-keyword'\nif ready else None)\ndef decorated():\n    pass",
     # Longer names holding a loader's: not loaders, and no reason to keep a statement.
     "def make_pipeline():\n    return pipelines(REPO)",
@@ -726,6 +732,19 @@ def test_statements_are_cut_where_the_parser_ends_them_in_the_whole_standard_lib
         'from transformers import pipeline\nM = "org/m"\npipeline("t", M)\n',
         'from transformers import (pipeline\nas make)\nmake("t", "org/m")\n',
         'from transformers import pipeline \\\n as make\nmake("t", "org/m")\n',
+        'from transformers import (\npipeline\nas make)\nmake(model="a/b")\n',
+        # A column-0 line after an import that no statement opens with: part of the import.
+        'import os\n-pipeline(model="a/b")\n',
+        'from os import path\n~snapshot_download("a/b")\n',
+        # `from` opening the operand of `yield from` on a column-0 line inside brackets.
+        'def g():\n    x = (yield\nfrom pipeline(model="a/b")\nif c else d)\n',
+        # A loader's name on a column-0 line inside brackets, its call on the next line.
+        'M = "org/m"\nx = [\npipeline\n(model=M)]\n',
+        'x = [\npipeline\n("t", "org/m")\nfor x in y]\n',
+        'M = "org/m"\nif (\npipeline\n("t", M)\nfor x in y): pass\n',
+        'x = [AutoModel.\nfrom_pretrained("org/m")\nfor k in y]\n',
+        # A binding before the first statement start the cut keeps.
+        '1; M = "org/m"; pipeline(model=M)\ndef f(): pass\n',
     ],
 )
 def test_cutting_at_statement_starts_the_regex_can_misjudge_changes_nothing(source: str) -> None:
