@@ -468,6 +468,7 @@ class _Kept(NamedTuple):
     line: int  # its (1-based) first line
     start: int  # where it starts in the source
     outside: int  # where the last statement before it that cannot stand inside brackets starts
+    in_brackets: bool  # whether more brackets open than close in source[outside:start]
 
 
 class _Cut(NamedTuple):
@@ -506,12 +507,16 @@ def _cut(source: str, naming: list[int] | None = None) -> _Cut | None:
     kept: list[_Kept] = []
     cut_inside = False
     line, counted = 1, 0  # the line `counted` is on
-    outside = 0
+    # Brackets open in source[outside:balanced], counted from one kept statement to the next
+    # (each piece opens at a statement's start, outside any string), so that each character
+    # is counted once.
+    outside = balanced = depth = 0
     for kind, (start, end) in zip(kinds, itertools.pairwise(starts), strict=True):
         line += source.count("\n", counted, start)
         counted = start
         if kind in _NEVER_IN_BRACKETS:
-            outside = start
+            outside = balanced = start
+            depth = 0
         index = bisect_left(naming, start)
         names_a_loader = index < len(naming) and naming[index] < end
         # A semicolon may end the statement and start another, which could bind a constant.
@@ -528,16 +533,18 @@ def _cut(source: str, naming: list[int] | None = None) -> _Cut | None:
         else:
             keep = False
         if keep:
+            depth += _bracket_balance(source, balanced, start)
+            balanced = start
             # A loader's name on a column-0 line inside brackets: the cut may split its call
             # (`pipeline` from the `(model=M)` on the line below it), so nothing is cut.
-            if names_a_loader and _brackets_open(source, outside, start):
+            if names_a_loader and depth:
                 return None
             # A semicolon may join a module-level statement to its last line: not cut inside.
             inside = names_a_loader and not separated
             inner = _cut_inside(source, start, end, naming) if inside else None
             pieces.append(source[start:end] if inner is None else inner)
             cut_inside = cut_inside or inner is not None
-            kept.append(_Kept(line, start, outside))
+            kept.append(_Kept(line, start, outside, depth != 0))
             continue
         pieces.append("\n" * source.count("\n", start, end))
         if not left_out or left_out[-1] != line:
@@ -573,7 +580,7 @@ class _PartBindings:
             # The kept statement the binding is in: the last that starts on or above its line
             # (none: it is in what comes before the first start, kept as it stands).
             index = bisect_right(kept, (line, len(self.source))) - 1
-            if index >= 0 and _brackets_open(self.source, kept[index].outside, kept[index].start):
+            if index >= 0 and kept[index].in_brackets:
                 return False
         return True
 
@@ -581,13 +588,13 @@ class _PartBindings:
 _STRINGS_AND_COMMENTS = re.compile(_STRING_OR_COMMENT)
 
 
-def _brackets_open(source: str, begin: int, end: int) -> bool:
-    """Whether more brackets open than close in source[begin:end] (from a statement's start,
+def _bracket_balance(source: str, begin: int, end: int) -> int:
+    """How many more brackets open than close in source[begin:end] (from a statement's start,
     outside any string)."""
     code = source[begin:end]
     if "#" in code or '"' in code or "'" in code:
         code = _STRINGS_AND_COMMENTS.sub("", code)
-    return sum(map(code.count, "([{")) != sum(map(code.count, ")]}"))
+    return sum(map(code.count, "([{")) - sum(map(code.count, ")]}"))
 
 
 def _plain_import(source: str, start: int, end: int) -> bool:

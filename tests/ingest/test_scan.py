@@ -654,15 +654,20 @@ def _cut_statements_agree(path: Path) -> bool | None:
     missed = [n for d, n in wanted.items() if d not in kept]
     extra = [n for d, n in kept.items() if d not in wanted]
 
-    def inside_brackets(node: ast.stmt) -> bool:
-        holder = cut.kept[bisect.bisect_right(cut.kept, (node.lineno, len(source))) - 1]
-        return scan_python._brackets_open(source, holder.outside, holder.start)
+    def inside_brackets(kept: scan_python._Kept) -> bool:
+        return scan_python._bracket_balance(source, kept.outside, kept.start) != 0
 
+    def holder(node: ast.stmt) -> scan_python._Kept:
+        return cut.kept[bisect.bisect_right(cut.kept, (node.lineno, len(source))) - 1]
+
+    # The cut counts brackets a kept statement at a time: as one count from `outside` does.
+    if any(kept.in_brackets != inside_brackets(kept) for kept in cut.kept):
+        return False
     return all(
         (n.end_lineno or n.lineno) > n.lineno
         and all(scan_python._names(cut.bindings, name) for name, _ in scan_python._names_bound(n))
         for n in missed
-    ) and all(inside_brackets(n) for n in extra)
+    ) and all(inside_brackets(holder(n)) for n in extra)
 
 
 def _standard_library_sources(every: int) -> list[Path]:
@@ -792,6 +797,31 @@ def test_cutting_inside_where_the_regex_can_misjudge_changes_nothing(
     scan_python.read_python(source, "m.py", whole, whole=True)
     scan_python.read_python(source, "m.py", part)
     assert (part.findings, part.skipped, part.unreadable) == (whole.findings, whole.skipped, [])
+
+
+def test_brackets_are_counted_once_however_many_statements_are_kept(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each kept statement asks whether it opens inside brackets: counted from the module's
+    start each time, a long module of loads took minutes."""
+    from ingest import scan_python
+    from ingest.scan import ScanResult
+
+    counted: list[int] = []
+    balance = scan_python._bracket_balance
+
+    def counting(source: str, begin: int, end: int) -> int:
+        counted.append(end - begin)
+        return balance(source, begin, end)
+
+    monkeypatch.setattr(scan_python, "_bracket_balance", counting)
+    lines = [f'M{n} = "org/m{n}"\npipeline(model=M{n})\n' for n in range(2000)]
+    source = "def f(): pass\n" + "".join(lines)
+    part, whole = ScanResult(), ScanResult()
+    scan_python.read_python(source, "m.py", part)
+    scan_python.read_python(source, "m.py", whole, whole=True)
+    assert part.findings == whole.findings and len(part.findings) == 2000
+    assert len(counted) >= 2000 and sum(counted) <= len(source)
 
 
 def test_gitignore_is_read_as_git_reads_it(tmp_path: Path) -> None:
