@@ -57,7 +57,7 @@ def _environment() -> dict[str, str]:
 def _batches(paths: list[bytes]) -> list[list[bytes]]:
     """The paths in batches of at most _BATCH_BYTES of names (one, for a worker's chunk)."""
     if sum(map(len, paths)) + len(paths) <= _BATCH_BYTES:
-        return [paths]
+        return [paths] if paths else []  # no batch: grep with no file would read its input
     batches: list[list[bytes]] = []
     size = _BATCH_BYTES
     for path in paths:

@@ -393,6 +393,8 @@ _STRING_OR_COMMENT = (
     r'|"[^"\\\r\n]*(?:\\(?:\r\n|[\s\S])[^"\\\r\n]*)*"?'
     r"|'[^'\\\r\n]*(?:\\(?:\r\n|[\s\S])[^'\\\r\n]*)*'?"
 )
+# A start, with its kind captured: the lookahead _TO_NEXT_START ends at, and _FIRST_STATEMENT is.
+_START = r"(?=" + _START_CHARACTER + r")(?=" + _KIND + r")"
 # From one place to the next statement start or semicolon: code, strings and comments are
 # consumed inside the regex, possessively (no backtracking), so Python sees only the starts. A
 # backslash in code escapes the line break after it (one that ends a comment escapes nothing).
@@ -402,9 +404,9 @@ _TO_NEXT_START = re.compile(
     r"|\\(?:\r\n|[\s\S])"
     r"|(?:" + _STRING_OR_COMMENT.replace("*", "*+") + r")"
     r")*+"
-    r"(?:\n(?=" + _START_CHARACTER + r")(?=" + _KIND + r")|;)"
+    r"(?:\n" + _START + r"|;)"
 )
-_FIRST_STATEMENT = re.compile(r"(?=" + _START_CHARACTER + r")(?=" + _KIND + r")")
+_FIRST_STATEMENT = re.compile(_START)
 
 
 def _statement_starts(source: str) -> tuple[list[int], list[str | None], list[int]]:
@@ -606,8 +608,8 @@ def _plain_import(source: str, start: int, end: int) -> bool:
     if "#" in code:
         code = _COMMENT.sub("", code)
     code = code.rstrip()
-    if "\n" in code or "\r" in code or _AS.search(code) or code.count("(") != code.count(")"):
-        return False  # more lines, a renaming, or brackets a column-0 line goes on inside
+    if "\n" in code or _AS.search(code) or code.count("(") != code.count(")"):
+        return False  # more lines (no lone CR reaches the cut), a renaming, or open brackets
     return code.startswith("import") or _FROM_IMPORT.match(code) is not None
 
 
