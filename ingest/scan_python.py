@@ -568,9 +568,10 @@ class _PartBindings:
         self.tree = tree
         self.cut = cut
         self.lines: dict[str, list[int]] | None = None  # where the part binds each name
+        self.left_out_names: frozenset[str] | None = None  # the ASCII names left-out lines hold
 
     def hold(self, name: str) -> bool:
-        if _names(self.cut.bindings, name):
+        if self._named_left_out(name):
             return False
         if self.lines is None:
             self.lines = {}
@@ -586,7 +587,18 @@ class _PartBindings:
                 return False
         return True
 
+    def _named_left_out(self, name: str) -> bool:
+        """_names(self.cut.bindings, name), each left-out line read once for all the names
+        asked about: an ASCII name stands on its own exactly where it is a whole run of
+        ASCII name characters."""
+        if not name.isascii():
+            return _names(self.cut.bindings, name)
+        if self.left_out_names is None:
+            self.left_out_names = frozenset(_ASCII_NAME_RUN.findall(self.cut.bindings))
+        return name in self.left_out_names
 
+
+_ASCII_NAME_RUN = re.compile(r"[A-Za-z0-9_]+")
 _STRINGS_AND_COMMENTS = re.compile(_STRING_OR_COMMENT)
 
 

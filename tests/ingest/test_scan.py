@@ -799,6 +799,27 @@ def test_cutting_inside_where_the_regex_can_misjudge_changes_nothing(
     assert (part.findings, part.skipped, part.unreadable) == (whole.findings, whole.skipped, [])
 
 
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(["M", "M1", "_M", "x", "\u00e9", "\u2118", "\u2118M", " ", "=", "\n", "("])
+    ),
+    st.sampled_from(["M", "M1", "_M", "x", "\u2118M"]),
+)
+def test_names_in_left_out_lines_are_found_as_one_search_finds_them(
+    pieces: list[str], name: str
+) -> None:
+    """The names of all left-out lines are gathered once; what they say of a name is what a
+    search of those lines for it says."""
+    import ast
+
+    from ingest import scan_python
+
+    cut = scan_python._Cut("", [], "".join(pieces), [])
+    bindings = scan_python._PartBindings("", ast.Module(body=[], type_ignores=[]), cut)
+    assert bindings._named_left_out(name) == scan_python._names(cut.bindings, name)
+
+
 def test_brackets_are_counted_once_however_many_statements_are_kept(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
